@@ -1,0 +1,11 @@
+"""Arms: one readable file each. ARMS maps the `arm:` name of a suite to its class."""
+
+from __future__ import annotations
+
+from .base import BaseArm
+from .core import Arm, ArmError
+from .few_shot import FewShotArm
+
+ARMS: dict[str, type[Arm]] = {a.kind: a for a in (BaseArm, FewShotArm)}
+
+__all__ = ["ARMS", "Arm", "ArmError"]

@@ -1,0 +1,19 @@
+"""Reports from a results payload: Markdown for people and pull requests, CSV for scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .markdown import render_markdown
+from .table import results_frame
+
+
+def write_reports(out_dir: Path, payload: dict) -> None:
+    from ..runner import write_text_atomic
+
+    write_text_atomic(out_dir / "report.md", render_markdown(payload))
+    frame = results_frame(payload)
+    write_text_atomic(out_dir / "results.csv", frame.to_csv(index=False))
+
+
+__all__ = ["write_reports", "render_markdown", "results_frame"]

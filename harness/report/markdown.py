@@ -1,0 +1,109 @@
+"""report.md: arms x metrics per task with 95% CIs, efficiency, failures, and what the metrics mean."""
+
+from __future__ import annotations
+
+
+def _fmt_metric(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "–"
+    v, lo, hi = m["value"], m.get("ci_low"), m.get("ci_high")
+    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+    return f"{v:.3f}{ci} (n={m['n']})"
+
+
+def _fmt_num(value, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}{unit}"
+
+
+def _fmt_bytes(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 2**20:.0f} MiB"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(payload: dict) -> str:
+    env = payload["environment"]
+    lines = [
+        f"# adaptbench: {payload['suite']}",
+        "",
+        f"Model `{payload['model']['name']}` ({payload['model']['source']}, fingerprint "
+        f"`{payload['model']['fingerprint']}`) on {env['device']} ({env.get('device_name')}), dtype {env['dtype']}, "
+        f"seed {env['seed']}. adaptbench {env['adaptbench']}, git {str(env.get('git_sha'))[:10]}"
+        f"{' (dirty)' if env.get('git_dirty') else ''}. Written {payload['created']}.",
+        "",
+        "Values are means with 95% bootstrap confidence intervals; n is the number of items the metric "
+        "applies to. Arrows: ↑ higher is better, ↓ lower is better.",
+    ]
+    definitions = payload.get("metric_definitions", {})
+    for task, info in payload["tasks"].items():
+        runs = [r for r in payload["runs"] if r["task"] == task]
+        metric_names: list[str] = []
+        for r in runs:
+            for name in r.get("metrics", {}):
+                if name not in metric_names:
+                    metric_names.append(name)
+        lines += ["", f"## Task `{task}`", ""]
+        lines.append(
+            f"{info['eval_items']} eval items (of {info['eval_items_total']}); splits: "
+            + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+            + "."
+        )
+        leak = info.get("leakage") or {}
+        if leak.get("total"):
+            lines.append(
+                f"**Leakage warning:** {leak['total']} dev/eval questions are identical or near-identical "
+                f"(TF-IDF cosine ≥ {leak['threshold']}) to train questions."
+            )
+        arrows = {True: " ↑", False: " ↓", None: ""}
+        header = ["arm", "status"] + [
+            f"{n}{arrows[definitions.get(n, {}).get('higher_is_better')]}" for n in metric_names
+        ]
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in runs:
+            cells = [f"`{r['arm']}`", r["status"] + (" (cached)" if r.get("cached") else "")]
+            cells += [_fmt_metric(r.get("metrics", {}).get(n)) for n in metric_names]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines += [
+            "",
+            "| arm | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in runs:
+            e = r.get("efficiency") or {}
+            params = e.get("params_total")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"`{r['arm']}`",
+                        _fmt_num(e.get("tokens_per_s")),
+                        _fmt_num(e.get("latency_p50_s"), " s", 3),
+                        _fmt_num(e.get("latency_p95_s"), " s", 3),
+                        _fmt_bytes(e.get("peak_memory_bytes")) + (f" ({e['memory_kind']})" if e.get("memory_kind") else ""),
+                        f"{params / 1e6:.1f}M ({e.get('params_trainable') or 0:,})" if params else "–",
+                        _fmt_num((e.get("phases") or {}).get("predict", {}).get("seconds"), " s"),
+                    ]
+                )
+                + " |"
+            )
+        failed = [r for r in runs if r["status"] != "ok"]
+        if failed:
+            lines += ["", "**Runs that did not finish:**", ""]
+            lines += [f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed]
+    used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
+    if used:
+        lines += ["", "## Metric definitions", ""]
+        lines += [f"- **{n}**: {definitions[n]['description']}" for n in used if n in definitions]
+    lines += [
+        "",
+        "Latency is the wall time of the batch an item was generated in (what a caller waits when "
+        "requests are served in batches of `model.batch_size`).",
+        "",
+    ]
+    return "\n".join(lines)
