@@ -35,15 +35,31 @@ def main() -> None:
 @main.command()
 @click.argument("suite", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--arms", help="Comma-separated arm names from the suite (default: all).")
-@click.option("--limit", type=click.IntRange(min=1), help="Score only N eval items (a seeded sample).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Score only N eval items (a seeded sample)."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default: reports/<suite>/<UTC timestamp>/).",
 )
-@click.option("--force", is_flag=True, help="Recompute every arm even if a finished run with the same inputs exists.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a suite key, e.g. model.batch_size=8.")
-@click.option("--strict-leakage", is_flag=True, help="Fail when eval/dev questions (near-)duplicate train questions.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Recompute every arm even if a finished run with the same inputs exists.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a suite key, e.g. model.batch_size=8.",
+)
+@click.option(
+    "--strict-leakage",
+    is_flag=True,
+    help="Fail when eval/dev questions (near-)duplicate train questions.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def run(
     suite: Path,
@@ -95,7 +111,9 @@ def run(
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--data/--no-data", default=True, help="Also load every task's data files and check them.")
+@click.option(
+    "--data/--no-data", default=True, help="Also load every task's data files and check them."
+)
 def validate(paths: tuple[Path, ...], data: bool) -> None:
     """Check suite files (or folders of them, recursively) without running anything."""
     from .data import DataError, load_task

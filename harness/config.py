@@ -92,7 +92,7 @@ class TaskSpec(Strict):
     abstain_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_ABSTAIN_PATTERNS))
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     metrics: list[str] | None = None
-    leakage_threshold: float = Field(0.9, gt=0, le=1)
+    leakage_threshold: float = Field(0.8, gt=0, le=1)  # TF-IDF (word 1-2 grams) cosine
 
     @field_validator("abstain_patterns")
     @classmethod
@@ -101,7 +101,9 @@ class TaskSpec(Strict):
             try:
                 re.compile(p)
             except re.error as exc:
-                raise ValueError(f"abstain pattern {p!r} is not a valid regular expression: {exc}") from exc
+                raise ValueError(
+                    f"abstain pattern {p!r} is not a valid regular expression: {exc}"
+                ) from exc
         return patterns
 
     @model_validator(mode="after")
@@ -152,10 +154,15 @@ class SuiteSpec(Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> SuiteSpec:
-        for kind, names in (("task", [t.name for t in self.tasks]), ("arm", [a.label for a in self.arms])):
+        for kind, names in (
+            ("task", [t.name for t in self.tasks]),
+            ("arm", [a.label for a in self.arms]),
+        ):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
-                raise ValueError(f"duplicate {kind} name(s) {dupes}: give each variant its own `name`")
+                raise ValueError(
+                    f"duplicate {kind} name(s) {dupes}: give each variant its own `name`"
+                )
         return self
 
 
@@ -233,7 +240,9 @@ def apply_override(raw: dict, override: str) -> None:
         where = ".".join(parts[: depth + 1])
         if isinstance(target, list):
             if not part.isdigit() or int(part) >= len(target):
-                raise SpecError(f"override {override!r}: {where} is not an index of a {len(target)}-item list")
+                raise SpecError(
+                    f"override {override!r}: {where} is not an index of a {len(target)}-item list"
+                )
             target = target[int(part)]
         elif isinstance(target, dict):
             target = target.setdefault(part, {})
@@ -243,7 +252,9 @@ def apply_override(raw: dict, override: str) -> None:
     parsed = yaml.safe_load(value) if value.strip() else ""
     if isinstance(target, list):
         if not last.isdigit() or int(last) >= len(target):
-            raise SpecError(f"override {override!r}: {last} is not an index of a {len(target)}-item list")
+            raise SpecError(
+                f"override {override!r}: {last} is not an index of a {len(target)}-item list"
+            )
         target[int(last)] = parsed
     elif isinstance(target, dict):
         target[last] = parsed
@@ -256,7 +267,11 @@ def apply_override(raw: dict, override: str) -> None:
 
 
 def _format_errors(
-    path: Path, exc: ValidationError, model: type[BaseModel], node: yaml.Node | None, prefix: tuple = ()
+    path: Path,
+    exc: ValidationError,
+    model: type[BaseModel],
+    node: yaml.Node | None,
+    prefix: tuple = (),
 ) -> str:
     lines = [f"{path}: invalid suite ({exc.error_count()} problem{'s' * (exc.error_count() > 1)})"]
     for err in exc.errors():
@@ -296,7 +311,9 @@ def _where(path: Path, node: yaml.Node | None, loc: tuple) -> str:
                     child = value_node
                     line = key_node.start_mark.line + 1
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             child = node.value[part]
             line = child.start_mark.line + 1
         node = child
@@ -315,7 +332,11 @@ def _fields_at(model: Any, loc: tuple) -> set[str]:
         current = _unwrap(current, index=isinstance(part, int))
         if isinstance(part, int):
             continue
-        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+        if (
+            isinstance(current, type)
+            and issubclass(current, BaseModel)
+            and part in current.model_fields
+        ):
             current = current.model_fields[part].annotation
         else:
             return set()
@@ -343,7 +364,9 @@ def _check_placeholders(template: str, allowed: set[str], what: str) -> None:
     for name in names:
         root = re.split(r"[.\[]", name, maxsplit=1)[0]
         if root == "" or root.isdigit():
-            raise ValueError(f"{what}: positional placeholder '{{{name}}}' is not allowed; name the field")
+            raise ValueError(
+                f"{what}: positional placeholder '{{{name}}}' is not allowed; name the field"
+            )
         if root not in allowed:
             raise ValueError(
                 f"{what}: unknown placeholder '{{{name}}}'{_did_you_mean(root, allowed)}; "

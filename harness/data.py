@@ -40,8 +40,15 @@ class Item:
     def template_fields(self) -> dict[str, str]:
         choices = ""
         if self.choices:
-            choices = "\n".join(f"{string.ascii_uppercase[i]}. {c}" for i, c in enumerate(self.choices))
-        return {"id": self.id, "question": self.question, "context": self.context, "choices": choices}
+            choices = "\n".join(
+                f"{string.ascii_uppercase[i]}. {c}" for i, c in enumerate(self.choices)
+            )
+        return {
+            "id": self.id,
+            "question": self.question,
+            "context": self.context,
+            "choices": choices,
+        }
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,9 @@ def detect_format(path: Path, declared: str) -> str:
         return "csv"
     if suffix == ".json":
         return "squad"
-    raise DataError(f"{path}: cannot tell the format from the extension; set data.format (jsonl, csv, squad)")
+    raise DataError(
+        f"{path}: cannot tell the format from the extension; set data.format (jsonl, csv, squad)"
+    )
 
 
 def load_items(path: Path, data: DataSpec, scoring: str = "generate") -> list[Item]:
@@ -115,7 +124,9 @@ def load_items(path: Path, data: DataSpec, scoring: str = "generate") -> list[It
     seen: dict[str, str] = {}
     for item in items:
         if item.id in seen:
-            raise DataError(f"{item.source}: duplicate id {item.id!r} (first seen at {seen[item.id]})")
+            raise DataError(
+                f"{item.source}: duplicate id {item.id!r} (first seen at {seen[item.id]})"
+            )
         seen[item.id] = item.source
     return items
 
@@ -129,7 +140,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                raise DataError(
+                    f"{where}: not valid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
             if not isinstance(row, dict):
                 raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
             yield where, row
@@ -144,7 +157,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if None in row:
-                raise DataError(f"{where}: more values than header columns ({len(reader.fieldnames)})")
+                raise DataError(
+                    f"{where}: more values than header columns ({len(reader.fieldnames)})"
+                )
             yield where, row
 
 
@@ -169,7 +184,9 @@ def _as_list(value: Any, where: str, what: str) -> list[str]:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: {what} looks like a JSON list but does not parse: {exc.msg}") from None
+                raise DataError(
+                    f"{where}: {what} looks like a JSON list but does not parse: {exc.msg}"
+                ) from None
         else:
             return [text] if text else []
     if isinstance(value, (list, tuple)):
@@ -207,14 +224,20 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
         raise DataError(f"{where}: field {f.question!r} (question) must be a non-empty string")
     context = _get(row, f.context, where, False, "context") or ""
     doc_ids = tuple(_as_list(_get(row, f.doc_id, where, False, "doc_id"), where, "doc_id"))
-    common = dict(id=item_id, question=question.strip(), context=str(context), doc_ids=doc_ids, source=where)
+    common = dict(
+        id=item_id, question=question.strip(), context=str(context), doc_ids=doc_ids, source=where
+    )
     if scoring == "choice":
         choices = _as_list(_get(row, f.choices, where, True, "choices"), where, "choices")
         if len(choices) < 2:
-            raise DataError(f"{where}: a choice item needs at least 2 choices, found {len(choices)}")
+            raise DataError(
+                f"{where}: a choice item needs at least 2 choices, found {len(choices)}"
+            )
         label = _resolve_label(_get(row, f.label, where, True, "label"), choices, where)
         return Item(choices=tuple(choices), label=label, answers=(choices[label],), **common)
-    answers = _as_list(_get(row, f.answers, where, f.answerable not in row, "answers"), where, "answers")
+    answers = _as_list(
+        _get(row, f.answers, where, f.answerable not in row, "answers"), where, "answers"
+    )
     answerable_raw = _get(row, f.answerable, where, False, "answerable") if f.answerable else None
     answerable = _as_bool(answerable_raw, where) if answerable_raw is not None else bool(answers)
     if answerable and not answers:
@@ -227,18 +250,24 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
 def _resolve_label(value: Any, choices: list[str], where: str) -> int:
     """A label may be a 0-based index, a letter (A, B, ...) or the text of the right choice."""
     if isinstance(value, bool):
-        raise DataError(f"{where}: label must be an index, a letter or a choice text, got {value!r}")
+        raise DataError(
+            f"{where}: label must be an index, a letter or a choice text, got {value!r}"
+        )
     if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
         idx = int(value)
         if 0 <= idx < len(choices):
             return idx
-        raise DataError(f"{where}: label index {idx} is out of range for {len(choices)} choices (0-based)")
+        raise DataError(
+            f"{where}: label index {idx} is out of range for {len(choices)} choices (0-based)"
+        )
     text = str(value).strip()
     if text in choices:
         return choices.index(text)
     if len(text) == 1 and text.upper() in string.ascii_uppercase[: len(choices)]:
         return string.ascii_uppercase.index(text.upper())
-    raise DataError(f"{where}: label {value!r} is not an index, a letter or one of the choices {choices}")
+    raise DataError(
+        f"{where}: label {value!r} is not an index, a letter or one of the choices {choices}"
+    )
 
 
 def _squad_items(path: Path) -> Iterator[Item]:
@@ -248,7 +277,9 @@ def _squad_items(path: Path) -> Iterator[Item]:
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-        raise DataError(f"{path}: not SQuAD format (expected a top-level object with a 'data' list)")
+        raise DataError(
+            f"{path}: not SQuAD format (expected a top-level object with a 'data' list)"
+        )
     for a, article in enumerate(payload["data"]):
         title = str(article.get("title", f"article{a}"))
         for p, para in enumerate(article.get("paragraphs", [])):
@@ -280,7 +311,11 @@ def squad_documents(path: Path) -> list[Document]:
     for a, article in enumerate(payload.get("data", [])):
         title = str(article.get("title", f"article{a}"))
         for p, para in enumerate(article.get("paragraphs", [])):
-            docs.append(Document(id=f"{title}#{p}", text=str(para["context"]), title=title, source=f"{path}"))
+            docs.append(
+                Document(
+                    id=f"{title}#{p}", text=str(para["context"]), title=title, source=f"{path}"
+                )
+            )
     return docs
 
 
@@ -356,7 +391,12 @@ def leakage_report(task: TaskData, threshold: float) -> dict[str, Any]:
                 match, score = int(r.indices[r.data.argmax()]), float(r.data.max())
             if len(report["examples"]) < 10:
                 report["examples"].append(
-                    {"split": split, "id": item.id, "train_id": train[match].id, "similarity": round(score, 3)}
+                    {
+                        "split": split,
+                        "id": item.id,
+                        "train_id": train[match].id,
+                        "similarity": round(score, 3),
+                    }
                 )
         report[split] = {"identical": exact, "near_identical": near, "n": len(items)}
         report["total"] += exact + near

@@ -126,7 +126,9 @@ class Efficiency:
         return {
             "items": self.items,
             "generated_tokens": self.generated_tokens,
-            "tokens_per_s": (self.generated_tokens / seconds) if seconds > 0 and self.generated_tokens else None,
+            "tokens_per_s": (self.generated_tokens / seconds)
+            if seconds > 0 and self.generated_tokens
+            else None,
             "items_per_s": (self.items / seconds) if seconds > 0 else None,
             "latency_p50_s": float(np.percentile(lat, 50)) if lat.size else None,
             "latency_p95_s": float(np.percentile(lat, 95)) if lat.size else None,
@@ -135,7 +137,11 @@ class Efficiency:
             "params_total": self.params_total,
             "params_trainable": self.params_trainable,
             "phases": {
-                p.name: {"seconds": round(p.seconds, 4), "peak_memory_bytes": p.peak_bytes, "memory_kind": p.memory_kind}
+                p.name: {
+                    "seconds": round(p.seconds, 4),
+                    "peak_memory_bytes": p.peak_bytes,
+                    "memory_kind": p.memory_kind,
+                }
                 for p in peaks
             },
         }

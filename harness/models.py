@@ -57,7 +57,9 @@ def resolve_model(spec: ModelSpec, progress: bool = True) -> ResolvedModel:
     local = Path(name).expanduser()
     if local.exists():
         if not local.is_dir():
-            raise ModelError(f"model {name!r}: a local model must be a folder (with config.json and *.safetensors)")
+            raise ModelError(
+                f"model {name!r}: a local model must be a folder (with config.json and *.safetensors)"
+            )
         _check_local_folder(local)
         return ResolvedModel(name, local.resolve(), "local", fingerprint_folder(local))
     if name.count("/") == 1 and not name.startswith((".", "/")):
@@ -73,8 +75,14 @@ def _check_local_folder(folder: Path) -> None:
     if not (folder / "config.json").is_file():
         raise ModelError(f"{folder}: no config.json; not a transformers model folder")
     if not list(folder.glob("*.safetensors")):
-        found = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
-        hint = f" (found {found}: pickle-based weights are refused; convert them to safetensors)" if found else ""
+        found = sorted(
+            p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")
+        )
+        hint = (
+            f" (found {found}: pickle-based weights are refused; convert them to safetensors)"
+            if found
+            else ""
+        )
         raise ModelError(f"{folder}: no *.safetensors weights{hint}")
 
 
@@ -116,7 +124,10 @@ def _embedded_folder(name: str, progress: bool) -> Path:
         raise ModelError(f"{pkg_dir}: package {info['pip']} holds no GGUF file")
     gguf = ggufs[0]
     if progress:
-        print(f"[adaptbench] converting {gguf.name} to safetensors in {target} (once)...", file=sys.stderr)
+        print(
+            f"[adaptbench] converting {gguf.name} to safetensors in {target} (once)...",
+            file=sys.stderr,
+        )
     _convert_gguf(gguf, target)
     return target
 
@@ -127,7 +138,9 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype="float32"
+    )
     # The de-quantised weights are plain floats; drop the GGUF quantizer so they save as such.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

@@ -129,7 +129,9 @@ def run_suite(
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
             record = _cached(out_dir, task_spec.name, arm_spec.label, key) if not force else None
             if record is not None:
-                log(f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})")
+                log(
+                    f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
+                )
             else:
                 log(f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items")
                 record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
@@ -142,9 +144,17 @@ def run_suite(
         "created": _now(),
         "limit": limit,
         "environment": env | {"model_load_seconds": ctx.model_load_seconds},
-        "model": {"name": suite.model.name, "source": model.source, "fingerprint": model.fingerprint},
+        "model": {
+            "name": suite.model.name,
+            "source": model.source,
+            "fingerprint": model.fingerprint,
+        },
         "metric_definitions": {
-            name: {"higher_is_better": m.higher_is_better, "description": m.description, "version": METRICS_VERSION}
+            name: {
+                "higher_is_better": m.higher_is_better,
+                "description": m.description,
+                "version": METRICS_VERSION,
+            }
             for name, m in METRICS.items()
         },
         "tasks": tasks_info,
@@ -163,7 +173,9 @@ def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
     by_label = {a.label: a for a in suite.arms}
     missing = [n for n in names if n not in by_label]
     if missing:
-        raise ValueError(f"--arms: {missing} not in suite '{suite.name}' (it has: {', '.join(by_label)})")
+        raise ValueError(
+            f"--arms: {missing} not in suite '{suite.name}' (it has: {', '.join(by_label)})"
+        )
     return [by_label[n] for n in names]
 
 
@@ -182,7 +194,13 @@ def select_items(items: list[Item], limit: int | None, seed: int) -> list[Item]:
 
 
 def run_cell(
-    ctx: RunContext, task: TaskData, items: list[Item], arm_spec: ArmSpec, key: str, env: dict, model
+    ctx: RunContext,
+    task: TaskData,
+    items: list[Item],
+    arm_spec: ArmSpec,
+    key: str,
+    env: dict,
+    model,
 ) -> tuple[dict, list[dict]]:
     arm_cls = ARMS[arm_spec.arm]
     params = arm_cls.Params.model_validate(arm_spec.params)
@@ -199,7 +217,8 @@ def run_cell(
             "arm": arm_spec.model_dump(),
             "params": params.model_dump(),
             "task": task.spec.model_dump(),
-            "model": ctx.suite.model.model_dump() | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
+            "model": ctx.suite.model.model_dump()
+            | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
             "seed": ctx.seed,
         },
         "environment": env,
@@ -275,7 +294,9 @@ def score(
         )
     metrics = {}
     for name, values in per_metric.items():
-        metrics[name] = summarize(values, seed=seed) | {"higher_is_better": METRICS[name].higher_is_better}
+        metrics[name] = summarize(values, seed=seed) | {
+            "higher_is_better": METRICS[name].higher_is_better
+        }
     return rows, metrics
 
 
@@ -283,8 +304,14 @@ def _classify_failure(exc: BaseException) -> tuple[str, str]:
     import torch
 
     text = f"{type(exc).__name__}: {exc}".strip()
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in str(exc).lower():
-        return "oom", text + " (hint: lower model.batch_size or max_new_tokens, or use a smaller model)"
+    if (
+        isinstance(exc, (torch.OutOfMemoryError, MemoryError))
+        or "out of memory" in str(exc).lower()
+    ):
+        return (
+            "oom",
+            text + " (hint: lower model.batch_size or max_new_tokens, or use a smaller model)",
+        )
     return "failed", text
 
 
@@ -301,7 +328,13 @@ def _seed_everything(seed: int) -> None:
 
 
 def content_hash(
-    suite: SuiteSpec, task: TaskData, items: list[Item], arm: ArmSpec, model_fp: str, dtype: str, device: str
+    suite: SuiteSpec,
+    task: TaskData,
+    items: list[Item],
+    arm: ArmSpec,
+    model_fp: str,
+    dtype: str,
+    device: str,
 ) -> str:
     h = hashlib.sha256()
     parts = {
@@ -320,7 +353,19 @@ def content_hash(
     for split, split_items in sorted(task.splits.items()):
         h.update(split.encode())
         for it in items if split == "eval" else split_items:
-            h.update(repr((it.id, it.question, it.answers, it.answerable, it.choices, it.label, it.context)).encode())
+            h.update(
+                repr(
+                    (
+                        it.id,
+                        it.question,
+                        it.answers,
+                        it.answerable,
+                        it.choices,
+                        it.label,
+                        it.context,
+                    )
+                ).encode()
+            )
     if task.corpus:
         for d in task.corpus:
             h.update(repr((d.id, d.title, d.text)).encode())
@@ -360,7 +405,11 @@ def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
             record = json.loads(rec_path.read_text())
         except (OSError, ValueError):
             continue
-        if record.get("content_hash") != key or record.get("status") != "ok" or not samples_path.is_file():
+        if (
+            record.get("content_hash") != key
+            or record.get("status") != "ok"
+            or not samples_path.is_file()
+        ):
             continue
         record.update(id=cell, task=task, arm=arm, cached=True, samples=f"samples/{cell}.jsonl")
         _place(out_dir, record, samples_path)
@@ -416,7 +465,16 @@ def environment(device: str, dtype: str, seed: int) -> dict:
     import torch
 
     versions = {}
-    for pkg in ("torch", "transformers", "peft", "accelerate", "numpy", "pydantic", "tokenizers", "safetensors"):
+    for pkg in (
+        "torch",
+        "transformers",
+        "peft",
+        "accelerate",
+        "numpy",
+        "pydantic",
+        "tokenizers",
+        "safetensors",
+    ):
         try:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -454,7 +512,11 @@ def _git_state() -> dict:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "harness"], cwd=root, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain", "--", "harness"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return {"git_sha": None, "git_dirty": None}

@@ -27,7 +27,8 @@ class FewShotArm(Arm):
         k: int = Field(3, ge=1, le=64)
         selection: Literal["random"] = "random"
         include_unanswerable: bool = Field(
-            True, description="allow unanswerable train items (answered with abstain_answer) as shots"
+            True,
+            description="allow unanswerable train items (answered with abstain_answer) as shots",
         )
 
     def prepare(self, task: TaskData) -> None:
@@ -43,7 +44,9 @@ class FewShotArm(Arm):
         digest = hashlib.sha256(f"{self.ctx.seed}:{item.id}".encode()).digest()
         rng = random.Random(int.from_bytes(digest[:8], "big"))
         question = normalize_question(item.question)
-        candidates = [s for s in self.pool if s.id != item.id and normalize_question(s.question) != question]
+        candidates = [
+            s for s in self.pool if s.id != item.id and normalize_question(s.question) != question
+        ]
         return rng.sample(candidates, self.params.k)
 
     def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:

@@ -50,7 +50,9 @@ def is_abstention(text: str, patterns: Sequence[str]) -> bool:
     return any(re.search(p, text, flags=re.IGNORECASE | re.MULTILINE) for p in patterns)
 
 
-def answer(backend: Backend, task: TaskSpec, items: Sequence[Item], convs: Sequence[list[Message]]) -> list[Prediction]:
+def answer(
+    backend: Backend, task: TaskSpec, items: Sequence[Item], convs: Sequence[list[Message]]
+) -> list[Prediction]:
     """Run the backend on prepared conversations: generation or choice log-likelihoods."""
     prompts = [backend.format_chat(c) for c in convs]
     if task.scoring == "choice":
@@ -70,7 +72,9 @@ def answer(backend: Backend, task: TaskSpec, items: Sequence[Item], convs: Seque
     ]
 
 
-def _choose(backend: Backend, task: TaskSpec, items: Sequence[Item], prompts: list[str]) -> list[Prediction]:
+def _choose(
+    backend: Backend, task: TaskSpec, items: Sequence[Item], prompts: list[str]
+) -> list[Prediction]:
     pairs, owners = [], []
     for idx, (item, prompt) in enumerate(zip(items, prompts)):
         for choice in item.choices or ():
@@ -87,7 +91,11 @@ def _choose(backend: Backend, task: TaskSpec, items: Sequence[Item], prompts: li
         best = max(range(len(lps)), key=lps.__getitem__)
         preds.append(
             Prediction(
-                output=item.choices[best], prompt=prompt, choice=best, choice_logprobs=lps, latency_s=per_item
+                output=item.choices[best],
+                prompt=prompt,
+                choice=best,
+                choice_logprobs=lps,
+                latency_s=per_item,
             )
         )
     return preds

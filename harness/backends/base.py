@@ -25,7 +25,9 @@ class Backend(Protocol):
         """Render a conversation as the prompt text the model continues (chat template or plain)."""
         ...
 
-    def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str]) -> list[Generation]:
+    def generate(
+        self, prompts: list[str], max_new_tokens: int, stop: list[str]
+    ) -> list[Generation]:
         """Greedy continuations, in the order of `prompts`."""
         ...
 

@@ -57,16 +57,23 @@ class HFBackend:
         self.batch_size = batch_size
         self.system_prompt = system_prompt
         self.progress = progress and sys.stderr.isatty()
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(
+            str(path), trust_remote_code=trust_remote_code
+        )
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         if chat_template == "on" and not has_template:
-            raise ValueError(f"{path}: model.chat_template is 'on' but the tokenizer has no chat template")
+            raise ValueError(
+                f"{path}: model.chat_template is 'on' but the tokenizer has no chat template"
+            )
         self.use_chat = has_template if chat_template == "auto" else chat_template == "on"
         if model is None:
             model = AutoModelForCausalLM.from_pretrained(
-                str(path), dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code
+                str(path),
+                dtype=DTYPES[dtype],
+                use_safetensors=True,
+                trust_remote_code=trust_remote_code,
             )
         self.model = model.to(device).eval()
         gc = self.model.generation_config
@@ -80,7 +87,9 @@ class HFBackend:
         if self.use_chat:
             if self.system_prompt and messages[0]["role"] != "system":
                 messages = [{"role": "system", "content": self.system_prompt}, *messages]
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
         parts = [m["content"] for m in messages if m["role"] != "system" or m["content"]]
         if self.system_prompt:
             parts.insert(0, self.system_prompt)
@@ -93,11 +102,15 @@ class HFBackend:
     # ---------------------------------------------------------------- generation
 
     @torch.inference_mode()
-    def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str]) -> list[Generation]:
+    def generate(
+        self, prompts: list[str], max_new_tokens: int, stop: list[str]
+    ) -> list[Generation]:
         encoded = self._encode(prompts)
         order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
         results: list[Generation | None] = [None] * len(prompts)
-        bar = tqdm(total=len(prompts), desc="generate", unit="item", disable=not self.progress, leave=False)
+        bar = tqdm(
+            total=len(prompts), desc="generate", unit="item", disable=not self.progress, leave=False
+        )
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             input_ids, attention = self._left_pad([encoded[i] for i in batch])
@@ -108,17 +121,23 @@ class HFBackend:
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=StoppingCriteriaList([_StopOnStrings(self.tokenizer, stop, input_ids.shape[1])]),
+                stopping_criteria=StoppingCriteriaList(
+                    [_StopOnStrings(self.tokenizer, stop, input_ids.shape[1])]
+                ),
             )
             seconds = time.perf_counter() - t0
             new = out[:, input_ids.shape[1] :].tolist()
             for row, idx in enumerate(batch):
-                results[idx] = self._finish(new[row], len(encoded[idx]), stop, seconds, max_new_tokens)
+                results[idx] = self._finish(
+                    new[row], len(encoded[idx]), stop, seconds, max_new_tokens
+                )
             bar.update(len(batch))
         bar.close()
         return results  # type: ignore[return-value]
 
-    def _finish(self, tokens: list[int], prompt_len: int, stop: list[str], seconds: float, limit: int) -> Generation:
+    def _finish(
+        self, tokens: list[int], prompt_len: int, stop: list[str], seconds: float, limit: int
+    ) -> Generation:
         """Cut a row at end-of-sequence, padding or the first stop string; count only real tokens.
 
         A row stopped by `_StopOnStrings` is padded afterwards, so its real tokens end at the stop.
@@ -132,9 +151,15 @@ class HFBackend:
         if cut >= 0:
             text, finish = text[:cut], "stop"
         elif finish == "length" and n < limit:
-            finish = "stop"  # stopped by the criterion; the stop string fell outside the decoded text
+            finish = (
+                "stop"  # stopped by the criterion; the stop string fell outside the decoded text
+            )
         return Generation(
-            text=text.strip(), prompt_tokens=prompt_len, new_tokens=n_counted, batch_seconds=seconds, finish=finish
+            text=text.strip(),
+            prompt_tokens=prompt_len,
+            new_tokens=n_counted,
+            batch_seconds=seconds,
+            finish=finish,
         )
 
     def _left_pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +181,7 @@ class HFBackend:
         contexts = self._encode([c for c, _ in pairs])
         fulls = self._encode([c + x for c, x in pairs])
         rows: list[tuple[list[int], int]] = []
-        for (ctx_text, cont_text), ctx, full in zip(pairs, contexts, fulls):
+        for (_, cont_text), ctx, full in zip(pairs, contexts, fulls):
             if full[: len(ctx)] == ctx and len(full) > len(ctx):
                 rows.append((full, len(full) - len(ctx)))
             else:  # the tokenizer merged across the boundary: encode the continuation alone

@@ -23,7 +23,13 @@ METRICS: dict[str, Metric] = {
 }
 
 DEFAULT_METRICS = {
-    "generate": ["exact_match", "token_f1", "false_answer_rate", "unanswerable_answered", "abstention_rate"],
+    "generate": [
+        "exact_match",
+        "token_f1",
+        "false_answer_rate",
+        "unanswerable_answered",
+        "abstention_rate",
+    ],
     "choice": ["choice_accuracy"],
 }
 

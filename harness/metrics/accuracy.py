@@ -36,7 +36,10 @@ def _exact_match(item, pred: Prediction) -> Score | None:
     if pred.abstained:
         return Score(0.0, "abstained on an answerable item")
     value, gold = best_alias(item.answers, lambda g: _em(pred.output, g))
-    return Score(value, f"matches {gold!r}" if value else f"no alias matches (first gold {item.answers[0]!r})")
+    return Score(
+        value,
+        f"matches {gold!r}" if value else f"no alias matches (first gold {item.answers[0]!r})",
+    )
 
 
 def _token_f1(item, pred: Prediction) -> Score | None:

@@ -85,8 +85,11 @@ def render_markdown(payload: dict) -> str:
                         _fmt_num(e.get("tokens_per_s")),
                         _fmt_num(e.get("latency_p50_s"), " s", 3),
                         _fmt_num(e.get("latency_p95_s"), " s", 3),
-                        _fmt_bytes(e.get("peak_memory_bytes")) + (f" ({e['memory_kind']})" if e.get("memory_kind") else ""),
-                        f"{params / 1e6:.1f}M ({e.get('params_trainable') or 0:,})" if params else "–",
+                        _fmt_bytes(e.get("peak_memory_bytes"))
+                        + (f" ({e['memory_kind']})" if e.get("memory_kind") else ""),
+                        f"{params / 1e6:.1f}M ({e.get('params_trainable') or 0:,})"
+                        if params
+                        else "–",
                         _fmt_num((e.get("phases") or {}).get("predict", {}).get("seconds"), " s"),
                     ]
                 )
@@ -95,7 +98,9 @@ def render_markdown(payload: dict) -> str:
         failed = [r for r in runs if r["status"] != "ok"]
         if failed:
             lines += ["", "**Runs that did not finish:**", ""]
-            lines += [f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed]
+            lines += [
+                f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
+            ]
     used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
     if used:
         lines += ["", "## Metric definitions", ""]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from harness.arms.prompting import is_abstention
+from harness.config import DEFAULT_ABSTAIN_PATTERNS
+from harness.data import Item
+from harness.metrics import METRICS, Prediction
+from harness.metrics.base import normalize_answer
+
+ANSWERABLE = Item(id="a", question="q", answers=("$640", "640 dollars"))
+UNANSWERABLE = Item(id="u", question="q", answers=(), answerable=False)
+
+
+def score(metric, item, output, abstained=False):
+    return METRICS[metric](item, Prediction(output=output, abstained=abstained))
+
+
+def test_normalize():
+    assert normalize_answer("The  $640, please!") == "640 please"
+    assert normalize_answer("Form BM-50A") == "form bm 50a"
+
+
+def test_exact_match_and_f1_hand_computed():
+    assert score("exact_match", ANSWERABLE, "640").value == 1.0
+    assert score("exact_match", ANSWERABLE, "the deductible is $640").value == 0.0
+    # pred tokens: deductible is 640 (3), gold "640" (1): P=1/3, R=1, F1=0.5
+    assert score("token_f1", ANSWERABLE, "The deductible is $640").value == pytest.approx(0.5)
+    # against "640 dollars": common 1, P=1/3, R=1/2 -> F1=0.4; the best alias gives 0.5
+    assert score("token_f1", ANSWERABLE, "deductible is 640").value == pytest.approx(0.5)
+    assert score("token_f1", ANSWERABLE, "nothing useful").value == 0.0
+
+
+def test_unanswerable_convention():
+    assert score("exact_match", UNANSWERABLE, "I don't know", abstained=True).value == 1.0
+    assert score("exact_match", UNANSWERABLE, "$500").value == 0.0
+    assert score("token_f1", UNANSWERABLE, "$500").value == 0.0
+    assert score("exact_match", ANSWERABLE, "I don't know", abstained=True).value == 0.0
+
+
+def test_hallucination_rates():
+    assert score("false_answer_rate", ANSWERABLE, "$500").value == 1.0
+    assert (
+        score("false_answer_rate", ANSWERABLE, "It is $640 per claim.").value == 0.0
+    )  # contains gold
+    assert score("false_answer_rate", ANSWERABLE, "I don't know", abstained=True).value == 0.0
+    assert score("false_answer_rate", UNANSWERABLE, "$500") is None
+    assert score("unanswerable_answered", UNANSWERABLE, "$500").value == 1.0
+    assert score("unanswerable_answered", UNANSWERABLE, "I don't know", abstained=True).value == 0.0
+    assert score("unanswerable_answered", ANSWERABLE, "$500") is None
+    assert score("abstention_rate", ANSWERABLE, "", abstained=True).value == 1.0
+    # a gold alias inside a longer number is not a match
+    assert score("false_answer_rate", ANSWERABLE, "$6,400").value == 1.0
+
+
+def test_choice_accuracy_and_reasons():
+    item = Item(id="c", question="q", choices=("a", "b", "c"), label=2, answers=("c",))
+    s = METRICS["choice_accuracy"](item, Prediction(output="c", choice=2))
+    assert s.value == 1.0 and "gold 2" in s.reason
+    assert METRICS["choice_accuracy"](item, Prediction(output="a", choice=0)).value == 0.0
+    assert METRICS["exact_match"](item, Prediction(output="c", choice=2)) is None
+    assert METRICS["choice_accuracy"](ANSWERABLE, Prediction(output="x")) is None
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("I don't know.", True),
+        ("I do not know the answer", True),
+        ("", True),
+        ("The handbook has no information on that.", True),
+        ("$640", False),
+        ("Know your policy: $640", False),
+    ],
+)
+def test_abstention_patterns(text, expected):
+    assert is_abstention(text, DEFAULT_ABSTAIN_PATTERNS) is expected
