@@ -130,6 +130,9 @@ class ArmSpec(Strict):
     arm: str
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
     params: dict[str, Any] = Field(default_factory=dict)
+    retrieval: dict[str, Any] | None = (
+        None  # any arm + retrieval (e.g. few_shot+rag); see RetrievalParams
+    )
 
     @property
     def label(self) -> str:
@@ -224,6 +227,22 @@ def _validate_arm_params(path: Path, suite: SuiteSpec, node: yaml.Node | None) -
             raise SpecError(
                 _format_errors(path, exc, arm_cls.Params, node, prefix=("arms", i, "params"))
             ) from None
+        if spec.retrieval is not None:
+            from .retrieval import RetrievalParams
+
+            if issubclass(arm_cls.Params, RetrievalParams):
+                raise SpecError(
+                    f"{_where(path, node, ('arms', i, 'retrieval'))}: arm {spec.arm!r} takes its retrieval "
+                    "settings in `params`, not in a `retrieval:` block"
+                )
+            try:
+                RetrievalParams.model_validate(spec.retrieval)
+            except ValidationError as exc:
+                raise SpecError(
+                    _format_errors(
+                        path, exc, RetrievalParams, node, prefix=("arms", i, "retrieval")
+                    )
+                ) from None
 
 
 def apply_override(raw: dict, override: str) -> None:

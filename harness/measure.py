@@ -114,6 +114,8 @@ class Efficiency:
     items: int = 0
     params_total: int | None = None
     params_trainable: int | None = None
+    retrieval_latencies: list[float] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # arm-specific figures (index build, training)
 
     def add(self, ph: Phase) -> None:
         self.phases[ph.name] = ph
@@ -122,6 +124,7 @@ class Efficiency:
         infer = self.phases.get("predict")
         seconds = infer.seconds if infer else 0.0
         lat = np.asarray(self.latencies, dtype=float)
+        ret = np.asarray(self.retrieval_latencies, dtype=float)
         peaks = [p for p in self.phases.values()]
         return {
             "items": self.items,
@@ -132,6 +135,8 @@ class Efficiency:
             "items_per_s": (self.items / seconds) if seconds > 0 else None,
             "latency_p50_s": float(np.percentile(lat, 50)) if lat.size else None,
             "latency_p95_s": float(np.percentile(lat, 95)) if lat.size else None,
+            "retrieval_latency_p50_s": float(np.percentile(ret, 50)) if ret.size else None,
+            "retrieval_latency_p95_s": float(np.percentile(ret, 95)) if ret.size else None,
             "peak_memory_bytes": max((p.peak_bytes for p in peaks), default=None),
             "memory_kind": peaks[0].memory_kind if peaks else None,
             "params_total": self.params_total,
@@ -144,6 +149,7 @@ class Efficiency:
                 }
                 for p in peaks
             },
+            **self.extra,
         }
 
 

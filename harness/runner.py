@@ -30,14 +30,14 @@ from . import __version__
 from .arms import ARMS
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, load_task
-from .measure import Efficiency, count_parameters, phase
+from .measure import Efficiency, phase
 from .metrics import DEFAULT_METRICS, METRICS, METRICS_VERSION, Prediction
 from .models import cache_dir, pick_device, pick_dtype, resolve_model
 from .stats import summarize
 
 SCHEMA_VERSION = 1
 # The code whose change can change a cell's result; its source is part of the content hash.
-_SCORED_CODE = ("arms", "backends", "metrics", "data.py", "stats.py", "config.py")
+_SCORED_CODE = ("arms", "backends", "metrics", "data.py", "stats.py", "config.py", "retrieval.py")
 
 
 def log(msg: str) -> None:
@@ -53,7 +53,16 @@ class RunContext:
     dtype: str
     progress: bool = True
     _backend: Any = None
+    _embedders: dict = field(default_factory=dict)
     model_load_seconds: float | None = None
+
+    def embedder(self, name: str):
+        """One loaded embedder per name, shared by every arm of the run."""
+        if name not in self._embedders:
+            from .retrieval import Embedder
+
+            self._embedders[name] = Embedder(name, device=self.device)
+        return self._embedders[name]
 
     @property
     def seed(self) -> int:
@@ -227,11 +236,17 @@ def run_cell(
     eff = Efficiency(items=len(items))
     _seed_everything(ctx.seed)
     try:
-        arm = arm_cls(params, ctx)
+        retrieval = None
+        if arm_spec.retrieval is not None:
+            from .retrieval import RetrievalParams
+
+            retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
+        arm = arm_cls(params, ctx, retrieval=retrieval)
         with phase("prepare") as ph:
-            arm.prepare(task)
+            arm.setup(task)
         eff.add(ph)
-        backend = ctx.backend
+        if arm.uses_generator:
+            _ = ctx.backend  # load the model outside the timed predict phase
         with phase("predict") as ph:
             preds = arm.predict(task, items)
         eff.add(ph)
@@ -239,9 +254,11 @@ def run_cell(
             raise RuntimeError(f"arm returned {len(preds)} predictions for {len(items)} items")
         eff.generated_tokens = sum(p.new_tokens for p in preds)
         eff.latencies = [p.latency_s for p in preds]
-        eff.params_total, eff.params_trainable = count_parameters(backend.model)
-        if not arm_cls.changes_weights:
-            eff.params_trainable = 0
+        eff.retrieval_latencies = [
+            p.extra["retrieval_s"] for p in preds if "retrieval_s" in p.extra
+        ]
+        eff.params_total, eff.params_trainable = arm.parameter_counts()
+        eff.extra = arm.stats
         metric_names = task.spec.metrics or DEFAULT_METRICS[task.spec.scoring]
         rows, metrics = score(task, items, preds, metric_names, ctx.seed)
         record.update(status="ok", reason=None, metrics=metrics, efficiency=eff.as_dict())

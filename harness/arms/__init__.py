@@ -5,7 +5,9 @@ from __future__ import annotations
 from .base import BaseArm
 from .core import Arm, ArmError
 from .few_shot import FewShotArm
+from .rag import RagArm
+from .retrieval_only import RetrievalOnlyArm
 
-ARMS: dict[str, type[Arm]] = {a.kind: a for a in (BaseArm, FewShotArm)}
+ARMS: dict[str, type[Arm]] = {a.kind: a for a in (BaseArm, FewShotArm, RagArm, RetrievalOnlyArm)}
 
 __all__ = ["ARMS", "Arm", "ArmError"]

@@ -17,5 +17,11 @@ class BaseArm(Arm):
         pass
 
     def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:
-        convs = [conversation(task.spec, item) for item in items]
-        return answer(self.ctx.backend, task.spec, items, convs)
+        hits, seconds = self.retrieve(items)
+        convs = [
+            conversation(
+                task.spec, item, passages=hits[i] if hits else None, retrieval=self.retrieval
+            )
+            for i, item in enumerate(items)
+        ]
+        return answer(self.ctx.backend, task.spec, items, convs, hits, seconds)

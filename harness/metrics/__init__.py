@@ -9,6 +9,7 @@ from __future__ import annotations
 from .accuracy import choice_accuracy, exact_match, token_f1
 from .base import METRICS_VERSION, Metric, Prediction, Score
 from .hallucination import abstention_rate, false_answer_rate, unanswerable_answered
+from .retrieval import mrr, recall_at_k, unsupported_by_context
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -19,6 +20,9 @@ METRICS: dict[str, Metric] = {
         false_answer_rate,
         unanswerable_answered,
         abstention_rate,
+        recall_at_k,
+        mrr,
+        unsupported_by_context,
     )
 }
 
@@ -29,8 +33,11 @@ DEFAULT_METRICS = {
         "false_answer_rate",
         "unanswerable_answered",
         "abstention_rate",
+        "recall@k",
+        "mrr",
+        "unsupported_by_context",
     ],
-    "choice": ["choice_accuracy"],
+    "choice": ["choice_accuracy", "recall@k", "mrr"],
 }
 
 __all__ = ["METRICS", "DEFAULT_METRICS", "METRICS_VERSION", "Metric", "Prediction", "Score"]
