@@ -141,6 +141,126 @@ def validate(paths: tuple[Path, ...], data: bool) -> None:
         sys.exit(2)
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Rewrite report.md, report.html and results.csv of a run folder from its results.json."""
+    from .compare import RunFolderError, load_results
+    from .report import write_reports
+
+    try:
+        write_reports(run_dir, load_results(run_dir))
+    except RunFolderError as exc:
+        _fail(str(exc))
+    for name in ("report.md", "report.html", "results.csv"):
+        if (run_dir / name).is_file():
+            click.echo(f"wrote {run_dir / name}")
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the comparison as JSON.",
+)
+def compare(run_a: Path, run_b: Path, json_out: Path | None) -> None:
+    """Per-metric deltas of RUN_B against RUN_A with paired tests on shared items, and flipped items."""
+    import json
+
+    from .compare import RunFolderError, compare_runs, comparison_markdown
+
+    try:
+        result = compare_runs(run_a, run_b)
+    except RunFolderError as exc:
+        _fail(str(exc))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+    click.echo(comparison_markdown(result))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Baseline name: writes baselines/NAME.json.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("baselines"),
+    show_default=True,
+)
+def baseline(run_dir: Path, name: str, folder: Path) -> None:
+    """Freeze a run (metrics, per-item scores, spec, environment) as a baseline for `gate`."""
+    from .compare import RunFolderError
+    from .gate import write_baseline
+
+    try:
+        path = write_baseline(run_dir, name, folder)
+    except RunFolderError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--baseline", "baseline_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--suite",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take the gates from this suite instead of the run's.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the checks as JUnit XML.",
+)
+@click.option(
+    "--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the checks as Markdown."
+)
+def gate(
+    run_dir: Path, baseline_path: Path, suite: Path | None, junit: Path | None, md: Path | None
+) -> None:
+    """Check a run against the suite's gates and a baseline. Exit 0 pass, 1 a gate failed, 2 bad input.
+
+    A drop fails only when it is past the gate's tolerance and significant by a paired test on
+    the per-item scores both runs share.
+    """
+    from pydantic import ValidationError
+
+    from .compare import RunFolderError, load_results
+    from .config import GateSpec
+    from .gate import gate_markdown, junit_xml, load_baseline, run_gates
+
+    try:
+        base = load_baseline(baseline_path)
+        if suite is not None:
+            gates = load_suite(suite).gates
+        else:
+            gates = [
+                GateSpec.model_validate(g)
+                for g in (load_results(run_dir).get("suite_spec") or {}).get("gates", [])
+            ]
+        if not gates:
+            _fail(
+                f"no gates defined: add a `gates:` list to the suite (or pass --suite) for {run_dir}"
+            )
+        checks = run_gates(run_dir, base, gates)
+    except (RunFolderError, SpecError, ValidationError) as exc:
+        _fail(str(exc))
+    text = gate_markdown(checks, str(baseline_path))
+    if junit:
+        junit.write_text(junit_xml(checks), encoding="utf-8")
+    if md:
+        md.write_text(text, encoding="utf-8")
+    click.echo(text)
+    if any(not c.passed for c in checks):
+        sys.exit(1)
+
+
 @main.command(name="ls")
 @click.argument("what", type=click.Choice(["arms", "metrics", "suites"]))
 def ls_cmd(what: str) -> None:

@@ -139,6 +139,66 @@ class ArmSpec(Strict):
         return self.name or self.arm
 
 
+EFFICIENCY_GATES = ("latency_p95_s", "peak_memory_bytes", "tokens_per_s")
+
+
+class GateSpec(Strict):
+    """A rule `adaptbench gate` checks on every matching (task, arm) of a run.
+
+    Metric gates: `min`/`max` are absolute bounds; `max_drop` is the largest tolerated worsening
+    against the baseline, in the metric's units and direction, and fails only when a paired test
+    on per-item scores also finds it significant. Efficiency gates: `max_increase` is a relative
+    regression against the baseline (0.5 = 50% worse), plus optional absolute `max`/`min`.
+    """
+
+    metric: str | None = None
+    efficiency: Literal["latency_p95_s", "peak_memory_bytes", "tokens_per_s"] | None = None
+    task: str | None = None
+    arm: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(None, ge=0)
+    max_increase: float | None = Field(None, ge=0)
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> GateSpec:
+        if (self.metric is None) == (self.efficiency is None):
+            raise ValueError("a gate names exactly one of `metric` or `efficiency`")
+        if self.metric is not None:
+            from .metrics import METRICS
+
+            if self.metric not in METRICS and self.metric != "forgetting":
+                raise ValueError(
+                    f"unknown metric {self.metric!r}{_did_you_mean(self.metric, METRICS)}"
+                )
+            if self.max_increase is not None:
+                raise ValueError(
+                    "`max_increase` is for efficiency gates; metric gates use `max_drop`"
+                )
+        elif self.max_drop is not None:
+            raise ValueError("`max_drop` is for metric gates; efficiency gates use `max_increase`")
+        if all(v is None for v in (self.min, self.max, self.max_drop, self.max_increase)):
+            raise ValueError("a gate needs at least one of min, max, max_drop, max_increase")
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.metric or f"efficiency.{self.efficiency}"
+
+
+class DecisionSpec(Strict):
+    """What the report's recommendation optimises and which limits an arm must meet."""
+
+    metric: str | None = (
+        None  # default: exact_match, choice_accuracy or token_f1, whichever is scored
+    )
+    max_latency_p95_s: float | None = Field(None, gt=0)
+    max_memory_bytes: int | None = Field(None, gt=0)
+    max_false_answer_rate: float | None = Field(None, ge=0, le=1)
+    knowledge_changes_often: bool = False  # prefer arms that need no retraining when facts change
+
+
 class SuiteSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -146,6 +206,8 @@ class SuiteSpec(Strict):
     model: ModelSpec = Field(default_factory=ModelSpec)
     tasks: list[TaskSpec] = Field(min_length=1)
     arms: list[ArmSpec] = Field(min_length=1)
+    gates: list[GateSpec] = Field(default_factory=list)
+    decision: DecisionSpec = Field(default_factory=DecisionSpec)
 
     @field_validator("arms", mode="before")
     @classmethod

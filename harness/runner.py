@@ -152,6 +152,7 @@ def run_suite(
         "suite_path": suite_path,
         "created": _now(),
         "limit": limit,
+        "suite_spec": suite.model_dump(),
         "environment": env | {"model_load_seconds": ctx.model_load_seconds},
         "model": {
             "name": suite.model.name,

@@ -11,7 +11,7 @@ from .table import results_frame
 def write_reports(out_dir: Path, payload: dict) -> None:
     from ..runner import write_text_atomic
 
-    write_text_atomic(out_dir / "report.md", render_markdown(payload))
+    write_text_atomic(out_dir / "report.md", render_markdown(payload, out_dir))
     frame = results_frame(payload)
     write_text_atomic(out_dir / "results.csv", frame.to_csv(index=False))
 

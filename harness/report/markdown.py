@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..compare import versus_base
+from .decision import decide
+
 
 def _fmt_metric(m: dict | None) -> str:
     if not m or m.get("value") is None:
@@ -27,7 +32,47 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(payload: dict) -> str:
+def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
+    lines = ["", "## Decision", ""]
+    for d in decide(payload, run_dir):
+        head = (
+            f"**{d['task']}: recommend `{d['recommended']}`**"
+            if d["recommended"]
+            else f"**{d['task']}: no recommendation**"
+        )
+        lines.append(head + (f" (decided on {d['metric']})" if d.get("metric") else ""))
+        lines += [f"- {r}" for r in d["reasons"]]
+        if d.get("would_change"):
+            lines.append("- What would change the verdict: " + "; ".join(d["would_change"]) + ".")
+        lines.append("")
+    return lines
+
+
+def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
+    comps = versus_base(payload, run_dir)
+    if not comps:
+        return []
+    lines = [
+        "",
+        "## Compared with `base` (paired, same items)",
+        "",
+        f"Delta = arm - base. Exact McNemar for 0/1 scores, paired bootstrap otherwise; p Holm-adjusted "
+        f"across these {len(comps)} comparisons. **tie** = not significant at 0.05.",
+        "",
+        "| task | arm | metric | n | delta | 95% CI | p (Holm) | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in comps:
+        r = c.result
+        verdict = {"better": "**better**", "worse": "**worse**", "tie": "tie"}[c.verdict]
+        lines.append(
+            f"| {c.task} | `{_cell(c.b)}` | {c.metric} | {r['n']} | {r['delta']:+.3f} | "
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
+        )
+    return lines
+
+
+def render_markdown(payload: dict, run_dir: Path) -> str:
     env = payload["environment"]
     lines = [
         f"# adaptbench: {payload['suite']}",
@@ -101,6 +146,8 @@ def render_markdown(payload: dict) -> str:
             lines += [
                 f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
             ]
+    lines += _versus_base_lines(payload, run_dir)
+    lines += _decision_lines(payload, run_dir)
     used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
     if used:
         lines += ["", "## Metric definitions", ""]

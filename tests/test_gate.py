@@ -1,0 +1,154 @@
+"""compare, baseline, gate and the decision, on synthetic run folders (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.compare import compare_runs
+from harness.metrics import METRICS
+from harness.report.decision import decide
+from harness.stats import summarize
+
+GATES = [
+    {"metric": "exact_match", "max_drop": 0.05},
+    {"metric": "exact_match", "min": 0.2},
+    {"efficiency": "latency_p95_s", "max_increase": 1.0},
+]
+
+
+def make_run(
+    folder: Path, arms: dict[str, list[float]], latency: float = 1.0, gates=GATES, decision=None
+) -> Path:
+    """A run folder with one task, one record per arm and per-item exact_match scores."""
+    runs = []
+    for arm, scores in arms.items():
+        rows = [
+            {
+                "id": f"q{i}",
+                "output": "<script>x</script>",
+                "scores": {"exact_match": {"value": v, "reason": "r"}},
+            }
+            for i, v in enumerate(scores)
+        ]
+        (folder / "samples").mkdir(parents=True, exist_ok=True)
+        (folder / "samples" / f"t__{arm}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows)
+        )
+        runs.append(
+            {
+                "task": "t",
+                "arm": arm,
+                "kind": arm.split("-")[0],
+                "status": "ok",
+                "metrics": {"exact_match": summarize(scores) | {"higher_is_better": True}},
+                "efficiency": {"latency_p95_s": latency, "peak_memory_bytes": 2**30},
+                "samples": f"samples/t__{arm}.jsonl",
+            }
+        )
+    payload = {
+        "schema_version": 1,
+        "suite": "s",
+        "environment": {"seed": 1},
+        "metric_definitions": {
+            n: {"higher_is_better": m.higher_is_better} for n, m in METRICS.items()
+        },
+        "suite_spec": {"gates": gates, "decision": decision or {}},
+        "tasks": {"t": {}},
+        "runs": runs,
+    }
+    (folder / "results.json").write_text(json.dumps(payload))
+    return folder
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+GOOD = [1.0] * 60 + [0.0] * 40  # 0.60
+WORSE = [0.0] * 30 + [1.0] * 30 + [0.0] * 40  # 0.30, loses 30 items the good run had right
+NOISE = [1.0] * 57 + [0.0] * 43  # 0.57: past a 0.05 tolerance? no (0.03); see the other case
+
+
+def test_gate_fails_on_a_significant_drop_and_passes_on_a_rerun(tmp_path):
+    base_dir = make_run(tmp_path / "base", {"few_shot": GOOD})
+    r = invoke("baseline", base_dir, "--name", "demo", "--dir", tmp_path / "baselines")
+    assert r.exit_code == 0, r.output
+    baseline = tmp_path / "baselines" / "demo.json"
+    data = json.loads(baseline.read_text())
+    assert data["runs"][0]["item_scores"]["q0"] == {"exact_match": 1.0}
+
+    same = make_run(tmp_path / "rerun", {"few_shot": GOOD})
+    r = invoke("gate", same, "--baseline", baseline, "--junit", tmp_path / "ok.xml")
+    assert r.exit_code == 0, r.output
+    assert "PASSED" in r.output
+
+    worse = make_run(tmp_path / "worse", {"few_shot": WORSE}, latency=3.5)
+    r = invoke(
+        "gate",
+        worse,
+        "--baseline",
+        baseline,
+        "--junit",
+        tmp_path / "fail.xml",
+        "--md",
+        tmp_path / "g.md",
+    )
+    assert r.exit_code == 1
+    assert "worse than the baseline by 0.300" in r.output and "mcnemar" in r.output
+    assert "250% worse than the baseline" in r.output
+    suite = ET.parse(tmp_path / "fail.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    assert "FAILED" in (tmp_path / "g.md").read_text()
+
+
+def test_a_drop_past_tolerance_that_is_not_significant_passes(tmp_path):
+    base_dir = make_run(
+        tmp_path / "base", {"few_shot": GOOD}, gates=[{"metric": "exact_match", "max_drop": 0.01}]
+    )
+    invoke("baseline", base_dir, "--name", "b", "--dir", tmp_path)
+    slightly = make_run(
+        tmp_path / "run", {"few_shot": NOISE}, gates=[{"metric": "exact_match", "max_drop": 0.01}]
+    )
+    r = invoke("gate", slightly, "--baseline", tmp_path / "b.json")
+    assert r.exit_code == 0, r.output
+    assert "is not significant" in r.output
+
+
+def test_gate_bad_inputs_exit_2(tmp_path):
+    run = make_run(tmp_path / "run", {"few_shot": GOOD}, gates=[])
+    assert invoke("gate", run, "--baseline", tmp_path / "missing.json").exit_code == 2
+    invoke("baseline", run, "--name", "b", "--dir", tmp_path)
+    r = invoke("gate", run, "--baseline", tmp_path / "b.json")
+    assert r.exit_code == 2 and "no gates defined" in r.output
+    assert invoke("gate", tmp_path / "nowhere", "--baseline", tmp_path / "b.json").exit_code == 2
+
+
+def test_compare_reports_paired_deltas_and_flips(tmp_path):
+    a = make_run(tmp_path / "a", {"few_shot": GOOD})
+    b = make_run(tmp_path / "b", {"few_shot": WORSE})
+    result = compare_runs(a, b)
+    (c,) = result["comparisons"]
+    assert c["test"] == "mcnemar" and c["delta"] == -0.3 and c["verdict"] == "worse"
+    flips = result["flips"][0]
+    assert len(flips["broken"]) == 30 and flips["fixed"] == []
+    r = invoke("compare", a, b)
+    assert r.exit_code == 0 and "30 broken" in r.output
+
+
+def test_decision_calls_ties_and_respects_limits(tmp_path):
+    run = make_run(tmp_path / "run", {"base": WORSE, "few_shot": GOOD, "rag": NOISE})
+    (d,) = decide(json.loads((run / "results.json").read_text()), run)
+    # rag is 0.03 behind few_shot on the same items: not significant, a tie; equal latency keeps the best.
+    assert d["recommended"] == "few_shot"
+    assert any("tied" in r and "`rag`" in r for r in d["reasons"])
+    assert any("better than `base`" in r for r in d["reasons"])
+    limited = make_run(
+        tmp_path / "lim", {"few_shot": GOOD, "rag": NOISE}, decision={"max_latency_p95_s": 0.5}
+    )
+    (d,) = decide(json.loads((limited / "results.json").read_text()), limited)
+    assert d["recommended"] is None and "every arm breaks a limit" in d["reasons"][0]
