@@ -103,6 +103,10 @@ class Timer:
     def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self.start
 
+    def elapsed(self) -> float:
+        """Seconds since the block started (while it is still running)."""
+        return time.perf_counter() - self.start
+
 
 @dataclass
 class Efficiency:

@@ -37,7 +37,16 @@ from .stats import summarize
 
 SCHEMA_VERSION = 1
 # The code whose change can change a cell's result; its source is part of the content hash.
-_SCORED_CODE = ("arms", "backends", "metrics", "data.py", "stats.py", "config.py", "retrieval.py")
+_SCORED_CODE = (
+    "arms",
+    "backends",
+    "metrics",
+    "data.py",
+    "stats.py",
+    "config.py",
+    "retrieval.py",
+    "training.py",
+)
 
 
 def log(msg: str) -> None:
@@ -321,14 +330,21 @@ def score(
 def _classify_failure(exc: BaseException) -> tuple[str, str]:
     import torch
 
+    from .training import Diverged
+
     text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, Diverged):
+        return (
+            "diverged",
+            f"{exc} (hint: lower learning_rate, raise warmup_ratio, or check the data)",
+        )
     if (
         isinstance(exc, (torch.OutOfMemoryError, MemoryError))
         or "out of memory" in str(exc).lower()
     ):
-        return (
-            "oom",
-            text + " (hint: lower model.batch_size or max_new_tokens, or use a smaller model)",
+        return "oom", text + (
+            " (hint: lower model.batch_size, rows_per_step or max_seq_len; turn on gradient_checkpointing; "
+            "or use lora/qlora instead of full)"
         )
     return "failed", text
 

@@ -25,7 +25,9 @@ def find_chromium() -> str:
         found = shutil.which(name) or (name if Path(name).is_file() else None)
         if found:
             return found
-    raise SystemExit(f"error: Chromium not found (looked for {', '.join(CANDIDATES)}); {INSTALL_HINT}")
+    raise SystemExit(
+        f"error: Chromium not found (looked for {', '.join(CANDIDATES)}); {INSTALL_HINT}"
+    )
 
 
 def screenshot(html: Path, png: Path, width: int = 1400, height: int = 6000) -> Path:

@@ -24,4 +24,4 @@ class BaseArm(Arm):
             )
             for i, item in enumerate(items)
         ]
-        return answer(self.ctx.backend, task.spec, items, convs, hits, seconds)
+        return answer(self.generator(), task.spec, items, convs, hits, seconds)

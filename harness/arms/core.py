@@ -53,6 +53,10 @@ class Arm:
     def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:
         raise NotImplementedError
 
+    def generator(self):
+        """The backend that answers: the base model, or a trained one for fine-tuning arms."""
+        return self.ctx.backend
+
     def parameter_counts(self) -> tuple[int, int]:
         """(total, trainable) parameters of what produces the answers."""
         total, trainable = count_parameters(self.ctx.backend.model)

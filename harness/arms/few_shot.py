@@ -99,7 +99,7 @@ class FewShotArm(Arm):
             )
             for i, (item, s) in enumerate(zip(items, shots))
         ]
-        preds = answer(self.ctx.backend, task.spec, items, convs, hits, seconds)
+        preds = answer(self.generator(), task.spec, items, convs, hits, seconds)
         for pred, s in zip(preds, shots):
             pred.extra["shot_ids"] = [shot.id for shot in s]
         return preds

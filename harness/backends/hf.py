@@ -95,6 +95,20 @@ class HFBackend:
             parts.insert(0, self.system_prompt)
         return "\n\n".join(parts) + ("\n" if messages[-1]["role"] == "user" else "")
 
+    def format_training(self, messages: list[Message], answer: str) -> str:
+        """The conversation with the gold answer as the assistant's turn, ended as the model ends it."""
+        if self.use_chat:
+            if self.system_prompt and messages[0]["role"] != "system":
+                messages = [{"role": "system", "content": self.system_prompt}, *messages]
+            full = [*messages, {"role": "assistant", "content": answer}]
+            return self.tokenizer.apply_chat_template(full, tokenize=False)
+        return self.format_chat(messages) + answer + (self.tokenizer.eos_token or "")
+
+    def encode(self, text: str, special: bool | None = None) -> list[int]:
+        """Token ids; by default special tokens are added only for plain (non-chat) prompts."""
+        add = (not self.use_chat) if special is None else special
+        return self.tokenizer(text, add_special_tokens=add)["input_ids"]
+
     def _encode(self, texts: list[str]) -> list[list[int]]:
         # A chat template already writes its special tokens; plain prompts get the tokenizer's own.
         return self.tokenizer(texts, add_special_tokens=not self.use_chat)["input_ids"]

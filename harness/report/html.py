@@ -48,7 +48,9 @@ def _fmt_seconds(value: Any) -> str:
         return DASH
     if value < 1:
         return f"{value * 1000:.1f} ms"
-    return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
+    if value < 10:
+        return f"{value:.2f} s"
+    return f"{value:.1f} s" if value < 1000 else f"{value:.0f} s"
 
 
 def _fmt_bytes(value: Any) -> str:
@@ -154,6 +156,8 @@ def _best_arms(runs: list[dict], name: str, higher_is_better: bool | None) -> se
     if len(values) < 2:
         return set()
     best = max(values.values()) if higher_is_better else min(values.values())
+    if all(math.isclose(v, best, abs_tol=1e-12) for v in values.values()):
+        return set()  # all tied: nobody is best
     return {arm for arm, v in values.items() if math.isclose(v, best, abs_tol=1e-12)}
 
 
@@ -165,6 +169,7 @@ def _metric_table(runs: list[dict], definitions: dict) -> dict:
     columns = [
         {
             "name": n,
+            "label": n.replace("_", "_\u200b"),  # zero-width space: long names may wrap
             "arrow": arrows[directions[n]],
             "description": definitions.get(n, {}).get("description", ""),
         }
@@ -227,8 +232,14 @@ EFFICIENCY_COLUMNS: list[tuple[str, Any]] = [
         "training tokens/s",
         lambda e: _fmt_float((e.get("training") or {}).get("tokens_per_s"), 1),
     ),
-    ("prepare", lambda e: _fmt_seconds(((e.get("phases") or {}).get("prepare") or {}).get("seconds"))),
-    ("predict", lambda e: _fmt_seconds(((e.get("phases") or {}).get("predict") or {}).get("seconds"))),
+    (
+        "prepare",
+        lambda e: _fmt_seconds(((e.get("phases") or {}).get("prepare") or {}).get("seconds")),
+    ),
+    (
+        "predict",
+        lambda e: _fmt_seconds(((e.get("phases") or {}).get("predict") or {}).get("seconds")),
+    ),
 ]
 
 
@@ -263,6 +274,7 @@ class Point:
     y_high: float | None = None
     color: str = COLORS[0]
     extra: dict = field(default_factory=dict)
+    shown_x: float | None = None  # x as drawn (arms with identical x are spread apart a little)
 
 
 def _new_figure(width: float = 6.4, height: float = 4.2) -> Figure:
@@ -313,22 +325,53 @@ def _limits(values: list[float], log: bool, pad: float = 0.08) -> tuple[float, f
     return low - span * pad, high + span * pad
 
 
-def _scatter(ax, points: list[Point], x_log: bool = False) -> None:
-    """Points with CI error bars and arm labels nudged apart so they do not overlap."""
-    xs = [p.x for p in points]
+def _dodge(points: list[Point], x_lim: tuple[float, float], x_log: bool) -> None:
+    """Spread points that share an x by a few percent of the axis so their CIs stay visible."""
+    step = 0.035
+    groups: dict[float, list[Point]] = {}
+    for p in points:
+        groups.setdefault(p.x, []).append(p)
+    for x, group in groups.items():
+        for i, p in enumerate(group):
+            offset = (i - (len(group) - 1) / 2) * step
+            if x_log:
+                span = math.log10(x_lim[1]) - math.log10(x_lim[0])
+                p.shown_x = x * 10 ** (offset * span)
+            else:
+                p.shown_x = x + offset * (x_lim[1] - x_lim[0])
+
+
+def _scatter(
+    ax,
+    points: list[Point],
+    x_log: bool = False,
+    y_bounds: tuple[float, float] | None = None,
+    include_origin: bool = False,
+) -> None:
+    """Points with CI error bars and arm labels nudged apart so they do not overlap.
+
+    `y_bounds` clips the y range (e.g. (0, 1) for rates) so padding never shows impossible values;
+    `include_origin` keeps x = 0 and y = 0 in view (the reference lines of a gain plot).
+    """
+    xs = [p.x for p in points] + ([0.0] if include_origin else [])
     y_values = [v for p in points for v in (p.y, p.y_low, p.y_high) if v is not None]
+    y_values += [0.0] if include_origin else []
     x_lim = _limits(xs, x_log, pad=0.12)
     y_lim = _limits(y_values, False, pad=0.12)
+    if y_bounds is not None:
+        margin = 0.04 * (y_bounds[1] - y_bounds[0])
+        y_lim = (max(y_lim[0], y_bounds[0] - margin), min(y_lim[1], y_bounds[1] + margin))
     if x_log:
         ax.set_xscale("log")
     ax.set_xlim(*x_lim)
     ax.set_ylim(*y_lim)
+    _dodge(points, x_lim, x_log)
     for p in points:
         yerr = None
         if p.y_low is not None and p.y_high is not None:
             yerr = [[max(p.y - p.y_low, 0.0)], [max(p.y_high - p.y, 0.0)]]
         ax.errorbar(
-            [p.x], [p.y], yerr=yerr, fmt="o", color=p.color, capsize=4, markersize=7, zorder=3
+            [p.shown_x], [p.y], yerr=yerr, fmt="o", color=p.color, capsize=4, markersize=7, zorder=3
         )
     _label_points(ax, points, x_lim, y_lim, x_log)
     ax.grid(True, alpha=0.3)
@@ -338,10 +381,20 @@ def _label_points(
     ax, points: list[Point], x_lim: tuple[float, float], y_lim: tuple[float, float], x_log: bool
 ) -> None:
     gap = 0.075
+
+    def fraction(p: Point) -> float:
+        return _axis_fraction(p.x if p.shown_x is None else p.shown_x, *x_lim, x_log)
+
+    # labels of points spread apart by _dodge start beside the whole group, not on a neighbour
+    group_edges: dict[float, tuple[float, float]] = {}
+    for p in points:
+        low, high = group_edges.get(p.x, (fraction(p), fraction(p)))
+        group_edges[p.x] = (min(low, fraction(p)), max(high, fraction(p)))
     placed: list[tuple[float, float]] = []
     order = sorted(points, key=lambda p: (p.y, p.x))
     for p in order:
-        fx = _axis_fraction(p.x, *x_lim, x_log)
+        x = p.x if p.shown_x is None else p.shown_x
+        fx = fraction(p)
         fy = _axis_fraction(p.y, *y_lim, False)
         ty = fy
         for _ in range(len(placed) + 1):
@@ -351,18 +404,19 @@ def _label_points(
             ty = max(clash) + gap
         placed.append((fx, ty))
         right = fx < 0.62
-        tx = fx + 0.03 if right else fx - 0.03
+        left_edge, right_edge = group_edges[p.x]
+        tx = right_edge + 0.03 if right else left_edge - 0.03
         ax.annotate(
             _plot_label(p.arm),
-            xy=(p.x, p.y),
+            xy=(x, p.y),
             xytext=(tx, ty),
             textcoords="axes fraction",
             ha="left" if right else "right",
             va="center",
             fontsize=9,
-            color="#222",
+            color=p.color,
             arrowprops={"arrowstyle": "-", "color": "#999", "lw": 0.6}
-            if abs(ty - fy) > 0.01
+            if abs(ty - fy) > 0.01 or abs(tx - fx) > 0.045
             else None,
             zorder=4,
         )
@@ -391,7 +445,11 @@ def _plot_training_cost(runs: list[dict], primary: str | None, colors: dict[str,
     title = f"{primary or 'accuracy'} vs training cost"
     caption = "Good: top-left (accurate without paying for training)."
     if primary is None:
-        return Plot(title, caption, note="No accuracy metric (exact_match, choice_accuracy, token_f1) in this task.")
+        return Plot(
+            title,
+            caption,
+            note="No accuracy metric (exact_match, choice_accuracy, token_f1) in this task.",
+        )
     points = _accuracy_points(runs, primary, colors)
     if not points:
         return Plot(title, caption, note="No finished arm to plot.")
@@ -408,7 +466,10 @@ def _plot_training_cost(runs: list[dict], primary: str | None, colors: dict[str,
         note = "No arm trains in this run: x is the number of trainable parameters."
     fig = _new_figure()
     ax = fig.add_subplot()
-    _scatter(ax, points)
+    _scatter(ax, points, y_bounds=(0.0, 1.0))
+    distinct = sorted({p.x for p in points})
+    if len(distinct) <= 3:  # e.g. every arm at 0 trainable parameters: no fractional ticks
+        ax.set_xticks(distinct, [_fmt_count(x) if not trains else f"{x:g}" for x in distinct])
     ax.set_title(title)
     ax.set_xlabel(x_label)
     ax.set_ylabel(f"{primary} (95% CI)")
@@ -446,10 +507,10 @@ def _plot_latency(runs: list[dict], primary: str | None, colors: dict[str, str])
     x_log = min(xs) > 0 and max(xs) / min(xs) > 20
     fig = _new_figure()
     ax = fig.add_subplot()
-    _scatter(ax, points, x_log=x_log)
+    _scatter(ax, points, x_log=x_log, y_bounds=(0.0, 1.0))
     frontier = _pareto(points)
     ax.plot(
-        [p.x for p in frontier],
+        [p.shown_x for p in frontier],
         [p.y for p in frontier],
         linestyle="--",
         color="#444",
@@ -472,8 +533,8 @@ def _plot_forgetting(runs: list[dict], primary: str | None, colors: dict[str, st
     title = "forgetting vs gain"
     caption = "Good: bottom-right (large gain over the base arm, little forgetting)."
     ok = _ok_runs(runs)
-    with_forgetting = [r for r in ok if _forgetting(r) is not None]
-    if not with_forgetting:
+    forgetting = {r["arm"]: f for r in ok if (f := _forgetting(r)) is not None}
+    if not forgetting:
         return Plot(
             title,
             caption,
@@ -485,21 +546,21 @@ def _plot_forgetting(runs: list[dict], primary: str | None, colors: dict[str, st
     base = _base_run(ok)
     base_metric = _metric(base, primary) if base else None
     points = []
-    for r in with_forgetting:
+    for r in ok:
         m = _metric(r, primary)
-        if m is None:
+        if m is None or r["arm"] not in forgetting:
             continue
-        value, low, high = _forgetting(r)  # type: ignore[misc]
+        value, low, high = forgetting[r["arm"]]
         x = m["value"] - base_metric["value"] if base_metric else m["value"]
         points.append(Point(r["arm"], x, value, low, high, colors[r["arm"]]))
     if not points:
         return Plot(title, caption, note="No arm has both forgetting and accuracy.")
     fig = _new_figure()
     ax = fig.add_subplot()
-    _scatter(ax, points)
-    if base_metric:
+    _scatter(ax, points, include_origin=True)
+    if base and base_metric:
         ax.axvline(0, color="#888", linewidth=0.8)
-        x_label = f"gain in {primary} over base arm '{_plot_label(base['arm'])}'"  # type: ignore[index]
+        x_label = f"gain in {primary} over base arm '{_plot_label(base['arm'])}'"
         note = ""
     else:
         x_label = primary
@@ -545,14 +606,16 @@ def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
         )
     ax.set_xticks(range(len(ok)))
     ax.set_xticklabels(
-        [_plot_label(r["arm"]) for r in ok], rotation=20 if len(ok) > 3 else 0, ha="right" if len(ok) > 3 else "center"
+        [_plot_label(r["arm"]) for r in ok],
+        rotation=20 if len(ok) > 3 else 0,
+        ha="right" if len(ok) > 3 else "center",
     )
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("rate (95% CI)")
     ax.set_xlabel("arm")
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper center", ncol=len(metrics), fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", ncol=len(metrics), fontsize=8, frameon=False)
     return Plot(title, caption, _to_svg(fig))
 
 
@@ -612,9 +675,7 @@ def _failing_items(runs: list[dict], primary: str | None, run_dir: Path) -> list
             continue
         rows = _read_samples(path)
         failing = [
-            row
-            for row in rows
-            if ((row.get("scores") or {}).get(primary) or {}).get("value") == 0
+            row for row in rows if ((row.get("scores") or {}).get(primary) or {}).get("value") == 0
         ]
         block.update(
             total=len(rows),
@@ -640,8 +701,11 @@ def _header(payload: dict) -> dict:
     return {
         "suite": payload.get("suite") or DASH,
         "facts": [
-            ("model", f"{model.get('name', DASH)} ({model.get('source', DASH)}, "
-             f"fingerprint {model.get('fingerprint', DASH)})"),
+            (
+                "model",
+                f"{model.get('name', DASH)} ({model.get('source', DASH)}, "
+                f"fingerprint {model.get('fingerprint', DASH)})",
+            ),
             ("device", device),
             ("dtype", env.get("dtype") or DASH),
             ("created", payload.get("created") or DASH),

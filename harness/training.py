@@ -1,0 +1,351 @@
+"""Training shared by the fine-tuning arms (full, lora, qlora): examples, packing, the loop.
+
+Examples are rendered with the same conversation the arm sees at evaluation, and the loss is on
+the answer tokens only. Examples are packed into rows of `max_seq_len` tokens with per-example
+position ids; transformers then keeps packed examples from attending to each other, but only
+with the KV cache off and no attention mask (with the cache on it silently drops the per-sequence
+mask). `tests/test_training.py` checks that a packed batch gives the unpacked loss.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from pydantic import Field
+from tqdm.auto import tqdm
+
+from .config import Strict
+from .data import Document, Item, TaskData
+from .measure import Timer
+
+IGNORE = -100
+
+
+class Diverged(RuntimeError):
+    def __init__(self, step: int, loss: float):
+        super().__init__(f"loss became {loss} at step {step}")
+        self.step = step
+
+
+class TrainParams(Strict):
+    """Hyperparameters every training arm shares (each arm sets its own defaults)."""
+
+    epochs: float = Field(3.0, gt=0, le=100)
+    learning_rate: float = Field(2e-4, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    max_seq_len: int = Field(256, ge=16, le=32768)
+    rows_per_step: int = Field(8, ge=1, le=4096, description="packed rows per micro-batch")
+    grad_accum: int = Field(1, ge=1, le=1024)
+    max_grad_norm: float = Field(1.0, gt=0)
+    packing: bool = True
+    bf16: Literal["auto", "on", "off"] = Field(
+        "auto", description="autocast; auto: on for CUDA with bf16"
+    )
+    gradient_checkpointing: bool = False
+    early_stopping_patience: int | None = Field(
+        2, ge=1, description="dev-loss evaluations without gain"
+    )
+    evals_per_epoch: int = Field(1, ge=1, le=100)
+    corpus_training: bool = Field(
+        False, description="also train on the task's corpus documents (all tokens)"
+    )
+    max_train_items: int | None = Field(None, ge=1)
+
+
+@dataclass
+class Example:
+    ids: list[int]
+    labels: list[int]  # IGNORE where no loss is taken
+
+    @property
+    def real_tokens(self) -> int:
+        return len(self.ids)
+
+
+def qa_examples(backend, task: TaskData, items: list[Item], max_len: int) -> list[Example]:
+    """Each item as (conversation prompt -> gold answer + end of turn), loss on the answer."""
+    from .arms.prompting import conversation, gold_answer
+
+    examples = []
+    for item in items:
+        messages = conversation(task.spec, item)
+        prompt = backend.format_chat(messages)
+        full = backend.format_training(messages, gold_answer(task.spec, item))
+        p_ids = backend.encode(prompt)
+        f_ids = backend.encode(full)
+        if f_ids[: len(p_ids)] != p_ids:  # tokenisation merged across the boundary: split by hand
+            f_ids = p_ids + backend.encode(full[len(prompt) :], special=False)
+        f_ids = f_ids[:max_len]
+        labels = [IGNORE] * min(len(p_ids), len(f_ids)) + f_ids[len(p_ids) :]
+        if any(lab != IGNORE for lab in labels):
+            examples.append(Example(f_ids, labels))
+    return examples
+
+
+def corpus_examples(backend, docs: list[Document], max_len: int) -> list[Example]:
+    """Documents as plain text (continued pre-training), in windows of `max_len` tokens."""
+    out = []
+    for doc in docs:
+        ids = backend.encode(f"{doc.title}\n{doc.text}" if doc.title else doc.text, special=False)
+        for start in range(0, len(ids), max_len):
+            chunk = ids[start : start + max_len]
+            if len(chunk) > 1:
+                out.append(Example(chunk, [IGNORE] + chunk[1:]))
+    return out
+
+
+@dataclass
+class Row:
+    ids: list[int] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+
+def pack(examples: list[Example], max_len: int, pad_id: int, packing: bool = True) -> list[Row]:
+    """First-fit-decreasing packing into rows of at most `max_len`; one example per row if not packing."""
+    rows: list[Row] = []
+    for ex in sorted(examples, key=lambda e: -len(e.ids)):
+        target = None
+        if packing:
+            target = next((r for r in rows if len(r.ids) + len(ex.ids) <= max_len), None)
+        if target is None:
+            target = Row()
+            rows.append(target)
+        target.ids += ex.ids
+        target.labels += [IGNORE] + ex.labels[1:]  # never predict across an example boundary
+        target.positions += list(range(len(ex.ids)))
+    return rows
+
+
+def collate(rows: list[Row], pad_id: int, device: str) -> dict[str, torch.Tensor]:
+    """Right-pad rows; padding gets its own positions (a separate sequence) and no loss."""
+    width = max(len(r.ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r.ids)
+        ids[i, :n] = torch.tensor(r.ids)
+        labels[i, :n] = torch.tensor(r.labels)
+        positions[i, :n] = torch.tensor(r.positions)
+        positions[i, n:] = torch.arange(width - n)
+    return {
+        "input_ids": ids.to(device),
+        "labels": labels.to(device),
+        "position_ids": positions.to(device),
+    }
+
+
+def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Sum of next-token cross-entropy over labelled tokens, and how many there were."""
+    out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False)
+    logits = out.logits[:, :-1].float()
+    target = batch["labels"][:, 1:]
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        target.reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+    return loss, int((target != IGNORE).sum())
+
+
+@torch.no_grad()
+def mean_loss(model, rows: list[Row], pad_id: int, device: str, batch_rows: int, autocast) -> float:
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(rows), batch_rows):
+        with autocast():
+            loss, n = token_loss_sum(
+                model, collate(rows[start : start + batch_rows], pad_id, device)
+            )
+        total, count = total + float(loss), count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def train(
+    model,
+    train_rows: list[Row],
+    dev_rows: list[Row],
+    params: TrainParams,
+    pad_id: int,
+    device: str,
+    seed: int,
+    progress: bool = True,
+) -> dict:
+    """The loop: AdamW, warmup then decay, accumulation, clipping, early stopping on dev loss.
+
+    Returns figures for the record (real tokens/s, loss curves, steps); restores the weights of
+    the best dev loss when early stopping applies.
+    """
+    from transformers import get_scheduler
+
+    model.config.use_cache = False  # required for packing (see the module docstring)
+    if params.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    use_bf16 = params.bf16 == "on" or (
+        params.bf16 == "auto" and device == "cuda" and torch.cuda.is_bf16_supported()
+    )
+
+    def autocast():
+        return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16)
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=params.learning_rate, weight_decay=params.weight_decay
+    )
+    micro_per_epoch = math.ceil(len(train_rows) / params.rows_per_step)
+    steps_per_epoch = max(1, micro_per_epoch // params.grad_accum)
+    total_steps = max(1, math.ceil(steps_per_epoch * params.epochs))
+    scheduler = get_scheduler(
+        params.schedule,
+        optimizer,
+        num_warmup_steps=int(params.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    eval_every = max(1, steps_per_epoch // params.evals_per_epoch)
+    rng = random.Random(seed)
+    model.train()
+    curve, dev_curve = [], []
+    best = (float("inf"), None, 0)  # (dev loss, weights, step)
+    since_best, step, real_tokens = 0, 0, 0
+    bar = tqdm(
+        total=total_steps, desc="train", unit="step", disable=not (progress and sys.stderr.isatty())
+    )
+    stopped_early = False
+    with Timer() as wall:
+        while step < total_steps and not stopped_early:
+            order = list(range(len(train_rows)))
+            rng.shuffle(order)
+            micro = [
+                order[i : i + params.rows_per_step]
+                for i in range(0, len(order), params.rows_per_step)
+            ]
+            for g in range(0, len(micro) - params.grad_accum + 1, params.grad_accum):
+                group = [
+                    collate([train_rows[i] for i in m], pad_id, device)
+                    for m in micro[g : g + params.grad_accum]
+                ]
+                n_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in group)
+                step_loss = 0.0
+                for batch in group:
+                    with autocast():
+                        loss_sum, _ = token_loss_sum(model, batch)
+                    (loss_sum / max(n_tokens, 1)).backward()
+                    step_loss += float(loss_sum.detach())
+                # Real tokens: every non-padding token the model processed in this step.
+                real_tokens += sum(
+                    len(train_rows[i].ids) for m in micro[g : g + params.grad_accum] for i in m
+                )
+                loss_value = step_loss / max(n_tokens, 1)
+                if not math.isfinite(loss_value):
+                    raise Diverged(step + 1, loss_value)
+                torch.nn.utils.clip_grad_norm_(trainable, params.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                elapsed = max(wall.elapsed(), 1e-9)
+                curve.append(
+                    {
+                        "step": step,
+                        "loss": round(loss_value, 5),
+                        "tokens_per_s": round(real_tokens / elapsed, 1),
+                    }
+                )
+                bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{real_tokens / elapsed:.0f}")
+                bar.update(1)
+                if dev_rows and (step % eval_every == 0 or step == total_steps):
+                    dev = mean_loss(model, dev_rows, pad_id, device, params.rows_per_step, autocast)
+                    dev_curve.append({"step": step, "dev_loss": round(dev, 5)})
+                    if dev < best[0]:
+                        state = {
+                            k: v.detach().clone()
+                            for k, v in model.named_parameters()
+                            if v.requires_grad
+                        }
+                        best, since_best = (dev, state, step), 0
+                    else:
+                        since_best += 1
+                        if (
+                            params.early_stopping_patience
+                            and since_best >= params.early_stopping_patience
+                        ):
+                            stopped_early = True
+                            break
+                if step >= total_steps:
+                    break
+    bar.close()
+    restored = False
+    if best[1] is not None and best[2] != step:
+        with torch.no_grad():
+            named = dict(model.named_parameters())
+            for k, v in best[1].items():
+                named[k].copy_(v)
+        restored = True
+    model.eval()
+    return {
+        "seconds": round(wall.seconds, 3),
+        "steps": step,
+        "epochs_run": round(step / steps_per_epoch, 3),
+        "real_tokens": real_tokens,
+        "tokens_per_s": round(real_tokens / wall.seconds, 2) if wall.seconds else None,
+        "rows": len(train_rows),
+        "bf16_autocast": use_bf16,
+        "final_loss": curve[-1]["loss"] if curve else None,
+        "best_dev_loss": None if best[1] is None else round(best[0], 5),
+        "best_dev_step": best[2] if best[1] is not None else None,
+        "restored_best": restored,
+        "stopped_early": stopped_early,
+        "loss_curve": curve,
+        "dev_loss_curve": dev_curve,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# MFU
+
+
+def device_peak_flops(device: str) -> float:
+    """Measured matmul throughput (FLOP/s) of this device in the training dtype, cached per process."""
+    key = (device, torch.get_num_threads())
+    if key not in _PEAK:
+        n = 1024 if device == "cpu" else 8192
+        dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        for _ in range(2):
+            a @ b
+        reps = 5 if device == "cpu" else 50
+        if device == "cuda":
+            torch.cuda.synchronize()
+        with Timer() as t:
+            for _ in range(reps):
+                a @ b
+            if device == "cuda":
+                torch.cuda.synchronize()
+        _PEAK[key] = 2 * n**3 * reps / t.seconds
+    return _PEAK[key]
+
+
+_PEAK: dict = {}
+
+
+def mfu(tokens_per_s: float | None, params_total: int, full: bool, device: str) -> dict:
+    """Model FLOPs utilisation: 6N FLOPs per token for full fine-tuning, 4N for adapters."""
+    peak = device_peak_flops(device)
+    per_token = (6 if full else 4) * params_total
+    return {
+        "flops_per_token": per_token,
+        "device_peak_flops": round(peak),
+        "mfu": round(tokens_per_s * per_token / peak, 4) if tokens_per_s else None,
+    }

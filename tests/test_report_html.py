@@ -1,0 +1,164 @@
+"""report.html: self-contained, escaped, with every plot and the failing-item browser."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from harness.report.html import render_html
+
+XSS = "<script>alert(1)</script>"
+WEIRD_ARM = "a<b&c"
+
+
+def _metric(value: float, n: int = 2, higher: bool | None = True) -> dict:
+    return {
+        "value": value,
+        "ci_low": max(value - 0.1, 0.0),
+        "ci_high": min(value + 0.1, 1.0),
+        "n": n,
+        "higher_is_better": higher,
+    }
+
+
+def _run(arm: str, kind: str, em: float, far: float, **extra) -> dict:
+    return {
+        "id": f"qa__{arm}",
+        "task": "qa",
+        "arm": arm,
+        "kind": kind,
+        "status": "ok",
+        "reason": None,
+        "metrics": {
+            "exact_match": _metric(em),
+            "false_answer_rate": _metric(far, higher=False),
+            "unanswerable_answered": _metric(0.5, n=1, higher=False),
+        },
+        "efficiency": {
+            "tokens_per_s": 12.5,
+            "latency_p50_s": 0.2,
+            "latency_p95_s": 0.3 if kind == "base" else 0.5,
+            "peak_memory_bytes": 3 * 2**30,
+            "memory_kind": "cuda",
+            "params_total": 135_000_000,
+            "params_trainable": 0 if kind == "base" else 1_000_000,
+            "phases": {"predict": {"seconds": 1.5}},
+            **extra.pop("efficiency", {}),
+        },
+        "samples": f"samples/qa__{arm}.jsonl",
+        **extra,
+    }
+
+
+def _sample(item_id: str, output: str, em: float) -> dict:
+    return {
+        "id": item_id,
+        "prompt": "Question: what is the deductible?\n" * 40,
+        "output": output,
+        "gold": ["$640"],
+        "answerable": True,
+        "scores": {"exact_match": {"value": em, "reason": f"reason for {item_id}"}},
+        "extra": {},
+    }
+
+
+def _write_run(tmp_path: Path) -> dict:
+    runs = [
+        _run("base", "base", 0.5, 0.5),
+        _run(
+            WEIRD_ARM,
+            "lora",
+            0.75,
+            0.25,
+            efficiency={"training": {"seconds": 42.0, "tokens_per_s": 900.0}},
+            forgetting={"probe": _metric(0.1), "mean": _metric(0.1, higher=False)},
+        ),
+        {
+            "id": "qa__broken",
+            "task": "qa",
+            "arm": "broken",
+            "kind": "lora",
+            "status": "oom",
+            "reason": "CUDA out of memory <b>bold?</b>",
+            "metrics": {},
+            "efficiency": {},
+            "samples": "samples/qa__broken.jsonl",
+        },
+    ]
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    rows = {
+        "base": [_sample("q-001", "$640", 1.0), _sample("q-002", XSS, 0.0)],
+        WEIRD_ARM: [_sample("q-001", "$640", 1.0), _sample("q-003", "no idea", 0.0)],
+    }
+    for arm, items in rows.items():
+        path = samples / f"qa__{arm}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
+    return {
+        "suite": "synthetic <suite>",
+        "created": "2026-01-01T00:00:00+00:00",
+        "limit": None,
+        "environment": {
+            "device": "cuda",
+            "device_name": "Test GPU",
+            "dtype": "bfloat16",
+            "git_sha": "0123456789abcdef",
+            "git_dirty": False,
+            "adaptbench": "0.1.0",
+            "seed": 1,
+        },
+        "model": {"name": "tiny", "source": "local", "fingerprint": "abc"},
+        "metric_definitions": {
+            "exact_match": {"higher_is_better": True, "description": "exact"},
+            "false_answer_rate": {"higher_is_better": False, "description": "wrong answers"},
+            "unanswerable_answered": {"higher_is_better": False, "description": "no abstain"},
+        },
+        "tasks": {"qa": {"eval_items": 2, "eval_items_total": 2, "splits": {"eval": 2}}},
+        "runs": runs,
+    }
+
+
+def test_render_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
+    payload = _write_run(tmp_path)
+    html = render_html(payload, tmp_path)
+
+    # model output and arm names are text, never markup
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert WEIRD_ARM not in html
+    assert "a&lt;b&amp;c" in html
+    assert "<b>bold?</b>" not in html
+    assert re.search(r"<script", html, re.IGNORECASE) is None
+
+    # nothing is fetched from anywhere
+    assert re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I) is None
+    assert "@import" not in html
+    assert re.search(r"url\(\s*[\"']?\s*(?:https?:)?//", html, re.I) is None
+
+    # four plots (accuracy vs training, vs latency, forgetting vs gain, hallucination)
+    assert html.count("<svg") == 4
+    assert "no arm trains" not in html.lower()
+
+    # the failing-item browser lists each arm's failing item, inside <details>
+    browser = html[html.index("Failing items") :]
+    assert "<details" in browser
+    assert "q-002" in browser and "q-003" in browser
+    assert "reason for q-002" in browser
+    assert "q-001" not in browser  # it passed for both arms
+
+    # the failed arm is reported with its status
+    assert "oom" in html and "CUDA out of memory" in html
+
+
+def test_render_html_without_training_or_forgetting(tmp_path: Path) -> None:
+    payload = _write_run(tmp_path)
+    for run in payload["runs"]:
+        run.pop("forgetting", None)
+        (run.get("efficiency") or {}).pop("training", None)
+    (tmp_path / "samples" / "qa__base.jsonl").unlink()
+    html = render_html(payload, tmp_path)
+    assert html.count("<svg") == 3  # forgetting becomes a note, not an empty plot
+    assert "No arm trains in this run" in html
+    assert "No arm in this task measured forgetting" in html
+    assert "samples file not found" in html

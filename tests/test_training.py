@@ -1,0 +1,143 @@
+"""Training: packing is exact, the arms train, artifacts are reused, divergence is recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from transformers import AutoModelForCausalLM
+
+from harness.cli import main
+from harness.training import Example, collate, pack, token_loss_sum
+
+
+def examples() -> list[Example]:
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for n in (7, 12, 5, 9, 16, 3):
+        ids = torch.randint(5, 300, (n,), generator=g).tolist()
+        out.append(Example(ids, [-100] * (n // 2) + ids[n // 2 :]))
+    return out
+
+
+def test_packed_loss_equals_unpacked_loss(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    exs = examples()
+    with torch.no_grad():
+        unpacked = sum(
+            float(token_loss_sum(model, collate(pack([e], 64, 0, False), 0, "cpu"))[0]) for e in exs
+        )
+        rows = pack(exs, 32, 0, packing=True)
+        assert len(rows) < len(exs)  # really packed
+        batch = collate(rows, 0, "cpu")
+        packed, n = token_loss_sum(model, batch)
+        assert float(packed) == pytest.approx(unpacked, rel=1e-4)
+        assert n == sum(sum(label != -100 for label in e.labels[1:]) for e in exs)
+        # Sensitivity: without per-example positions, examples attend to each other and the loss moves.
+        leaky = dict(
+            batch,
+            position_ids=torch.arange(batch["input_ids"].shape[1]).expand_as(batch["input_ids"]),
+        )
+        assert abs(float(token_loss_sum(model, leaky)[0]) - unpacked) > 1e-3
+
+
+@pytest.fixture
+def train_suite(tiny_suite):
+    text = tiny_suite.read_text().replace(
+        "arms:\n",
+        "arms:\n"
+        "  - arm: lora\n    params: {epochs: 3, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n"
+        "  - arm: full\n    params: {epochs: 2, learning_rate: 0.001, rows_per_step: 2, max_seq_len: 128}\n",
+    )
+    tiny_suite.write_text(text)
+    return tiny_suite
+
+
+def test_lora_and_full_train_record_efficiency_and_reuse_artifacts(train_suite, tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main, ["run", str(train_suite), "--arms", "lora,full", "--out", str(out), "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    runs = {x["arm"]: x for x in json.loads((out / "results.json").read_text())["runs"]}
+    for arm in ("lora", "full"):
+        t = runs[arm]["efficiency"]["training"]
+        assert runs[arm]["status"] == "ok" and t["artifact_cached"] is False
+        assert t["steps"] > 0 and t["real_tokens"] > 0 and t["tokens_per_s"] > 0
+        assert t["loss_curve"][-1]["loss"] < t["loss_curve"][0]["loss"]  # it learns
+        assert t["artifact_bytes"] > 0 and 0 < t["mfu"] < 1 and t["device_peak_flops"] > 0
+        assert t["peak_memory_bytes"] > 0
+    lora, full = runs["lora"]["efficiency"], runs["full"]["efficiency"]
+    assert 0 < lora["params_trainable"] < lora["params_total"] / 5
+    assert full["params_trainable"] == full["params_total"]
+    # Another eval subset is a new cell but the same training: the adapter is reused, not retrained.
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(train_suite),
+            "--arms",
+            "lora",
+            "--limit",
+            "3",
+            "--out",
+            str(tmp_path / "o2"),
+            "--no-progress",
+        ],
+    )
+    run = json.loads((tmp_path / "o2" / "results.json").read_text())["runs"][0]
+    assert (
+        r.exit_code == 0
+        and not run["cached"]
+        and run["efficiency"]["training"]["artifact_cached"] is True
+    )
+
+
+def test_merged_lora_generates_like_the_adapter(tiny_model_dir):
+    from peft import get_peft_model
+
+    from harness.arms.lora import LoraParams, lora_config
+    from harness.backends.hf import HFBackend
+
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)), lora_config(LoraParams(r=4))
+    )
+    with torch.no_grad():  # make the adapter non-trivial
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    adapter = HFBackend(tiny_model_dir, model=model, progress=False)
+    prompts = [
+        adapter.format_chat([{"role": "user", "content": q}])
+        for q in ("What is it?", "Q", "How long?")
+    ]
+    before = [g.text for g in adapter.generate(prompts, 8, [])]
+    merged = HFBackend(
+        tiny_model_dir, model=model.merge_and_unload(), tokenizer=adapter.tokenizer, progress=False
+    )
+    assert [g.text for g in merged.generate(prompts, 8, [])] == before
+
+
+def test_divergence_is_recorded_with_its_step(train_suite, tmp_path, monkeypatch):
+    import harness.training as training
+
+    real = training.token_loss_sum
+    calls = {"n": 0}
+
+    def nan_after_two(model, batch):
+        loss, n = real(model, batch)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] > 2 else loss), n
+
+    monkeypatch.setattr(training, "token_loss_sum", nan_after_two)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main, ["run", str(train_suite), "--arms", "base,lora", "--out", str(out), "--no-progress"]
+    )
+    assert r.exit_code == 1
+    runs = {x["arm"]: x for x in json.loads((out / "results.json").read_text())["runs"]}
+    assert runs["base"]["status"] == "ok"
+    assert runs["lora"]["status"] == "diverged" and "at step 3" in runs["lora"]["reason"]
