@@ -87,57 +87,13 @@ HARVEST_VERSION = 1  # bump when the text extraction changes: invalidates cached
 SHARD = 1000  # chunks per cached embedding file
 MIN_WORDS, TARGET_WORDS, MAX_WORDS = 40, 60, 120  # a passage ends once it has TARGET_WORDS
 KINDS = ("flat", "hnsw", "ivf", "ivfpq")
-NOT_TEXT = {
-    ".c",
-    ".h",
-    ".cc",
-    ".cpp",
-    ".py",
-    ".pl",
-    ".pm",
-    ".sh",
-    ".js",
-    ".json",
-    ".html",
-    ".htm",
-    ".css",
-    ".xml",
-    ".svg",
-    ".png",
-    ".gif",
-    ".jpg",
-    ".jpeg",
-    ".pdf",
-    ".ps",
-    ".dvi",
-    ".tar",
-    ".tgz",
-    ".el",
-    ".patch",
-    ".diff",
-    ".log",
-    ".conf",
-    ".cfg",
-    ".ini",
-    ".yaml",
-    ".yml",
-    ".mk",
-    ".in",
-    ".am",
-    ".m4",
-    ".awk",
-    ".sed",
-    ".tcl",
-    ".rb",
-    ".java",
-    ".go",
-    ".rs",
-    ".lua",
-    ".vim",
-    ".csv",
-    ".tsv",
-    ".zip",
-}  # /usr/share/doc files that are not prose
+NOT_TEXT = frozenset(  # /usr/share/doc files that are not prose
+    (
+        ".c .h .cc .cpp .py .pl .pm .sh .js .json .html .htm .css .xml .svg .png .gif .jpg .jpeg "
+        ".pdf .ps .dvi .tar .tgz .el .patch .diff .log .conf .cfg .ini .yaml .yml .mk .in .am .m4 "
+        ".awk .sed .tcl .rb .java .go .rs .lua .vim .csv .tsv .zip"
+    ).split()
+)
 
 # --------------------------------------------------------------------------------------------
 # text sources
@@ -159,11 +115,9 @@ def text_sources() -> list[Source]:
     python += sorted(
         p for p in stdlib.rglob("*.py") if p.is_file() and "site-packages" not in p.parts
     )
-    man = sorted(
-        p
-        for p in Path("/usr/share/man").glob("man[1-8]/*")
-        if p.is_file() and not p.name.startswith(("gcloud_alpha_", "gcloud_beta_"))
-    )
+    man = sorted(p for p in Path("/usr/share/man").glob("man[1-8]/*") if p.is_file())
+    gcloud_copies = ("gcloud_alpha_", "gcloud_beta_")  # pre-release copies of the GA pages
+    info = sorted(p for p in Path("/usr/share/info").glob("*.gz") if p.is_file())
     doc_share = sorted(
         p
         for p in Path("/usr/share/doc").rglob("*")
@@ -175,8 +129,18 @@ def text_sources() -> list[Source]:
     return [
         Source("site-packages .md/.rst/.txt", docs, "doc"),
         Source("Python docstrings (site-packages + stdlib)", python, "python"),
-        Source("man pages (/usr/share/man, English)", man, "man"),
+        Source(
+            "man pages (/usr/share/man/man[1-8])",
+            [p for p in man if not p.name.startswith(gcloud_copies)],
+            "man",
+        ),
+        Source("GNU info manuals (/usr/share/info)", info, "plain"),
         Source("/usr/share/doc + /usr/share/common-licenses", doc_share, "plain"),
+        Source(
+            "gcloud alpha/beta man pages (after dedup against the GA pages)",
+            [p for p in man if p.name.startswith(gcloud_copies)],
+            "man",
+        ),
     ]
 
 
@@ -412,8 +376,8 @@ def _normal(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
-def harvest(sources: list[Source], needed: int) -> tuple[list[str], list[dict]]:
-    """Deduplicated passages from the sources in order, stopping after the tier that has enough."""
+def harvest(sources: list[Source]) -> tuple[list[str], list[dict]]:
+    """Deduplicated passages from the sources in order (a passage seen before is skipped)."""
     passages: list[str] = []
     seen_text: set[str] = set()
     seen_start: set[str] = set()
@@ -456,15 +420,13 @@ def harvest(sources: list[Source], needed: int) -> tuple[list[str], list[dict]]:
         print(
             f"  {src.name}: {len(passages) - before} passages from {len(src.files)} files ({t.seconds:.0f} s)"
         )
-        if len(passages) >= needed:
-            break
     return passages, used
 
 
-def load_passages(needed: int) -> tuple[list[str], list[dict]]:
+def load_passages() -> tuple[list[str], list[dict]]:
     """Harvested passages, from the cache when the source files have not changed."""
     sources = text_sources()
-    h = hashlib.sha256(f"v{HARVEST_VERSION} min{MIN_WORDS} max{MAX_WORDS} need{needed}".encode())
+    h = hashlib.sha256(f"v{HARVEST_VERSION} {MIN_WORDS} {TARGET_WORDS} {MAX_WORDS}".encode())
     for src in sources:
         for p in src.files:
             st = p.stat()
@@ -474,8 +436,8 @@ def load_passages(needed: int) -> tuple[list[str], list[dict]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         print(f"passages: {len(data['passages'])} from the cache ({path})")
         return data["passages"], data["sources"]
-    print(f"harvesting passages (need {needed}) ...")
-    passages, used = harvest(sources, needed)
+    print("harvesting passages (once; cached) ...")
+    passages, used = harvest(sources)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_text(json.dumps({"passages": passages, "sources": used}), encoding="utf-8")
@@ -890,7 +852,7 @@ def main(argv: list[str] | None = None) -> None:
         f"cpu={machine['cpu']} ({machine['cpu_count']} cores), faiss {machine['faiss']}, torch {machine['torch']}"
     )
     largest = max(args.sizes)
-    passages, sources = load_passages(needed=int(largest * 1.02) + args.queries + 1000)
+    passages, sources = load_passages()
     queries, pool = split_queries(passages, args.queries, args.seed)
     if len(queries) < args.queries:
         raise SystemExit(f"only {len(queries)} usable queries among {len(passages)} passages")

@@ -63,6 +63,7 @@ class FieldMap(Strict):
     label: str = "label"
     context: str = "context"
     doc_id: str = "doc_id"
+    labels: str = "labels"
 
 
 class DataSpec(Strict):
@@ -92,6 +93,10 @@ class TaskSpec(Strict):
     abstain_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_ABSTAIN_PATTERNS))
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     metrics: list[str] | None = None
+    output_fields: list[str] | None = Field(
+        None,
+        description="answers are `field: value; ...`; items carry gold `labels` for these fields",
+    )
     leakage_threshold: float = Field(0.8, gt=0, le=1)  # TF-IDF (word 1-2 grams) cosine
 
     @field_validator("abstain_patterns")
@@ -114,9 +119,9 @@ class TaskSpec(Strict):
             _check_placeholders(getattr(self, attr), TEMPLATE_FIELDS, attr)
         _check_placeholders(self.answer_template, {"answer"}, "answer_template")
         if self.metrics is not None:
-            from .metrics import METRICS
+            from .metrics import METRICS, is_known
 
-            unknown = [m for m in self.metrics if m not in METRICS]
+            unknown = [m for m in self.metrics if not is_known(m)]
             if unknown:
                 raise ValueError(
                     f"unknown metric(s) {unknown}; known: {sorted(METRICS)}{_did_you_mean(unknown[0], METRICS)}"
@@ -166,9 +171,9 @@ class GateSpec(Strict):
         if (self.metric is None) == (self.efficiency is None):
             raise ValueError("a gate names exactly one of `metric` or `efficiency`")
         if self.metric is not None:
-            from .metrics import METRICS
+            from .metrics import METRICS, is_known
 
-            if self.metric not in METRICS and self.metric != "forgetting":
+            if not is_known(self.metric) and self.metric != "forgetting":
                 raise ValueError(
                     f"unknown metric {self.metric!r}{_did_you_mean(self.metric, METRICS)}"
                 )

@@ -35,6 +35,7 @@ class Item:
     label: int | None = None  # index into choices
     context: str = ""
     doc_ids: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # gold values of structured output fields
     source: str = ""  # "file:line", for error messages and sample logs
 
     def template_fields(self) -> dict[str, str]:
@@ -85,6 +86,12 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
         items = load_items(Path(path), spec.data, scoring=spec.scoring)
         if not items:
             raise DataError(f"{path}: split '{split}' of task '{spec.name}' has no items")
+        for item in items if spec.output_fields else []:
+            missing = [f for f in spec.output_fields if f not in dict(item.labels)]
+            if missing:
+                raise DataError(
+                    f"{item.source}: labels lack output field(s) {missing} (task output_fields)"
+                )
         splits[split] = items
     corpus = load_corpus(spec) if spec.corpus is not None else None
     task = TaskData(spec=spec, splits=splits, corpus=corpus)
@@ -224,8 +231,18 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
         raise DataError(f"{where}: field {f.question!r} (question) must be a non-empty string")
     context = _get(row, f.context, where, False, "context") or ""
     doc_ids = tuple(_as_list(_get(row, f.doc_id, where, False, "doc_id"), where, "doc_id"))
+    raw_labels = _get(row, f.labels, where, False, "labels") or {}
+    if not isinstance(raw_labels, dict) or not all(
+        isinstance(v, (str, int)) for v in raw_labels.values()
+    ):
+        raise DataError(f"{where}: field {f.labels!r} (labels) must be an object of field -> value")
     common = dict(
-        id=item_id, question=question.strip(), context=str(context), doc_ids=doc_ids, source=where
+        id=item_id,
+        question=question.strip(),
+        context=str(context),
+        doc_ids=doc_ids,
+        labels=tuple((str(k), str(v)) for k, v in raw_labels.items()),
+        source=where,
     )
     if scoring == "choice":
         choices = _as_list(_get(row, f.choices, where, True, "choices"), where, "choices")

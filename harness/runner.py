@@ -31,9 +31,16 @@ from .arms import ARMS
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, load_task
 from .measure import Efficiency, phase
-from .metrics import DEFAULT_METRICS, METRICS, METRICS_VERSION, Prediction
+from .metrics import (
+    CORPUS_PREFIX,
+    METRICS,
+    METRICS_VERSION,
+    Prediction,
+    default_metrics,
+    get_metric,
+)
 from .models import cache_dir, pick_device, pick_dtype, resolve_model
-from .stats import summarize
+from .stats import bootstrap_statistic, summarize
 
 SCHEMA_VERSION = 1
 # The code whose change can change a cell's result; its source is part of the content hash.
@@ -269,7 +276,9 @@ def run_cell(
         ]
         eff.params_total, eff.params_trainable = arm.parameter_counts()
         eff.extra = arm.stats
-        metric_names = task.spec.metrics or DEFAULT_METRICS[task.spec.scoring]
+        metric_names = task.spec.metrics or default_metrics(
+            task.spec.scoring, task.spec.output_fields
+        )
         rows, metrics = score(task, items, preds, metric_names, ctx.seed)
         record.update(status="ok", reason=None, metrics=metrics, efficiency=eff.as_dict())
     except Exception as exc:  # failure is data: record it, keep going with the other cells
@@ -292,13 +301,15 @@ def run_cell(
 def score(
     task: TaskData, items: list[Item], preds: list[Prediction], metric_names: list[str], seed: int
 ) -> tuple[list[dict], dict]:
-    """Per-item scores (with reasons) and per-metric summaries with bootstrap CIs."""
-    per_metric: dict[str, list[float]] = {m: [] for m in metric_names}
+    """Per-item scores (with reasons), per-metric summaries with bootstrap CIs, and corpus metrics."""
+    per_item = [n for n in metric_names if not n.startswith(CORPUS_PREFIX)]
+    metrics_by_name = {n: get_metric(n) for n in per_item}
+    per_metric: dict[str, list[float]] = {m: [] for m in per_item}
     rows = []
     for item, pred in zip(items, preds):
         scores = {}
-        for name in metric_names:
-            s = METRICS[name](item, pred)
+        for name, metric in metrics_by_name.items():
+            s = metric(item, pred)
             if s is not None:
                 scores[name] = {"value": s.value, "reason": s.reason}
                 per_metric[name].append(s.value)
@@ -319,12 +330,41 @@ def score(
                 "scores": scores,
             }
         )
-    metrics = {}
-    for name, values in per_metric.items():
-        metrics[name] = summarize(values, seed=seed) | {
-            "higher_is_better": METRICS[name].higher_is_better
-        }
+    metrics = {
+        name: summarize(values, seed=seed)
+        | {"higher_is_better": metrics_by_name[name].higher_is_better}
+        for name, values in per_metric.items()
+    }
+    for name in metric_names:
+        if name.startswith(CORPUS_PREFIX):
+            metrics[name] = _macro_f1(name[len(CORPUS_PREFIX) :], items, preds, seed)
     return rows, metrics
+
+
+def _macro_f1(field_name: str, items: list[Item], preds: list[Prediction], seed: int) -> dict:
+    """Macro-F1 of one label field over the gold classes, with a bootstrap CI over items."""
+    from .metrics.fields import field_prediction, macro_f1
+
+    pairs = [
+        p
+        for p in (field_prediction(i, x, field_name) for i, x in zip(items, preds))
+        if p is not None
+    ]
+    if not pairs:
+        return {"value": None, "ci_low": None, "ci_high": None, "n": 0, "higher_is_better": True}
+    gold = np.array([g for g, _ in pairs])
+    pred = np.array([p for _, p in pairs])
+    classes = np.unique(gold)
+    lo, hi = bootstrap_statistic(
+        len(pairs), lambda idx: macro_f1(gold[idx], pred[idx], classes), seed=seed
+    )
+    return {
+        "value": macro_f1(gold, pred, classes),
+        "ci_low": lo,
+        "ci_high": hi,
+        "n": len(pairs),
+        "higher_is_better": True,
+    }
 
 
 def _classify_failure(exc: BaseException) -> tuple[str, str]:

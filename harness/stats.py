@@ -210,3 +210,17 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def significant(p_adjusted: float, alpha: float = 0.05) -> bool:
     """Whether an (adjusted) p-value rejects "no difference" at level `alpha` (strictly below)."""
     return bool(p_adjusted < alpha)
+
+
+def bootstrap_statistic(
+    n: int, statistic, seed: int = 0, resamples: int = DEFAULT_RESAMPLES, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of any statistic of n items (e.g. macro-F1).
+
+    `statistic` takes an index array (items drawn with replacement) and returns a float.
+    """
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(resamples)])
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return float(lo), float(hi)

@@ -116,3 +116,33 @@ def test_words_repeated_from_the_question_are_not_unsupported():
         extra={"retrieved": [], "passages": ["A deductible of $640 applies."]},
     )
     assert METRICS["unsupported_by_context"](item, pred).value == 0.0
+
+
+def test_structured_fields_hand_computed():
+    from harness.metrics import get_metric
+    from harness.metrics.fields import macro_f1, parse_fields
+
+    item = Item(
+        id="c",
+        question="q",
+        answers=("x",),
+        labels=(("line", "motor"), ("severity", "minor"), ("route", "adjuster")),
+    )
+    good = Prediction(output="line: Motor; severity: minor; route: adjuster.")
+    half = Prediction(output="line: motor; severity: major; route: adjuster")
+    broken = Prediction(output="It is a motor claim")
+    assert parse_fields(good.output, ["line", "route"]) == {"line": "motor", "route": "adjuster"}
+    assert METRICS["fields_exact"](item, good).value == 1.0
+    s = METRICS["fields_exact"](item, half)
+    assert s.value == 0.0 and "severity" in s.reason
+    assert METRICS["parse_failure_rate"](item, broken).value == 1.0
+    assert METRICS["parse_failure_rate"](item, half).value == 0.0
+    assert get_metric("field_accuracy:severity")(item, half).value == 0.0
+    assert get_metric("field_accuracy:line")(item, half).value == 1.0
+    assert METRICS["fields_exact"](ANSWERABLE, good) is None  # no labels: does not apply
+    # Macro-F1 by hand: classes a, b. pred [a, a, b, x] vs gold [a, b, b, b]:
+    # a: tp 1, fp 1, fn 0 -> 2/3; b: tp 1, fp 0, fn 2 -> 2/4 = 0.5; mean 0.58333
+    import numpy as np
+
+    gold, pred = np.array(["a", "b", "b", "b"]), np.array(["a", "a", "b", "x"])
+    assert macro_f1(gold, pred, np.unique(gold)) == pytest.approx((2 / 3 + 0.5) / 2)

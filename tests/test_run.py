@@ -171,3 +171,49 @@ def test_validate_and_ls(tiny_suite, tmp_path):
     assert "unanswerable_answered" in invoke("ls", "metrics").output
     assert "insurance-policy-qa" in invoke("ls", "suites").output
     assert "--limit" in invoke("run", "--help").output
+
+
+def test_structured_output_task_reports_field_metrics(tmp_path, tiny_model_dir):
+    rows = [
+        {
+            "id": f"c{i}",
+            "question": f"Claim number {i} about a car.",
+            "answers": [f"line: motor; route: {r}"],
+            "labels": {"line": "motor", "route": r},
+        }
+        for i, r in enumerate(
+            ["adjuster", "decline", "fast_track", "adjuster", "decline", "adjuster"]
+        )
+    ]
+    write_jsonl(tmp_path / "train.jsonl", [dict(r, id="t" + r["id"]) for r in rows])
+    write_jsonl(tmp_path / "eval.jsonl", rows)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"name: s\nmodel: {{name: {tiny_model_dir}, batch_size: 4}}\n"
+        "tasks:\n  - name: t\n    data: {train: train.jsonl, eval: eval.jsonl}\n    output_fields: [line, route]\n"
+        "    generation: {max_new_tokens: 4}\narms: [base, retrieval_only]\n"
+    )
+    r = invoke("run", suite, "--out", tmp_path / "out", "--no-progress")
+    assert r.exit_code == 0, r.output
+    runs = {
+        x["arm"]: x for x in json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    }
+    m = runs["base"]["metrics"]
+    assert set(m) == {
+        "fields_exact",
+        "parse_failure_rate",
+        "field_accuracy:line",
+        "field_accuracy:route",
+        "macro_f1:line",
+        "macro_f1:route",
+    }
+    assert (
+        m["macro_f1:route"]["n"] == 6 and m["parse_failure_rate"]["value"] == 1.0
+    )  # random weights never parse
+    # kNN over train items answers with a train decision: it always parses, and every line is right.
+    knn = runs["retrieval_only"]["metrics"]
+    assert knn["parse_failure_rate"]["value"] == 0.0 and knn["field_accuracy:line"]["value"] == 1.0
+    bad = tmp_path / "eval.jsonl"
+    write_jsonl(bad, [dict(rows[0], labels={"line": "motor"})])
+    r = invoke("run", suite, "--out", tmp_path / "o2", "--no-progress")
+    assert r.exit_code == 2 and "labels lack output field(s) ['route']" in r.output

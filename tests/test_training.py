@@ -141,3 +141,26 @@ def test_divergence_is_recorded_with_its_step(train_suite, tmp_path, monkeypatch
     runs = {x["arm"]: x for x in json.loads((out / "results.json").read_text())["runs"]}
     assert runs["base"]["status"] == "ok"
     assert runs["lora"]["status"] == "diverged" and "at step 3" in runs["lora"]["reason"]
+
+
+@pytest.mark.slow
+def test_qlora_trains_on_cpu(tiny_suite, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    text = tiny_suite.read_text().replace(
+        "arms:\n",
+        "arms:\n  - arm: qlora\n    params: {epochs: 2, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n",
+    )
+    tiny_suite.write_text(text)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main, ["run", str(tiny_suite), "--arms", "qlora", "--out", str(out), "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run["status"] == "ok", run.get("reason")
+    t = run["efficiency"]["training"]
+    assert (
+        t["steps"] > 0
+        and t["tokens_per_s"] > 0
+        and t["loss_curve"][-1]["loss"] < t["loss_curve"][0]["loss"]
+    )
