@@ -204,6 +204,18 @@ class DecisionSpec(Strict):
     knowledge_changes_often: bool = False  # prefer arms that need no retraining when facts change
 
 
+class RetentionSpec(Strict):
+    """`retention:` in a suite: which probes measure general ability before and after adaptation."""
+
+    probes: list[str] = Field(
+        default_factory=lambda: ["general_mc", "short_answer"],
+        description="shipped probes (general_mc, short_answer) or any lm-eval task name (needs its dataset)",
+    )
+    limit: int | None = Field(None, ge=1, description="items per probe (default: all)")
+    batch_size: int = Field(32, ge=1)
+    perplexity: bool = Field(True, description="perplexity on the shipped held-out text")
+
+
 class SuiteSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -213,6 +225,7 @@ class SuiteSpec(Strict):
     arms: list[ArmSpec] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    retention: RetentionSpec | None = None  # probes that measure forgetting (weight-changing arms)
 
     @field_validator("arms", mode="before")
     @classmethod

@@ -53,6 +53,7 @@ _SCORED_CODE = (
     "config.py",
     "retrieval.py",
     "training.py",
+    "retention.py",
 )
 
 
@@ -280,6 +281,10 @@ def run_cell(
             task.spec.scoring, task.spec.output_fields
         )
         rows, metrics = score(task, items, preds, metric_names, ctx.seed)
+        if ctx.suite.retention is not None:
+            with phase("retention") as ph:
+                record["forgetting"] = retention_of(ctx, arm, model.fingerprint)
+            eff.add(ph)
         record.update(status="ok", reason=None, metrics=metrics, efficiency=eff.as_dict())
     except Exception as exc:  # failure is data: record it, keep going with the other cells
         status, reason = _classify_failure(exc)
@@ -367,6 +372,21 @@ def _macro_f1(field_name: str, items: list[Item], preds: list[Prediction], seed:
     }
 
 
+def retention_of(ctx: RunContext, arm, model_fingerprint: str) -> dict:
+    """Forgetting of an arm on the suite's retention probes (0 by construction without training)."""
+    from .retention import base_measurement, forgetting, measure, not_applicable
+
+    spec = ctx.suite.retention
+    if not arm.changes_weights:
+        return not_applicable(spec)
+    log(
+        f"retention probes ({', '.join(spec.probes)}) on the base model (cached) and on the adapted one"
+    )
+    base = base_measurement(ctx.backend, spec, model_fingerprint)
+    adapted = measure(arm.generator(), spec)
+    return forgetting(base, adapted, ctx.seed) | {"seconds": adapted["seconds"]}
+
+
 def _classify_failure(exc: BaseException) -> tuple[str, str]:
     import torch
 
@@ -422,6 +442,8 @@ def content_hash(
         "task": task.spec.model_dump(),
         "arm": arm.model_dump(),
         "code": code_fingerprint(),
+        "retention": suite.retention.model_dump() if suite.retention else None,
+        "probes": _probe_data() if suite.retention else None,
     }
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     for split, split_items in sorted(task.splits.items()):
@@ -447,6 +469,12 @@ def content_hash(
 
 
 _CODE_FP: str | None = None
+
+
+def _probe_data() -> str:
+    from .retention import data_fingerprint
+
+    return data_fingerprint()
 
 
 def code_fingerprint() -> str:

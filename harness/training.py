@@ -293,6 +293,7 @@ def train(
                 named[k].copy_(v)
         restored = True
     model.eval()
+    model.config.use_cache = True  # back on for generation
     return {
         "seconds": round(wall.seconds, 3),
         "steps": step,
