@@ -32,6 +32,31 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _forgetting_lines(runs: list[dict]) -> list[str]:
+    with_f = [r for r in runs if r.get("forgetting")]
+    if not with_f:
+        return []
+    probes = sorted({p for r in with_f for p in r["forgetting"].get("probes", {})})
+    lines = [
+        "",
+        "Forgetting on retention probes: score(base) - score(arm) on the same items, 95% paired CI "
+        "(positive = forgot).",
+        "",
+        "| arm | mean | " + " | ".join(probes) + " | perplexity (base → arm) |",
+        "|---|---|" + "---|" * len(probes) + "---|",
+    ]
+    for r in with_f:
+        f = r["forgetting"]
+        if f.get("by_construction"):
+            lines.append(f"| `{r['arm']}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |")
+            continue
+        cells = [_fmt_metric(f.get("mean"))] + [_fmt_metric(f["probes"].get(p)) for p in probes]
+        ppl = f.get("perplexity")
+        cells.append(f"{ppl['base']:.1f} → {ppl['arm']:.1f}" if ppl else "–")
+        lines.append(f"| `{r['arm']}` | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
     lines = ["", "## Decision", ""]
     for d in decide(payload, run_dir):
@@ -140,6 +165,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
                 )
                 + " |"
             )
+        lines += _forgetting_lines(runs)
         failed = [r for r in runs if r["status"] != "ok"]
         if failed:
             lines += ["", "**Runs that did not finish:**", ""]
