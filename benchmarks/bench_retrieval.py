@@ -24,22 +24,31 @@ time: what a user waits for before the search) is reported once.
 The text
 --------
 Random vectors are a misleading worst case for approximate search, so the vectors are embeddings
-of real English prose found on this machine, without a network: in this order, until enough
-passages are found, (1) `.md`, `.rst` and `.txt` files and (2) Python docstrings of the venv's
-site-packages and the interpreter's standard library, (3) English manual pages
-(`/usr/share/man/man[1-8]`, groff markup removed; gcloud's alpha/beta copies of its GA pages
-left out), (4) `/usr/share/doc` (READMEs, NEWS, changelogs; identical files read once) and
-`/usr/share/common-licenses`. Files are read in sorted order; code-looking lines (doctests,
-shell prompts, code blocks, symbol-dense lines) and non-prose paragraphs are dropped; paragraphs
-are packed into passages of 40-120 words, deduplicated (on the whole text and on the first 16
-words), and shuffled with `--seed`. The first `--queries` passages whose first sentence (8-40
-words) occurs in no other passage are held out: that sentence is a query, and the passage is not
-indexed, so queries are real text distinct from the indexed chunks. The remaining passages are
-documents for `harness.retrieval.chunk_documents` (default chunking: 200 tokens, 32 overlap),
-and the first n chunks form the corpus of size n (so the smaller corpora are prefixes of the
-larger). The harvested passages and the chunk embeddings (in shards of 1000, keyed by a hash of
-their text and the embedder's weights) are cached under `$ADAPTBENCH_CACHE/bench_retrieval`
-(default `~/.cache/adaptbench/bench_retrieval`), so a rerun skips the slow parts.
+of real English prose already on this machine (no network), harvested once, in this order:
+
+1. `.md`, `.rst` and `.txt` files of the venv's site-packages;
+2. Python docstrings (triple-quoted strings) of site-packages and the standard library;
+3. manual pages, `/usr/share/man/man[1-8]` (English only; groff markup removed);
+4. GNU info manuals, `/usr/share/info`;
+5. `/usr/share/doc` (READMEs, NEWS, changelogs, copyright files; no code, HTML or PDF) and
+   `/usr/share/common-licenses`;
+6. gcloud's alpha/beta man pages, last, so that only what they add to the GA pages is kept.
+
+Files are read in sorted order; code-looking lines (doctests, shell prompts, code blocks,
+symbol-dense lines) and paragraphs that are not English prose are dropped; the remaining
+paragraphs are packed into passages of 40-120 words (never across a dropped paragraph) and
+deduplicated (exact text, and first 16 words), in that order. On the development machine this
+gives about 100k passages (101k chunks once chunked). They are shuffled with `--seed`; the first
+`--queries` passages whose first sentence (8-40 words) occurs in no other passage are held out:
+that sentence is a query and the passage is not indexed, so the queries are real text distinct
+from every indexed chunk. The remaining passages are documents for the project's
+`harness.retrieval.chunk_documents` (default chunking: 200 tokens, 32 overlap) and the first n
+chunks are the corpus of size n (smaller corpora are prefixes of larger ones). Where a machine
+has too little text, sentence windows with stride over adjacent passages top the corpus up (the
+JSON says how many). The passages and the chunk embeddings (shards of 1000 chunks, keyed by a
+hash of their text and of the embedder's weights) are cached under
+`$ADAPTBENCH_CACHE/bench_retrieval` (default `~/.cache/adaptbench/bench_retrieval`): the first run
+harvests (~5 min) and embeds (~100k chunks: tens of minutes on 2 cores); reruns skip both.
 
 Run it::
 
@@ -60,7 +69,6 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import sysconfig
 from collections import Counter
 from collections.abc import Iterator
@@ -169,20 +177,8 @@ _UNDERLINE = re.compile(r"^\s*([-=~^*#+`'\".:_])\1{2,}\s*$")
 _FIELD = re.compile(
     r"^\s*\*{0,2}[\w.]+\*{0,2}(?:\s+:\s|\s*\([^)]*\)\s*:)"
 )  # "x : int", "x (int): "
-_CODE_START = (
-    ">>>",
-    "...",
-    "$ ",
-    "# ",
-    "#!",
-    "//",
-    "import ",
-    "from ",
-    "def ",
-    "class ",
-    "@",
-    "%",
-    "$",
+_CODE_LINE = re.compile(  # doctest, prompt, comment, decorator, import, def, class
+    r"^(?:>>>|\.\.\.|\$|# |#!|//|@\w|%|from [\w.]+ import |import [\w., ]+$|def \w+\(|class \w+[(:])"
 )
 _GROFF_ESCAPES = [
     (re.compile(r"\\\"(.*)$"), ""),  # comment to end of line
@@ -214,7 +210,7 @@ def is_code_line(line: str) -> bool:
     s = line.strip()
     if not s:
         return False
-    if s.startswith(_CODE_START) or s.endswith((";", "{", "}", "[", "(", ",\\", "\\")):
+    if _CODE_LINE.match(s) or s.endswith((";", "{", "}", "[", "(", ",\\", "\\")):
         return True
     symbols = sum(ch in "{}[]=<>;\\|_/*~^$#@%&+" for ch in s)
     return symbols > max(2, 0.06 * len(s))
@@ -445,12 +441,15 @@ def load_passages() -> tuple[list[str], list[dict]]:
     return passages, used
 
 
-def split_queries(passages: list[str], n_queries: int, seed: int) -> tuple[list[str], list[str]]:
-    """Shuffle; hold out passages whose first sentence is unique as queries; the rest is the pool."""
+def split_queries(
+    passages: list[str], n_queries: int, seed: int
+) -> tuple[list[str], list[str], set[int]]:
+    """Shuffle; hold out passages whose first sentence is in no other passage: their first sentence
+    is a query. Returns the queries, the other passages (shuffled) and the held-out indices."""
     sentence_count = Counter(_normal(s) for p in passages for s in set(sentences(p)))
     order = np.random.default_rng(seed).permutation(len(passages))
-    queries, pool = [], []
-    for i in order:
+    queries, pool, held_out = [], [], set()
+    for i in order.tolist():
         first = sentences(passages[i])[0]
         if (
             len(queries) < n_queries
@@ -458,9 +457,22 @@ def split_queries(passages: list[str], n_queries: int, seed: int) -> tuple[list[
             and sentence_count[_normal(first)] == 1
         ):
             queries.append(first)
+            held_out.add(i)
         else:
             pool.append(passages[i])
-    return queries, pool
+    return queries, pool, held_out
+
+
+def stride_windows(passages: list[str], seed: int) -> list[str]:
+    """Extra passages where the text runs short: the second half of each passage's sentences
+    followed by the first half of the next one's (harvest order, so mostly the same document)."""
+    out = []
+    for a, b in zip(passages, passages[1:]):
+        sa, sb = sentences(a), sentences(b)
+        window = " ".join(sa[len(sa) // 2 :] + sb[: (len(sb) + 1) // 2])
+        if MIN_WORDS <= len(window.split()) <= MAX_WORDS:
+            out.append(window)
+    return [out[i] for i in np.random.default_rng(seed).permutation(len(out)).tolist()]
 
 
 def bench_cache() -> Path:
@@ -472,7 +484,7 @@ def bench_cache() -> Path:
 
 
 def corpus_chunks(pool: list[str], embedder: Embedder, n: int) -> list[str]:
-    """The first n chunks of the pool's passages, chunked by the project's `chunk_documents`."""
+    """The first n chunks (or all, if fewer) of the passages, by the project's `chunk_documents`."""
     params = RetrievalParams()
     texts: list[str] = []
     for start in range(0, len(pool), SHARD):
@@ -482,10 +494,8 @@ def corpus_chunks(pool: list[str], embedder: Embedder, n: int) -> list[str]:
         chunks, _ = chunk_documents(docs, embedder.tokenizer, params, embedder.max_tokens)
         texts += [c.text for c in chunks]
         if len(texts) >= n:
-            return texts[:n]
-    raise SystemExit(
-        f"only {len(texts)} chunks from {len(pool)} passages; {n} needed (lower --sizes)"
-    )
+            break
+    return texts[:n]
 
 
 def embed_cached(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -531,6 +541,37 @@ def embed_queries(embedder: Embedder, queries: list[str]) -> tuple[np.ndarray, n
             vectors.append(embedder.encode([q]))
         latencies.append(t.seconds)
     return np.ascontiguousarray(np.concatenate(vectors)), np.asarray(latencies)
+
+
+def corpus_text(args, embedder: Embedder) -> tuple[list[str], list[str], dict]:
+    """The held-out queries, the chunks of the largest corpus, and where the text came from."""
+    largest = max(args.sizes)
+    passages, sources = load_passages()
+    queries, pool, held_out = split_queries(passages, args.queries, args.seed)
+    if len(queries) < args.queries:
+        raise SystemExit(f"only {len(queries)} usable queries among {len(passages)} passages")
+    chunks = corpus_chunks(pool, embedder, largest)
+    windows = 0
+    if len(chunks) < largest:  # not enough text on this machine: sentence windows with stride
+        kept = [p for i, p in enumerate(passages) if i not in held_out]
+        extra = corpus_chunks(stride_windows(kept, args.seed), embedder, largest - len(chunks))
+        print(f"{len(chunks)} chunks of harvested text: {len(extra)} stride-window chunks added")
+        chunks, windows = chunks + extra, len(extra)
+        if len(chunks) < largest:
+            raise SystemExit(f"only {len(chunks)} chunks; lower --sizes (largest {largest})")
+    print(f"text: {len(passages)} passages, {len(queries)} queries, {len(chunks)} chunks indexed")
+    info = {
+        "sources": sources,
+        "passages": len(passages),
+        "queries": len(queries),
+        "corpus_pool_passages": len(pool),
+        "chunks": len(chunks),
+        "stride_window_chunks": windows,
+        "chunks_sha256": hashlib.sha256("\0".join(chunks).encode()).hexdigest(),
+        "example_queries": queries[:5],
+        "example_chunks": chunks[:3],
+    }
+    return queries, chunks, info
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,7 +645,7 @@ def with_params(params: RetrievalParams, **update) -> RetrievalParams:
     return RetrievalParams(**(params.model_dump() | update))
 
 
-def measure(
+def time_search(
     index,
     params: RetrievalParams,
     n: int,
@@ -676,7 +717,7 @@ def tune(
             break
     recall, p, index, build_s, size = best
     configure_search(index, p)
-    row, _ = measure(index, p, n, "tuned", queries, reference, args)
+    row, _ = time_search(index, p, n, "tuned", queries, reference, args)
     row.build_s, row.index_bytes, row.tried = build_s, size, tried
     if row.recall >= args.target_recall:
         row.note = f"default recall@{args.k} < {args.target_recall}; this is the first setting tried that reaches it"
@@ -693,20 +734,15 @@ def bench_size(vectors: np.ndarray, queries: np.ndarray, n: int, args) -> list[R
     corpus = vectors[:n]
     print(f"\n== {n} chunks ==", flush=True)
     flat, flat_s, flat_bytes = built(corpus, RetrievalParams(index="flat"))
-    row, reference = measure(flat, RetrievalParams(index="flat"), n, "default", queries, None, args)
+    row, reference = time_search(
+        flat, RetrievalParams(index="flat"), n, "default", queries, None, args
+    )
     row.build_s, row.index_bytes = flat_s, flat_bytes
     rows = [row] if "flat" in args.kinds else []
     if "flat" in args.kinds and n == args.threads_demo_size:
-        demo, _ = measure(
-            flat,
-            RetrievalParams(index="flat"),
-            n,
-            "default threads",
-            queries,
-            reference,
-            args,
-            None,
-        )
+        flat_params = RetrievalParams(index="flat")
+        label = "default threads"
+        demo, _ = time_search(flat, flat_params, n, label, queries, reference, args, threads=None)
         demo.threads = faiss.omp_get_max_threads()
         demo.build_s, demo.index_bytes = flat_s, flat_bytes
         demo.note = "faiss' default thread count, for comparison"
@@ -720,7 +756,7 @@ def bench_size(vectors: np.ndarray, queries: np.ndarray, n: int, args) -> list[R
             rows.append(Row(n, kind, "skipped", {}, note=note))
             continue
         index, build_s, size = built(corpus, params)
-        row, _ = measure(index, params, n, "default", queries, reference, args)
+        row, _ = time_search(index, params, n, "default", queries, reference, args)
         row.build_s, row.index_bytes = build_s, size
         rows.append(row)
         if row.recall < args.target_recall:
@@ -851,13 +887,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"cpu={machine['cpu']} ({machine['cpu_count']} cores), faiss {machine['faiss']}, torch {machine['torch']}"
     )
-    largest = max(args.sizes)
-    passages, sources = load_passages()
-    queries, pool = split_queries(passages, args.queries, args.seed)
-    if len(queries) < args.queries:
-        raise SystemExit(f"only {len(queries)} usable queries among {len(passages)} passages")
     embedder = Embedder()
-    chunks = corpus_chunks(pool, embedder, largest)
+    queries, chunks, text = corpus_text(args, embedder)
     vectors, embed_s = embed_cached(embedder, chunks)
     query_vectors, query_latency = embed_queries(embedder, queries)
     query_ms = tuple(float(np.percentile(query_latency * 1000, q)) for q in (50, 95))
@@ -869,16 +900,7 @@ def main(argv: list[str] | None = None) -> None:
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": machine,
-        "text": {
-            "sources": sources,
-            "passages": len(passages),
-            "queries": len(queries),
-            "corpus_pool_passages": len(pool),
-            "chunks_embedded": len(chunks),
-            "chunks_sha256": hashlib.sha256("\0".join(chunks).encode()).hexdigest(),
-            "example_queries": queries[:5],
-            "example_chunks": chunks[:3],
-        },
+        "text": text,
         "embedder": {
             "name": embedder.name,
             "dimension": int(vectors.shape[1]),
@@ -894,4 +916,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -204,7 +204,7 @@ def train(
         trainable, lr=params.learning_rate, weight_decay=params.weight_decay
     )
     micro_per_epoch = math.ceil(len(train_rows) / params.rows_per_step)
-    steps_per_epoch = max(1, micro_per_epoch // params.grad_accum)
+    steps_per_epoch = max(1, math.ceil(micro_per_epoch / params.grad_accum))
     total_steps = max(1, math.ceil(steps_per_epoch * params.epochs))
     scheduler = get_scheduler(
         params.schedule,
@@ -230,7 +230,7 @@ def train(
                 order[i : i + params.rows_per_step]
                 for i in range(0, len(order), params.rows_per_step)
             ]
-            for g in range(0, len(micro) - params.grad_accum + 1, params.grad_accum):
+            for g in range(0, len(micro), params.grad_accum):  # the last group may be smaller
                 group = [
                     collate([train_rows[i] for i in m], pad_id, device)
                     for m in micro[g : g + params.grad_accum]

@@ -164,3 +164,13 @@ def test_qlora_trains_on_cpu(tiny_suite, tmp_path):
         and t["tokens_per_s"] > 0
         and t["loss_curve"][-1]["loss"] < t["loss_curve"][0]["loss"]
     )
+
+
+def test_accumulation_larger_than_the_data_still_steps(tiny_model_dir):
+    from harness.training import TrainParams, train
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    rows = pack(examples()[:2], 64, 0, packing=False)
+    params = TrainParams(epochs=2, rows_per_step=1, grad_accum=8, early_stopping_patience=None)
+    stats = train(model, rows, [], params, pad_id=0, device="cpu", seed=0, progress=False)
+    assert stats["steps"] == 2 and stats["real_tokens"] == 2 * sum(len(r.ids) for r in rows)

@@ -48,7 +48,9 @@ def _forgetting_lines(runs: list[dict]) -> list[str]:
     for r in with_f:
         f = r["forgetting"]
         if f.get("by_construction"):
-            lines.append(f"| `{r['arm']}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |")
+            lines.append(
+                f"| `{r['arm']}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |"
+            )
             continue
         cells = [_fmt_metric(f.get("mean"))] + [_fmt_metric(f["probes"].get(p)) for p in probes]
         ppl = f.get("perplexity")
