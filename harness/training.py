@@ -267,6 +267,13 @@ def train(
                 if dev_rows and (step % eval_every == 0 or step == total_steps):
                     dev = mean_loss(model, dev_rows, pad_id, device, params.rows_per_step, autocast)
                     dev_curve.append({"step": step, "dev_loss": round(dev, 5)})
+                    if progress and not sys.stderr.isatty():  # a line per evaluation in logs and CI
+                        print(
+                            f"[adaptbench] train step {step}/{total_steps}: loss {loss_value:.4f}, "
+                            f"dev loss {dev:.4f}, {real_tokens / elapsed:.0f} real tokens/s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     if dev < best[0]:
                         state = {
                             k: v.detach().clone()
