@@ -38,10 +38,15 @@ Why it is fair
 * An untimed warm-up forward/backward runs first; contenders then run one after another in one
   process, in the order given by `--contenders`.
 
-Run it (on a quiet machine; the defaults take a while on CPU)::
+Run it (on a quiet machine; the defaults take hours on a small CPU)::
 
     .venv/bin/python benchmarks/bench_train.py
     .venv/bin/python benchmarks/bench_train.py --examples 32 --epochs 1  # smoke test
+
+On a CPU shared with other busy processes, pass `--threads` = the number of idle cores: with more
+torch threads than free cores every parallel op waits for a descheduled thread (measured here: a
+forward pass 8x slower with 2 threads than with 1 while another process held one of two cores).
+The load average at start and end is recorded so a noisy run can be recognised.
 
 Results go to `benchmarks/results/bench_train.json` (`--out` to change).
 """
@@ -120,6 +125,7 @@ class Result:
     examples_per_step: float = 0.0
     final_train_loss: float | None = None
     dev_loss: float | None = None
+    dev_seconds: float | None = None  # the dev-loss evaluation, outside the timed region
     loss_curve: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
@@ -156,12 +162,13 @@ def claims_task() -> TaskData:
 
 
 def build_data(
-    backend: HFBackend, task: TaskData, n_examples: int | None
+    backend: HFBackend, task: TaskData, n_examples: int | None, n_dev: int | None = None
 ) -> tuple[list[Example], list[Row]]:
-    """The train examples (first `n_examples` items) and the packed dev rows."""
+    """The train examples (first `n_examples` items) and the packed dev rows (first `n_dev`)."""
     items = task.train[:n_examples] if n_examples else task.train
     examples = qa_examples(backend, task, items, MAX_SEQ_LEN)
-    dev = qa_examples(backend, task, task.splits["dev"], MAX_SEQ_LEN)
+    dev_items = task.splits["dev"][:n_dev] if n_dev else task.splits["dev"]
+    dev = qa_examples(backend, task, dev_items, MAX_SEQ_LEN)
     return examples, pack(dev, MAX_SEQ_LEN, backend.tokenizer.pad_token_id, packing=True)
 
 
@@ -377,6 +384,7 @@ def machine_info(device: str) -> dict:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "peft": peft.__version__,
@@ -436,7 +444,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--examples", type=int, default=None, help="train items to use (default: all)")
     p.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
+    p.add_argument(
+        "--dev-items", type=int, default=None, help="dev items for the dev loss (default: all)"
+    )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's own); use the number of idle cores",
+    )
     p.add_argument(
         "--contenders",
         nargs="+",
@@ -451,6 +468,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.examples is not None and args.examples < 1:
         p.error("--examples must be at least 1")
+    if args.dev_items is not None and args.dev_items < 1:
+        p.error("--dev-items must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be at least 1")
     if args.epochs < 1:
         p.error("--epochs must be at least 1")
     return args
@@ -460,6 +481,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = (
         args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
     )
@@ -470,11 +493,12 @@ def main(argv: list[str] | None = None) -> None:
     backend = HFBackend(path, progress=False)
     pad_id = backend.tokenizer.pad_token_id
     task = claims_task()
-    examples, dev_rows = build_data(backend, task, args.examples)
+    examples, dev_rows = build_data(backend, task, args.examples, args.dev_items)
     lora = LoraParams()
     print(
         f"{len(examples)} train examples ({sum(len(e.ids) for e in examples)} tokens), "
-        f"{len(dev_rows)} packed dev rows, epochs={args.epochs}"
+        f"{len(dev_rows)} packed dev rows, epochs={args.epochs}, "
+        f"load average {machine['load_average_1_5_15']}"
     )
 
     warm_up(path, lora, dev_rows, pad_id, device)
@@ -494,7 +518,14 @@ def main(argv: list[str] | None = None) -> None:
                 result, model = run_adaptbench(
                     path, examples, lora, args.epochs, args.seed, device, pad_id, bf16
                 )
+            t0 = time.perf_counter()
             result.dev_loss = round(dev_loss(model, dev_rows, pad_id, device), 5)
+            result.dev_seconds = round(time.perf_counter() - t0, 2)
+            print(
+                f"  {name}: {result.seconds:.1f} s training, {result.tokens_per_s:.1f} real tok/s, "
+                f"dev loss {result.dev_loss:.4f} ({result.dev_seconds:.1f} s)",
+                flush=True,
+            )
             results.append(result)
             del model
 
@@ -506,6 +537,7 @@ def main(argv: list[str] | None = None) -> None:
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": machine,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "model": str(path),
         "lora": lora.model_dump(include={"r", "alpha", "dropout", "target_modules"}),
         "train_examples": len(examples),
