@@ -50,11 +50,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
@@ -64,6 +61,8 @@ from pathlib import Path  # noqa: E402
 import lm_eval  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from _common import machine_info as common_machine_info  # noqa: E402
+from _common import write_json
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 
@@ -232,39 +231,13 @@ def agreement(texts: list[str], reference: list[str]) -> float:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "lm_eval": getattr(lm_eval, "__version__", "unknown"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
-    }
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
-# ------------------------------------------------------------------------------ running
+    return common_machine_info(
+        torch_threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        lm_eval=getattr(lm_eval, "__version__", "unknown"),
+        cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    )
 
 
 def timed(fn: Callable[[], Outputs]) -> tuple[float, Outputs]:
@@ -335,13 +308,6 @@ def print_table(measurements: list[Measurement], ratios: dict[str, float]) -> No
     print(
         f"adaptbench best / lm-eval best: {ratios['adaptbench_best_over_lm_eval_best']:.2f}x tok/s"
     )
-
-
-def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -420,7 +386,6 @@ def main(argv: list[str] | None = None) -> None:
         "ratios": ratios,
     }
     write_json(args.out, record)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

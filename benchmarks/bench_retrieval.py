@@ -66,9 +66,7 @@ import hashlib
 import inspect
 import json
 import os
-import platform
 import re
-import subprocess
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -76,6 +74,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info as common_machine_info  # noqa: E402
+from _common import write_json
 
 from harness.data import Document
 from harness.measure import Timer
@@ -637,7 +637,10 @@ def index_setting(index, params: RetrievalParams) -> dict:
             "efSearch": params.hnsw_ef_search,
         }
     if params.index in ("ivf", "ivfpq"):
-        setting = {"nlist": int(faiss.extract_index_ivf(index).nlist), "nprobe": params.ivf_nprobe}
+        setting = {
+            "nlist": int(faiss.extract_index_ivf(index).nlist),
+            "nprobe": int(faiss.extract_index_ivf(index).nprobe),
+        }
         if params.index == "ivfpq":
             setting |= {"pq_m": params.pq_m, "pq_nbits": params.pq_nbits}
         return setting
@@ -687,7 +690,11 @@ def tuning_ladder(params: RetrievalParams, nlist: int) -> list[tuple[bool, Retri
         return [
             (False, with_params(params, hnsw_ef_search=ef)) for ef in (128, 256, 512, 1024, 2048)
         ]
-    probes = [p for p in (32, 64, 128, 256, 512) if p > params.ivf_nprobe and p < nlist] + [nlist]
+    probes = [
+        p
+        for p in (32, 64, 128, 256, 512)
+        if p > (params.ivf_nprobe or max(16, nlist // 4)) and p < nlist
+    ] + [nlist]
     if params.index == "ivf":
         return [(False, with_params(params, ivf_nprobe=p)) for p in probes]
     ladder = [(False, with_params(params, ivf_nprobe=p)) for p in probes[:3]]
@@ -826,44 +833,14 @@ def machine_info() -> dict:
     import sentence_transformers
     import torch
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "faiss": faiss.__version__,
-        "faiss_default_threads": faiss.omp_get_max_threads(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "sentence_transformers": sentence_transformers.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
-    }
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
-def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    return common_machine_info(
+        faiss=faiss.__version__,
+        faiss_default_threads=faiss.omp_get_max_threads(),
+        torch=torch.__version__,
+        torch_threads=torch.get_num_threads(),
+        sentence_transformers=sentence_transformers.__version__,
+        numpy=np.__version__,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -926,7 +903,6 @@ def main(argv: list[str] | None = None) -> None:
         "rows": [asdict(r) for r in rows],
     }
     write_json(args.out, record)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,7 @@ Results go to `benchmarks/results/bench_stats.json` (`--out` to change).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info as common_machine_info  # noqa: E402
+from _common import write_json
 
 from harness.stats import bootstrap_ci, mcnemar_exact, paired_bootstrap
 
@@ -121,39 +119,9 @@ def print_table(measurements: list[Measurement], target_s: float) -> None:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
-    }
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
-def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    return common_machine_info(
+        numpy=np.__version__,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -190,7 +158,6 @@ def main(argv: list[str] | None = None) -> None:
         "all_under_target": all(m.best_seconds < args.target_s for m in measurements),
     }
     write_json(args.out, record)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

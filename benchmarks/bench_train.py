@@ -61,10 +61,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
@@ -74,6 +71,8 @@ from pathlib import Path  # noqa: E402
 import peft  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from _common import machine_info as common_machine_info  # noqa: E402
+from _common import write_json
 from peft import get_peft_model  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
@@ -371,38 +370,14 @@ def run_adaptbench(
 
 
 def machine_info(device: str) -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "device": device,
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain")),
-    }
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
+    return common_machine_info(
+        device=device,
+        torch_threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        peft=peft.__version__,
+        cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    )
 
 
 def ratios(results: list[Result]) -> dict[str, float]:
@@ -432,12 +407,6 @@ def print_table(results: list[Result], untrained_dev: float, speedups: dict[str,
     print(f"untrained dev loss: {untrained_dev:.4f}")
     for name, value in speedups.items():
         print(f"tokens/s ratio {name}: {value:.3f}x")
-
-
-def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -138,10 +138,36 @@ class ArmSpec(Strict):
     retrieval: dict[str, Any] | None = (
         None  # any arm + retrieval (e.g. few_shot+rag); see RetrievalParams
     )
+    seed: int | None = Field(
+        None, description="this arm's seed (training, shot picking); default: the suite's seed"
+    )
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="run the arm once per seed (cells `<label>@seed<n>`); the report adds mean, "
+        "spread and per-seed values",
+    )
+
+    @model_validator(mode="after")
+    def _one_seed_setting(self) -> ArmSpec:
+        if self.seed is not None and self.seeds is not None:
+            raise ValueError("give `seed` or `seeds`, not both")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"`seeds` repeats a value: {self.seeds}")
+        return self
 
     @property
     def label(self) -> str:
         return self.name or self.arm
+
+    def cells(self) -> list[ArmSpec]:
+        """The runs this arm stands for: itself, or one per seed of `seeds`."""
+        if self.seeds is None:
+            return [self]
+        return [
+            self.model_copy(update={"seeds": None, "seed": s, "name": f"{self.label}@seed{s}"})
+            for s in self.seeds
+        ]
 
 
 EFFICIENCY_GATES = ("latency_p95_s", "peak_memory_bytes", "tokens_per_s")

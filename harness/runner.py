@@ -40,6 +40,7 @@ from .metrics import (
     get_metric,
 )
 from .models import cache_dir, pick_device, pick_dtype, resolve_model
+from .seeds import seed_groups
 from .stats import bootstrap_statistic, summarize
 
 SCHEMA_VERSION = 1
@@ -186,6 +187,7 @@ def run_suite(
         },
         "tasks": tasks_info,
         "runs": result.records,
+        "seed_groups": seed_groups(suite.arms, result.records),
     }
     write_json_atomic(out_dir / "results.json", payload)
     from .report import write_reports
@@ -195,15 +197,16 @@ def run_suite(
 
 
 def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
+    """The cells to run: the named arms (all by default), an arm with `seeds` once per seed."""
     if not names:
-        return list(suite.arms)
+        return [cell for a in suite.arms for cell in a.cells()]
     by_label = {a.label: a for a in suite.arms}
     missing = [n for n in names if n not in by_label]
     if missing:
         raise ValueError(
             f"--arms: {missing} not in suite '{suite.name}' (it has: {', '.join(by_label)})"
         )
-    return [by_label[n] for n in names]
+    return [cell for n in names for cell in by_label[n].cells()]
 
 
 def select_items(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -246,13 +249,13 @@ def run_cell(
             "task": task.spec.model_dump(),
             "model": ctx.suite.model.model_dump()
             | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
-            "seed": ctx.seed,
+            "seed": _cell_seed(ctx, arm_spec),
         },
         "environment": env,
         "model_fingerprint": model.fingerprint,
     }
     eff = Efficiency(items=len(items))
-    _seed_everything(ctx.seed)
+    _seed_everything(_cell_seed(ctx, arm_spec))
     try:
         retrieval = None
         if arm_spec.retrieval is not None:
@@ -260,6 +263,7 @@ def run_cell(
 
             retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
         arm = arm_cls(params, ctx, retrieval=retrieval)
+        arm.seed = _cell_seed(ctx, arm_spec)
         with phase("prepare") as ph:
             arm.setup(task)
         eff.add(ph)
@@ -384,7 +388,11 @@ def retention_of(ctx: RunContext, arm, model_fingerprint: str) -> dict:
     )
     base = base_measurement(ctx.backend, spec, model_fingerprint)
     adapted = measure(arm.generator(), spec)
-    return forgetting(base, adapted, ctx.seed) | {"seconds": adapted["seconds"]}
+    return forgetting(base, adapted, ctx.seed) | {
+        "seconds": adapted["seconds"],  # probing this arm
+        "base_seconds": base["seconds"],  # probing the base model (paid once, then cached)
+        "base_cached": base["cached"],
+    }
 
 
 def _classify_failure(exc: BaseException) -> tuple[str, str]:
@@ -407,6 +415,10 @@ def _classify_failure(exc: BaseException) -> tuple[str, str]:
             "or use lora/qlora instead of full)"
         )
     return "failed", text
+
+
+def _cell_seed(ctx: RunContext, arm_spec: ArmSpec) -> int:
+    return ctx.seed if arm_spec.seed is None else arm_spec.seed
 
 
 def _seed_everything(seed: int) -> None:

@@ -174,3 +174,41 @@ def test_accumulation_larger_than_the_data_still_steps(tiny_model_dir):
     params = TrainParams(epochs=2, rows_per_step=1, grad_accum=8, early_stopping_patience=None)
     stats = train(model, rows, [], params, pad_id=0, device="cpu", seed=0, progress=False)
     assert stats["steps"] == 2 and stats["real_tokens"] == 2 * sum(len(r.ids) for r in rows)
+
+
+def test_seeds_repeat_training_and_report_the_spread(tiny_suite, tmp_path):
+    text = tiny_suite.read_text().replace(
+        "arms:\n",
+        "arms:\n  - arm: lora\n    seeds: [1, 2]\n"
+        "    params: {epochs: 1, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n",
+    )
+    tiny_suite.write_text(text)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main, ["run", str(tiny_suite), "--arms", "lora", "--out", str(out), "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    payload = json.loads((out / "results.json").read_text())
+    runs = {x["arm"]: x for x in payload["runs"]}
+    assert set(runs) == {"lora@seed1", "lora@seed2"}
+    assert [runs[a]["spec"]["seed"] for a in ("lora@seed1", "lora@seed2")] == [1, 2]
+    curves = [runs[a]["efficiency"]["training"]["loss_curve"] for a in sorted(runs)]
+    assert curves[0] != curves[1]  # another seed really is another training run
+    (group,) = payload["seed_groups"]
+    assert group["arm"] == "lora" and group["seeds"] == [1, 2]
+    em = group["metrics"]["exact_match"]
+    values = [runs[f"lora@seed{s}"]["metrics"]["exact_match"]["value"] for s in (1, 2)]
+    assert em["per_seed"] == {"1": values[0], "2": values[1]}
+    assert em["mean"] == pytest.approx(sum(values) / 2)
+    assert em["std"] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
+    assert "## Repeated training (`seeds`)" in (out / "report.md").read_text()
+    assert "Repeated training (seeds)" in (out / "report.html").read_text()
+
+
+def test_seed_and_seeds_together_are_refused(tmp_path):
+    from harness.config import ArmSpec
+
+    with pytest.raises(ValueError, match="not both"):
+        ArmSpec(arm="lora", seed=1, seeds=[1, 2])
+    with pytest.raises(ValueError, match="repeats"):
+        ArmSpec(arm="lora", seeds=[3, 3])

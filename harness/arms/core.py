@@ -29,7 +29,8 @@ class Arm:
 
     def __init__(self, params: BaseModel, ctx: Any, retrieval: RetrievalParams | None = None):
         self.params = params
-        self.ctx = ctx  # harness.runner.RunContext: backend and embedders (lazy), seed
+        self.ctx = ctx  # harness.runner.RunContext: backend and embedders (lazy)
+        self.seed: int = ctx.seed  # the runner sets the arm's own seed (`seed`/`seeds`) if given
         self.retrieval = retrieval
         self.retriever: Retriever | None = None
         self.stats: dict[str, Any] = {}  # arm-specific efficiency figures for the record

@@ -56,7 +56,7 @@ class FewShotArm(Arm):
         ]
 
     def random_shots(self, item: Item) -> list[Item]:
-        digest = hashlib.sha256(f"{self.ctx.seed}:{item.id}".encode()).digest()
+        digest = hashlib.sha256(f"{self.seed}:{item.id}".encode()).digest()
         rng = random.Random(int.from_bytes(digest[:8], "big"))
         return [self.pool[j] for j in rng.sample(self._usable(item), self.params.k)]
 

@@ -93,7 +93,7 @@ class TrainedArm(BaseArm):
         )
         model = self.trainable_model(base_path).to(base.device)
         with phase("train") as ph:
-            stats = train(model, rows, dev_rows, p, pad, base.device, self.ctx.seed, base.progress)
+            stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, base.progress)
         total, _ = count_parameters(model)
         stats |= {
             "examples": len(examples),
@@ -114,7 +114,7 @@ class TrainedArm(BaseArm):
             "kind": self.kind,
             "params": self.params.model_dump(),
             "model": model_fp,
-            "seed": self.ctx.seed,
+            "seed": self.seed,
         }
         parts |= {
             "task": spec,

@@ -743,7 +743,30 @@ def _task_view(name: str, info: dict, payload: dict, run_dir: Path) -> dict:
             _plot_hallucination(runs, colors),
         ],
         "failing": _failing_items(runs, primary, run_dir),
+        "seeds": _seed_rows(payload.get("seed_groups") or [], name),
     }
+
+
+def _seed_rows(groups: list[dict], task: str) -> list[dict]:
+    rows = []
+    for g in groups:
+        if g.get("task") != task:
+            continue
+        metrics = list(g["metrics"].items())
+        if g.get("forgetting_mean"):
+            metrics.append(("forgetting (mean over probes)", g["forgetting_mean"]))
+        for name, m in metrics:
+            sd = f" ± {m['std']:.3f}" if m.get("std") is not None else ""
+            rows.append(
+                {
+                    "arm": g["arm"],
+                    "metric": name,
+                    "mean": f"{m['mean']:.3f}{sd}",
+                    "range": f"{m['min']:.3f} – {m['max']:.3f}",
+                    "per_seed": ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items()),
+                }
+            )
+    return rows
 
 
 def _definitions(payload: dict) -> list[dict]:

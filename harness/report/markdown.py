@@ -59,6 +59,40 @@ def _forgetting_lines(runs: list[dict]) -> list[str]:
     return lines
 
 
+def _seed_lines(groups: list[dict]) -> list[str]:
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Repeated training (`seeds`)",
+        "",
+        "Each arm below was trained once per seed; mean ± sample standard deviation over seeds, "
+        "range, and every seed's value. A difference between arms smaller than this spread is "
+        "not a finding.",
+        "",
+        "| task | arm | metric | mean ± sd | min – max | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in groups:
+        rows = list(g["metrics"].items())
+        if g.get("forgetting_mean"):
+            rows.append(("forgetting (mean over probes)", g["forgetting_mean"]))
+        for name, m in rows:
+            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
+            per_seed = ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items())
+            lines.append(
+                f"| {g['task']} | `{g['arm']}` | {name} | {m['mean']:.3f}{sd} | "
+                f"{m['min']:.3f} – {m['max']:.3f} | {per_seed} |"
+            )
+        if g["not_ok"]:
+            lines.append(
+                f"| {g['task']} | `{g['arm']}` | seeds that did not finish | "
+                + ", ".join(f"{s}: {st}" for s, st in g["not_ok"].items())
+                + " | | |"
+            )
+    return lines
+
+
 def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
     lines = ["", "## Decision", ""]
     for d in decide(payload, run_dir):
@@ -174,6 +208,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
             lines += [
                 f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
             ]
+    lines += _seed_lines(payload.get("seed_groups") or [])
     lines += _versus_base_lines(payload, run_dir)
     lines += _decision_lines(payload, run_dir)
     used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
