@@ -67,10 +67,16 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        """better / worse / tie, from b's point of view, direction-aware."""
+        """better / worse / tie, from b's point of view, direction-aware.
+
+        A significant difference on a metric with no good direction (abstention_rate) is
+        `higher` or `lower`: a real difference, neither good nor bad by itself.
+        """
         delta = self.result["delta"]
-        if not self.significant or delta == 0 or self.higher_is_better is None:
+        if not self.significant or delta == 0:
             return "tie"
+        if self.higher_is_better is None:
+            return "higher" if delta > 0 else "lower"
         return "better" if (delta > 0) == self.higher_is_better else "worse"
 
     def as_dict(self) -> dict:

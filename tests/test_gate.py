@@ -152,3 +152,14 @@ def test_decision_calls_ties_and_respects_limits(tmp_path):
     )
     (d,) = decide(json.loads((limited / "results.json").read_text()), limited)
     assert d["recommended"] is None and "every arm breaks a limit" in d["reasons"][0]
+
+
+def test_a_significant_change_on_a_directionless_metric_is_not_called_a_tie():
+    from harness.compare import Comparison
+
+    result = {"test": "mcnemar", "n": 100, "delta": 0.3, "ci_low": 0.2, "ci_high": 0.4}
+    c = Comparison("t", "abstention_rate", "base", "lora", None, result, p_adjusted=1e-6)
+    assert c.verdict == "higher"
+    assert Comparison("t", "m", "a", "b", None, result | {"delta": -0.3}, 1e-6).verdict == "lower"
+    assert Comparison("t", "m", "a", "b", None, result, p_adjusted=0.2).verdict == "tie"
+    assert Comparison("t", "m", "a", "b", True, result, p_adjusted=1e-6).verdict == "better"

@@ -93,7 +93,7 @@ class TrainedArm(BaseArm):
         )
         model = self.trainable_model(base_path).to(base.device)
         with phase("train") as ph:
-            stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, base.progress)
+            stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, self.ctx.progress)
         total, _ = count_parameters(model)
         stats |= {
             "examples": len(examples),

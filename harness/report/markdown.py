@@ -118,14 +118,15 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
         "## Compared with `base` (paired, same items)",
         "",
         f"Delta = arm - base. Exact McNemar for 0/1 scores, paired bootstrap otherwise; p Holm-adjusted "
-        f"across these {len(comps)} comparisons. **tie** = not significant at 0.05.",
+        f"across these {len(comps)} comparisons. **tie** = not significant at 0.05; higher / lower = "
+        f"a significant difference on a metric with no good direction.",
         "",
         "| task | arm | metric | n | delta | 95% CI | p (Holm) | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in comps:
         r = c.result
-        verdict = {"better": "**better**", "worse": "**worse**", "tie": "tie"}[c.verdict]
+        verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
         lines.append(
             f"| {c.task} | `{_cell(c.b)}` | {c.metric} | {r['n']} | {r['delta']:+.3f} | "
             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
