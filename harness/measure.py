@@ -158,7 +158,22 @@ class Efficiency:
 
 
 def count_parameters(model) -> tuple[int, int]:
-    """(total, trainable) parameter counts of a torch module."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """(total, trainable) parameter counts of a torch module.
+
+    A 4-bit bitsandbytes weight stores two values per byte, so its tensor has half the elements
+    of the weight it holds; its quantisation state knows the real shape.
+    """
+    total = sum(_logical_numel(p) for p in model.parameters())
+    trainable = sum(_logical_numel(p) for p in model.parameters() if p.requires_grad)
     return total, trainable
+
+
+def _logical_numel(p) -> int:
+    quant_state = getattr(p, "quant_state", None)
+    shape = getattr(quant_state, "shape", None)
+    if shape is not None:
+        n = 1
+        for dim in shape:
+            n *= int(dim)
+        return n
+    return p.numel()

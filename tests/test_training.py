@@ -144,7 +144,7 @@ def test_divergence_is_recorded_with_its_step(train_suite, tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-def test_qlora_trains_on_cpu(tiny_suite, tmp_path):
+def test_qlora_trains_on_cpu(tiny_suite, tiny_model_dir, tmp_path):
     pytest.importorskip("bitsandbytes")
     text = tiny_suite.read_text().replace(
         "arms:\n",
@@ -158,6 +158,11 @@ def test_qlora_trains_on_cpu(tiny_suite, tmp_path):
     assert r.exit_code == 0, r.output
     run = json.loads((out / "results.json").read_text())["runs"][0]
     assert run["status"] == "ok", run.get("reason")
+    base_params = sum(
+        p.numel() for p in AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).parameters()
+    )
+    # 4-bit weights hold two values per byte: counted by their real shape, not their storage.
+    assert run["efficiency"]["params_total"] > base_params
     t = run["efficiency"]["training"]
     assert (
         t["steps"] > 0
