@@ -124,6 +124,26 @@ def pack(examples: list[Example], max_len: int, pad_id: int, packing: bool = Tru
     return rows
 
 
+def length_grouped_batches(
+    rows: list[Row], per_batch: int, rng: random.Random, pool_batches: int = 16
+) -> list[list[int]]:
+    """Micro-batches (row indices) of similar length, in random order.
+
+    Rows are shuffled, then sorted by length within pools of `pool_batches` micro-batches, so a
+    micro-batch is padded to a width close to all its rows (a row holding two packed examples no
+    longer widens seven one-example rows); the micro-batch order is shuffled again.
+    """
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    pool = per_batch * pool_batches
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(rows[i].ids))
+        batches += [chunk[i : i + per_batch] for i in range(0, len(chunk), per_batch)]
+    rng.shuffle(batches)
+    return batches
+
+
 def collate(rows: list[Row], pad_id: int, device: str) -> dict[str, torch.Tensor]:
     """Right-pad rows; padding gets its own positions (a separate sequence) and no loss."""
     width = max(len(r.ids) for r in rows)
@@ -224,12 +244,7 @@ def train(
     stopped_early = False
     with Timer() as wall:
         while step < total_steps and not stopped_early:
-            order = list(range(len(train_rows)))
-            rng.shuffle(order)
-            micro = [
-                order[i : i + params.rows_per_step]
-                for i in range(0, len(order), params.rows_per_step)
-            ]
+            micro = length_grouped_batches(train_rows, params.rows_per_step, rng)
             for g in range(0, len(micro), params.grad_accum):  # the last group may be smaller
                 group = [
                     collate([train_rows[i] for i in m], pad_id, device)

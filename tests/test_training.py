@@ -217,3 +217,24 @@ def test_seed_and_seeds_together_are_refused(tmp_path):
         ArmSpec(arm="lora", seed=1, seeds=[1, 2])
     with pytest.raises(ValueError, match="repeats"):
         ArmSpec(arm="lora", seeds=[3, 3])
+
+
+def test_length_grouped_batches_cover_every_row_once_and_cut_padding():
+    import random
+
+    from harness.training import Row, length_grouped_batches
+
+    lengths = [random.Random(1).randint(20, 250) for _ in range(100)]
+    rows = [Row(ids=[1] * n, labels=[1] * n, positions=list(range(n))) for n in lengths]
+    batches = length_grouped_batches(rows, 8, random.Random(0))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(100)) and all(len(b) <= 8 for b in batches)
+    assert batches == length_grouped_batches(rows, 8, random.Random(0))  # seeded
+
+    def padding(bs):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in bs)
+
+    order = list(range(100))
+    random.Random(0).shuffle(order)
+    plain = [order[i : i + 8] for i in range(0, 100, 8)]
+    assert padding(batches) < padding(plain) / 3
