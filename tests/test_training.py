@@ -224,7 +224,8 @@ def test_length_grouped_batches_cover_every_row_once_and_cut_padding():
 
     from harness.training import Row, length_grouped_batches
 
-    lengths = [random.Random(1).randint(20, 250) for _ in range(100)]
+    draw = random.Random(1)
+    lengths = [draw.randint(20, 250) for _ in range(100)]
     rows = [Row(ids=[1] * n, labels=[1] * n, positions=list(range(n))) for n in lengths]
     batches = length_grouped_batches(rows, 8, random.Random(0))
     flat = [i for b in batches for i in b]
