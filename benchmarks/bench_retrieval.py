@@ -86,6 +86,7 @@ from harness.retrieval import (
     build_index,
     chunk_documents,
     configure_search,
+    ivf_nprobe,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -690,11 +691,9 @@ def tuning_ladder(params: RetrievalParams, nlist: int) -> list[tuple[bool, Retri
         return [
             (False, with_params(params, hnsw_ef_search=ef)) for ef in (128, 256, 512, 1024, 2048)
         ]
-    probes = [
-        p
-        for p in (32, 64, 128, 256, 512)
-        if p > (params.ivf_nprobe or max(16, nlist // 4)) and p < nlist
-    ] + [nlist]
+    probes = [p for p in (32, 64, 128, 256, 512) if p > ivf_nprobe(params, nlist) and p < nlist] + [
+        nlist
+    ]
     if params.index == "ivf":
         return [(False, with_params(params, ivf_nprobe=p)) for p in probes]
     ladder = [(False, with_params(params, ivf_nprobe=p)) for p in probes[:3]]

@@ -279,7 +279,12 @@ def configure_search(index, params: RetrievalParams) -> None:
         index.hnsw.efSearch = params.hnsw_ef_search
     elif params.index in ("ivf", "ivfpq"):
         ivf = faiss.extract_index_ivf(index)
-        ivf.nprobe = min(ivf.nlist, params.ivf_nprobe or max(16, ivf.nlist // 4))
+        ivf.nprobe = ivf_nprobe(params, ivf.nlist)
+
+
+def ivf_nprobe(params: RetrievalParams, nlist: int) -> int:
+    """IVF cells searched: the setting, else nlist/4 (at least 16), never more than nlist."""
+    return min(nlist, params.ivf_nprobe or max(16, nlist // 4))
 
 
 @dataclass

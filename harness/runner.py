@@ -235,6 +235,7 @@ def run_cell(
     arm_cls = ARMS[arm_spec.arm]
     params = arm_cls.Params.model_validate(arm_spec.params)
     cell = f"{task.spec.name}__{arm_spec.label}"
+    seed = ctx.seed if arm_spec.seed is None else arm_spec.seed  # the arm's own, else the suite's
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "id": cell,
@@ -249,13 +250,13 @@ def run_cell(
             "task": task.spec.model_dump(),
             "model": ctx.suite.model.model_dump()
             | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
-            "seed": _cell_seed(ctx, arm_spec),
+            "seed": seed,
         },
         "environment": env,
         "model_fingerprint": model.fingerprint,
     }
     eff = Efficiency(items=len(items))
-    _seed_everything(_cell_seed(ctx, arm_spec))
+    _seed_everything(seed)
     try:
         retrieval = None
         if arm_spec.retrieval is not None:
@@ -263,7 +264,7 @@ def run_cell(
 
             retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
         arm = arm_cls(params, ctx, retrieval=retrieval)
-        arm.seed = _cell_seed(ctx, arm_spec)
+        arm.seed = seed
         with phase("prepare") as ph:
             arm.setup(task)
         eff.add(ph)
@@ -415,10 +416,6 @@ def _classify_failure(exc: BaseException) -> tuple[str, str]:
             "or use lora/qlora instead of full)"
         )
     return "failed", text
-
-
-def _cell_seed(ctx: RunContext, arm_spec: ArmSpec) -> int:
-    return ctx.seed if arm_spec.seed is None else arm_spec.seed
 
 
 def _seed_everything(seed: int) -> None:
@@ -597,10 +594,10 @@ def environment(device: str, dtype: str, seed: int) -> dict:
         "adaptbench": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "processor": _cpu_name(),
+        "processor": cpu_name(),
         "cpu_threads": torch.get_num_threads(),
         "device": device,
-        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else _cpu_name(),
+        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else cpu_name(),
         "dtype": dtype,
         "seed": seed,
         "packages": versions,
@@ -609,7 +606,7 @@ def environment(device: str, dtype: str, seed: int) -> dict:
     return env
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

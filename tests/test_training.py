@@ -13,6 +13,16 @@ from harness.cli import main
 from harness.training import Example, collate, pack, token_loss_sum
 
 
+def run_with_arm(suite, arm_block: str, arms: str, out):
+    """Add `arm_block` (YAML under `arms:`) to the tiny suite, run `arms` through the CLI."""
+    suite.write_text(suite.read_text().replace("arms:\n", "arms:\n" + arm_block))
+    r = CliRunner().invoke(
+        main, ["run", str(suite), "--arms", arms, "--out", str(out), "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    return json.loads((out / "results.json").read_text())
+
+
 def examples() -> list[Example]:
     g = torch.Generator().manual_seed(0)
     out = []
@@ -146,17 +156,8 @@ def test_divergence_is_recorded_with_its_step(train_suite, tmp_path, monkeypatch
 @pytest.mark.slow
 def test_qlora_trains_on_cpu(tiny_suite, tiny_model_dir, tmp_path):
     pytest.importorskip("bitsandbytes")
-    text = tiny_suite.read_text().replace(
-        "arms:\n",
-        "arms:\n  - arm: qlora\n    params: {epochs: 2, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n",
-    )
-    tiny_suite.write_text(text)
-    out = tmp_path / "out"
-    r = CliRunner().invoke(
-        main, ["run", str(tiny_suite), "--arms", "qlora", "--out", str(out), "--no-progress"]
-    )
-    assert r.exit_code == 0, r.output
-    run = json.loads((out / "results.json").read_text())["runs"][0]
+    block = "  - arm: qlora\n    params: {epochs: 2, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n"
+    run = run_with_arm(tiny_suite, block, "qlora", tmp_path / "out")["runs"][0]
     assert run["status"] == "ok", run.get("reason")
     base_params = sum(
         p.numel() for p in AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).parameters()
@@ -182,18 +183,12 @@ def test_accumulation_larger_than_the_data_still_steps(tiny_model_dir):
 
 
 def test_seeds_repeat_training_and_report_the_spread(tiny_suite, tmp_path):
-    text = tiny_suite.read_text().replace(
-        "arms:\n",
-        "arms:\n  - arm: lora\n    seeds: [1, 2]\n"
-        "    params: {epochs: 1, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n",
+    block = (
+        "  - arm: lora\n    seeds: [1, 2]\n"
+        "    params: {epochs: 1, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n"
     )
-    tiny_suite.write_text(text)
     out = tmp_path / "out"
-    r = CliRunner().invoke(
-        main, ["run", str(tiny_suite), "--arms", "lora", "--out", str(out), "--no-progress"]
-    )
-    assert r.exit_code == 0, r.output
-    payload = json.loads((out / "results.json").read_text())
+    payload = run_with_arm(tiny_suite, block, "lora", out)
     runs = {x["arm"]: x for x in payload["runs"]}
     assert set(runs) == {"lora@seed1", "lora@seed2"}
     assert [runs[a]["spec"]["seed"] for a in ("lora@seed1", "lora@seed2")] == [1, 2]
