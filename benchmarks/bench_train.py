@@ -9,8 +9,11 @@ insurance claims-triage data, done three ways:
                    8 examples padded by `DataCollatorForSeq2Seq` (the default padding collator for
                    a causal LM with masked labels), fp32, `use_cpu=True` on CPU;
 * adaptbench       `harness.training.train` (what the `lora` arm runs) on examples packed into rows
-                   of 256 tokens, with `rows_per_step` chosen so an optimizer step sees about 8
-                   examples, fp32;
+                   of 256 tokens, as many rows per optimizer step as hold about 8 examples (drawn
+                   at random, like the Trainer's batches), the step's rows sorted by length into
+                   micro-batches of 2 rows (gradient accumulation: less padding, same gradient),
+                   the vocabulary projection computed only at answer positions (the only ones
+                   with a loss), fp32;
 * adaptbench-bf16  the same with bf16 autocast forced on (`bf16="on"`). On a CPU without bf16
                    units this can be slower than fp32; it is reported either way.
 
@@ -179,16 +182,14 @@ def fresh_lora_model(path: Path, lora: LoraParams, seed: int, device: str):
 
 
 class SlotCounter:
-    """Counts the token positions (padding included) the base model is run on."""
+    """Counts the token positions (padding included) the model embeds, whichever forward runs."""
 
     def __init__(self, model):
         self.slots = 0
-        self.handle = model.get_base_model().register_forward_pre_hook(self._hook, with_kwargs=True)
+        self.handle = model.get_input_embeddings().register_forward_pre_hook(self._hook)
 
-    def _hook(self, module, args, kwargs):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        if ids is not None:
-            self.slots += ids.numel()
+    def _hook(self, module, args):
+        self.slots += args[0].numel()
 
     def remove(self) -> None:
         self.handle.remove()
@@ -301,6 +302,9 @@ def run_trainer(
     return result, model
 
 
+MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench
+
+
 def rows_per_step_for(n_examples: int, n_rows: int, target: int = TRAINER_BATCH) -> int:
     """Packed rows per optimizer step so that a step sees about `target` examples."""
     return max(1, round(target * n_rows / max(n_examples, 1)))
@@ -319,12 +323,13 @@ def run_adaptbench(
     """`harness.training.train` on packed rows, about 8 examples per optimizer step."""
     rows = pack(examples, MAX_SEQ_LEN, pad_id, packing=True)
     r = rows_per_step_for(len(examples), len(rows))
+    accum = max(1, round(r / MICRO_ROWS))
     params = lora.model_copy(
         update={
             "epochs": float(epochs),
             "max_seq_len": MAX_SEQ_LEN,
-            "rows_per_step": r,
-            "grad_accum": 1,
+            "rows_per_step": MICRO_ROWS,
+            "grad_accum": accum,
             "packing": True,
             "bf16": "on" if bf16 else "off",
             "early_stopping_patience": None,
@@ -343,8 +348,9 @@ def run_adaptbench(
         "max_seq_len": MAX_SEQ_LEN,
         "rows": len(rows),
         "examples_per_row": round(len(examples) / len(rows), 3),
-        "rows_per_step": r,
-        "grad_accum": 1,
+        "rows_per_step": MICRO_ROWS,
+        "grad_accum": accum,
+        "rows_per_optimizer_step": MICRO_ROWS * accum,
         "optim": "torch.optim.AdamW",
         "schedule": params.schedule,
         "warmup_steps": warmup_steps(stats["steps"], params.warmup_ratio),

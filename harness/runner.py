@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, distributed
 from .arms import ARMS
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, load_task
@@ -54,12 +54,14 @@ _SCORED_CODE = (
     "config.py",
     "retrieval.py",
     "training.py",
+    "distributed.py",
     "retention.py",
 )
 
 
 def log(msg: str) -> None:
-    print(f"[adaptbench] {msg}", file=sys.stderr, flush=True)
+    if distributed.is_main():  # helper ranks of a multi-GPU run stay quiet (see join_training)
+        print(f"[adaptbench] {msg}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -133,6 +135,7 @@ def run_suite(
     out_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(suite.model.device)
     dtype = pick_dtype(suite.model.dtype, device)
+    distributed.init(device)  # under accelerate launch / torchrun: one process per GPU
     ctx = RunContext(suite=suite, device=device, dtype=dtype, progress=progress)
     model = resolve_model(suite.model, progress=progress)
     env = environment(device, dtype, suite.seed)
@@ -155,6 +158,10 @@ def run_suite(
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
             record = _cached(out_dir, task_spec.name, arm_spec.label, key) if not force else None
+            if not distributed.is_main():
+                if record is None:
+                    join_training(ctx, task, arm_spec)
+                continue
             if record is not None:
                 log(
                     f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
@@ -163,7 +170,19 @@ def run_suite(
                 log(f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items")
                 record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
                 _store(out_dir, record, rows)
+                if (
+                    distributed.active()
+                    and record["status"] != "ok"
+                    and ARMS[arm_spec.arm].changes_weights
+                ):
+                    # The other processes may be waiting inside this arm's training: stop them all.
+                    raise SystemExit(
+                        f"{task_spec.name} / {arm_spec.label} failed in a multi-process run "
+                        f"({record['reason']}); finished arms are saved, rerun to go on"
+                    )
             result.records.append(record)
+    if not distributed.is_main():
+        return result  # rank 0 writes the results
     payload = {
         "schema_version": SCHEMA_VERSION,
         "suite": suite.name,
@@ -221,6 +240,28 @@ def select_items(items: list[Item], limit: int | None, seed: int) -> list[Item]:
 
 # --------------------------------------------------------------------------------------------
 # one cell
+
+
+def join_training(ctx: RunContext, task: TaskData, arm_spec: ArmSpec) -> None:
+    """Rank > 0 of a multi-GPU run: take part in this cell's training, if it trains (rank 0
+    evaluates and records). A failure stops this process (and so the launch): rank 0 records it."""
+    arm_cls = ARMS[arm_spec.arm]
+    if not hasattr(arm_cls, "join_training"):
+        return
+    seed = ctx.seed if arm_spec.seed is None else arm_spec.seed
+    _seed_everything(seed)
+    try:
+        arm = arm_cls(
+            arm_cls.Params.model_validate(arm_spec.params),
+            ctx,
+            retrieval=None,  # rank 0 builds the index; training does not use it
+        )
+        arm.seed = seed
+        arm.join_training(task)
+    except Exception as exc:
+        raise SystemExit(
+            f"[adaptbench rank {distributed.rank()}] {task.spec.name} / {arm_spec.label}: {exc}"
+        ) from exc
 
 
 def run_cell(

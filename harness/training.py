@@ -5,6 +5,11 @@ the answer tokens only. Examples are packed into rows of `max_seq_len` tokens wi
 position ids; transformers then keeps packed examples from attending to each other, but only
 with the KV cache off and no attention mask (with the cache on it silently drops the per-sequence
 mask). `tests/test_training.py` checks that a packed batch gives the unpacked loss.
+
+Each optimizer step takes `rows_per_step` x `grad_accum` random rows, sorted by length into its
+micro-batches (`step_batches`); the vocabulary projection runs only where a label is
+(`token_loss_sum`). Under `accelerate launch`/`torchrun` a step's rows are split between the
+processes (`harness.distributed`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 from pydantic import Field
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import Strict
 from .data import Document, Item, TaskData
 from .measure import Timer
@@ -41,8 +47,16 @@ class TrainParams(Strict):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
     max_seq_len: int = Field(256, ge=16, le=32768)
-    rows_per_step: int = Field(8, ge=1, le=4096, description="packed rows per micro-batch")
-    grad_accum: int = Field(1, ge=1, le=1024)
+    rows_per_step: int = Field(
+        4, ge=1, le=4096, description="packed rows per micro-batch (one forward/backward)"
+    )
+    grad_accum: int = Field(
+        2,
+        ge=1,
+        le=1024,
+        description="micro-batches per optimizer step; a step's rows are sorted by length "
+        "across its micro-batches, which cuts padding",
+    )
     max_grad_norm: float = Field(1.0, gt=0)
     packing: bool = True
     bf16: Literal["auto", "on", "off"] = Field(
@@ -107,6 +121,11 @@ class Row:
     labels: list[int] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
 
+    @property
+    def loss_tokens(self) -> int:
+        """Positions that are predicted (a label after the first position), as in the loss."""
+        return sum(label != IGNORE for label in self.labels[1:])
+
 
 def pack(examples: list[Example], max_len: int, pad_id: int, packing: bool = True) -> list[Row]:
     """First-fit-decreasing packing into rows of at most `max_len`; one example per row if not packing."""
@@ -124,24 +143,26 @@ def pack(examples: list[Example], max_len: int, pad_id: int, packing: bool = Tru
     return rows
 
 
-def length_grouped_batches(
-    rows: list[Row], per_batch: int, rng: random.Random, pool_batches: int = 16
-) -> list[list[int]]:
-    """Micro-batches (row indices) of similar length, in random order.
+def step_batches(
+    rows: list[Row], rows_per_step: int, grad_accum: int, rng: random.Random
+) -> list[list[list[int]]]:
+    """One epoch of optimizer steps: random rows (as a shuffled loader gives), each step cut into
+    `grad_accum` micro-batches (row indices) of rows of similar length.
 
-    Rows are shuffled, then sorted by length within pools of `pool_batches` micro-batches, so a
-    micro-batch is padded to a width close to all its rows (a row holding two packed examples no
-    longer widens seven one-example rows); the micro-batch order is shuffled again.
+    Which rows a step sees stays random, so its gradient is that of a plain shuffled batch;
+    sorting inside the step only puts rows of similar length in one micro-batch, which cuts the
+    padding (claims triage, 6 rows of 109-256 tokens per step: 21% as one micro-batch, 4% as
+    three). Sorting across steps cut padding to 0 but made each step's rows alike, and the dev
+    loss came out 0.03 worse than a plain Trainer's over three seeds, so it is not done.
     """
     order = list(range(len(rows)))
     rng.shuffle(order)
-    pool = per_batch * pool_batches
-    batches = []
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool], key=lambda i: len(rows[i].ids))
-        batches += [chunk[i : i + per_batch] for i in range(0, len(chunk), per_batch)]
-    rng.shuffle(batches)
-    return batches
+    per_step = rows_per_step * grad_accum
+    steps = []
+    for start in range(0, len(order), per_step):
+        step = sorted(order[start : start + per_step], key=lambda i: len(rows[i].ids))
+        steps.append([step[j : j + rows_per_step] for j in range(0, len(step), rows_per_step)])
+    return steps
 
 
 def collate(rows: list[Row], pad_id: int, device: str) -> dict[str, torch.Tensor]:
@@ -163,18 +184,39 @@ def collate(rows: list[Row], pad_id: int, device: str) -> dict[str, torch.Tensor
     }
 
 
+# Model types whose logits are exactly `lm_head(decoder(...).last_hidden_state)` (no soft-capping or
+# scaling): for them the head runs on the labelled positions only (below). Others take the full path.
+PLAIN_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3", "smollm3"})
+
+
+def decoder_and_head(model):
+    """(decoder, lm_head) of a causal LM (through a peft wrapper) with a plain head, else None."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(inner.config, "model_type", None) not in PLAIN_HEAD_TYPES:
+        return None
+    decoder, head = getattr(inner, "model", None), getattr(inner, "lm_head", None)
+    return None if decoder is None or head is None else (decoder, head)
+
+
 def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Sum of next-token cross-entropy over labelled tokens, and how many there were."""
-    out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False)
-    logits = out.logits[:, :-1].float()
+    """Sum of next-token cross-entropy over labelled tokens, and how many there were.
+
+    The vocabulary projection runs only where a label is: with the loss on answer tokens only,
+    most positions need no logits (SmolLM2's head is 21% of its forward FLOPs, and the fp32
+    logits of a 8 x 256 micro-batch take 400 MB). Same loss as the full forward (tested).
+    """
     target = batch["labels"][:, 1:]
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]),
-        target.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
-    return loss, int((target != IGNORE).sum())
+    labelled = target != IGNORE
+    inputs = {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"]}
+    parts = decoder_and_head(model)
+    if parts is None:
+        logits = model(**inputs, use_cache=False).logits[:, :-1][labelled]
+    else:
+        decoder, head = parts
+        hidden = decoder(**inputs, use_cache=False).last_hidden_state
+        logits = head(hidden[:, :-1][labelled])
+    loss = torch.nn.functional.cross_entropy(logits.float(), target[labelled], reduction="sum")
+    return loss, int(labelled.sum())
 
 
 @torch.no_grad()
@@ -182,12 +224,15 @@ def mean_loss(model, rows: list[Row], pad_id: int, device: str, batch_rows: int,
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    if distributed.active():  # each rank scores its share; the sums are added up below
+        rows = rows[distributed.rank() :: distributed.world_size()]
     for start in range(0, len(rows), batch_rows):
         with autocast():
             loss, n = token_loss_sum(
                 model, collate(rows[start : start + batch_rows], pad_id, device)
             )
         total, count = total + float(loss), count + n
+    total, count = distributed.sum_across([total, count], device)
     model.train(was_training)
     return total / max(count, 1)
 
@@ -220,11 +265,14 @@ def train(
         return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
+    distributed.same_start(trainable)
+    progress = progress and distributed.is_main()
     optimizer = torch.optim.AdamW(
         trainable, lr=params.learning_rate, weight_decay=params.weight_decay
     )
-    micro_per_epoch = math.ceil(len(train_rows) / params.rows_per_step)
-    steps_per_epoch = max(1, math.ceil(micro_per_epoch / params.grad_accum))
+    steps_per_epoch = max(
+        1, math.ceil(len(train_rows) / (params.rows_per_step * params.grad_accum))
+    )
     total_steps = max(1, math.ceil(steps_per_epoch * params.epochs))
     scheduler = get_scheduler(
         params.schedule,
@@ -244,23 +292,21 @@ def train(
     stopped_early = False
     with Timer() as wall:
         while step < total_steps and not stopped_early:
-            micro = length_grouped_batches(train_rows, params.rows_per_step, rng)
-            for g in range(0, len(micro), params.grad_accum):  # the last group may be smaller
-                group = [
-                    collate([train_rows[i] for i in m], pad_id, device)
-                    for m in micro[g : g + params.grad_accum]
-                ]
-                n_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in group)
+            epoch = step_batches(train_rows, params.rows_per_step, params.grad_accum, rng)
+            for step_micro in epoch:  # the whole step on every rank; the last may be smaller
+                n_tokens = sum(train_rows[i].loss_tokens for m in step_micro for i in m)
                 step_loss = 0.0
-                for batch in group:
+                for m in distributed.shard(step_micro):  # this process's rows (all of them on one)
                     with autocast():
-                        loss_sum, _ = token_loss_sum(model, batch)
+                        loss_sum, _ = token_loss_sum(
+                            model, collate([train_rows[i] for i in m], pad_id, device)
+                        )
                     (loss_sum / max(n_tokens, 1)).backward()
                     step_loss += float(loss_sum.detach())
+                distributed.sum_gradients(trainable)
+                (step_loss,) = distributed.sum_across([step_loss], device)
                 # Real tokens: every non-padding token the model processed in this step.
-                real_tokens += sum(
-                    len(train_rows[i].ids) for m in micro[g : g + params.grad_accum] for i in m
-                )
+                real_tokens += sum(len(train_rows[i].ids) for m in step_micro for i in m)
                 loss_value = step_loss / max(n_tokens, 1)
                 if not math.isfinite(loss_value):
                     raise Diverged(step + 1, loss_value)
@@ -324,6 +370,7 @@ def train(
         "tokens_per_s": round(real_tokens / wall.seconds, 2) if wall.seconds else None,
         "rows": len(train_rows),
         "bf16_autocast": use_bf16,
+        "processes": distributed.world_size() if distributed.active() else 1,
         "final_loss": curve[-1]["loss"] if curve else None,
         "best_dev_loss": None if best[1] is None else round(best[0], 5),
         "best_dev_step": best[2] if best[1] is not None else None,
@@ -363,12 +410,18 @@ def device_peak_flops(device: str) -> float:
 _PEAK: dict = {}
 
 
-def mfu(tokens_per_s: float | None, params_total: int, full: bool, device: str) -> dict:
-    """Model FLOPs utilisation: 6N FLOPs per token for full fine-tuning, 4N for adapters."""
+def mfu(
+    tokens_per_s: float | None, params_total: int, full: bool, device: str, processes: int = 1
+) -> dict:
+    """Model FLOPs utilisation: 6N FLOPs per token for full fine-tuning, 4N for adapters.
+
+    Against the peak of all `processes` devices together (one device per process).
+    """
     peak = device_peak_flops(device)
     per_token = (6 if full else 4) * params_total
     return {
         "flops_per_token": per_token,
         "device_peak_flops": round(peak),
-        "mfu": round(tokens_per_s * per_token / peak, 4) if tokens_per_s else None,
+        "devices": processes,
+        "mfu": round(tokens_per_s * per_token / (peak * processes), 4) if tokens_per_s else None,
     }

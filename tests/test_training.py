@@ -53,13 +53,46 @@ def test_packed_loss_equals_unpacked_loss(tiny_model_dir):
         assert abs(float(token_loss_sum(model, leaky)[0]) - unpacked) > 1e-3
 
 
+def test_loss_on_labelled_positions_only_equals_the_full_forward(tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+
+    from harness.training import decoder_and_head
+
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    torch.manual_seed(0)
+    lora = get_peft_model(
+        base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    batch = collate(pack(examples(), 32, 0, packing=True), 0, "cpu")
+    target = batch["labels"][:, 1:]
+    for model in (base, lora):
+        assert decoder_and_head(model) is not None  # the head-on-labels path is the one tested
+        with torch.no_grad():
+            logits = model(
+                input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+            ).logits[:, :-1]
+            full = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                target.reshape(-1),
+                ignore_index=-100,
+                reduction="sum",
+            )
+            fast, n = token_loss_sum(model, batch)
+        assert float(fast) == pytest.approx(float(full), rel=1e-5)
+        assert n == int((target != -100).sum())
+    # the adapter is really applied on the fast path (its random B moves the loss)
+    with torch.no_grad(), lora.disable_adapter():
+        plain = float(token_loss_sum(lora, batch)[0])
+    assert abs(plain - float(fast)) > 1e-4
+
+
 @pytest.fixture
 def train_suite(tiny_suite):
     text = tiny_suite.read_text().replace(
         "arms:\n",
         "arms:\n"
-        "  - arm: lora\n    params: {epochs: 3, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, max_seq_len: 128}\n"
-        "  - arm: full\n    params: {epochs: 2, learning_rate: 0.001, rows_per_step: 2, max_seq_len: 128}\n",
+        "  - arm: lora\n    params: {epochs: 3, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, grad_accum: 1, max_seq_len: 128}\n"
+        "  - arm: full\n    params: {epochs: 2, learning_rate: 0.001, rows_per_step: 2, grad_accum: 1, max_seq_len: 128}\n",
     )
     tiny_suite.write_text(text)
     return tiny_suite
@@ -214,23 +247,28 @@ def test_seed_and_seeds_together_are_refused(tmp_path):
         ArmSpec(arm="lora", seeds=[3, 3])
 
 
-def test_length_grouped_batches_cover_every_row_once_and_cut_padding():
+def test_steps_hold_random_rows_and_sort_only_inside_a_step():
     import random
 
-    from harness.training import Row, length_grouped_batches
+    from harness.training import Row, step_batches
 
     draw = random.Random(1)
     lengths = [draw.randint(20, 250) for _ in range(100)]
     rows = [Row(ids=[1] * n, labels=[1] * n, positions=list(range(n))) for n in lengths]
-    batches = length_grouped_batches(rows, 8, random.Random(0))
-    flat = [i for b in batches for i in b]
-    assert sorted(flat) == list(range(100)) and all(len(b) <= 8 for b in batches)
-    assert batches == length_grouped_batches(rows, 8, random.Random(0))  # seeded
-
-    def padding(bs):
-        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in bs)
-
+    steps = step_batches(rows, 2, 4, random.Random(0))
+    assert steps == step_batches(rows, 2, 4, random.Random(0))  # seeded
+    flat = [i for step in steps for m in step for i in m]
+    assert sorted(flat) == list(range(100)) and len(steps) == 13
+    assert all(len(step) <= 4 and all(len(m) <= 2 for m in step) for step in steps)
+    # A step's rows are those of a plain shuffled loader: same rows per step as shuffle-and-cut.
     order = list(range(100))
     random.Random(0).shuffle(order)
     plain = [order[i : i + 8] for i in range(0, 100, 8)]
-    assert padding(batches) < padding(plain) / 3
+    assert [sorted(i for m in step for i in m) for step in steps] == [sorted(p) for p in plain]
+
+    def padding(micro):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in micro)
+
+    sorted_micro = [m for step in steps for m in step]
+    unsorted_micro = [p[j : j + 2] for p in plain for j in range(0, len(p), 2)]
+    assert padding(sorted_micro) < padding(unsorted_micro) / 2

@@ -1,4 +1,4 @@
-"""The arm seam: `setup` (retrieval index, then the arm's own `prepare`), then `predict`.
+"""The arm seam: `setup` (the arm's own `prepare`, then the retrieval index), then `predict`.
 
 Any arm may carry a `retrieval:` block (hybrids such as `lora+rag`): `setup` then builds a
 retriever over the task's corpus (or its train items) and `retrieve` gives each item its passages.
@@ -36,12 +36,14 @@ class Arm:
         self.stats: dict[str, Any] = {}  # arm-specific efficiency figures for the record
 
     def setup(self, task: TaskData) -> None:
+        # prepare (training, for fine-tuned arms) first: in a multi-GPU run the other processes
+        # are already waiting in that training (harness.distributed).
+        self.prepare(task)
         if self.retrieval is not None:
             self.retriever = build_retriever(self.retrieval, task, self.ctx)
             self.stats["retrieval"] = self.retriever.stats
             if self.retriever.warnings:
                 self.stats["retrieval_warnings"] = self.retriever.warnings
-        self.prepare(task)
 
     def prepare(self, task: TaskData) -> None:
         """Work done once per task before predicting (nothing for prompting arms)."""

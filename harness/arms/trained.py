@@ -40,16 +40,28 @@ class TrainedArm(BaseArm):
         return model
 
     # ---- shared flow
+    def artifact(self, task: TaskData) -> tuple[Path, Path]:
+        """(base model folder, artifact folder); the artifact is complete when it holds training.json."""
+        resolved = resolve_model(self.ctx.suite.model, progress=False)
+        return resolved.path, cache_dir() / "artifacts" / self.artifact_key(
+            task, resolved.fingerprint
+        )
+
+    def join_training(self, task: TaskData) -> None:
+        """A helper process of a multi-GPU run (rank > 0): train alongside rank 0, save nothing."""
+        base_path, folder = self.artifact(task)
+        if not (folder / "training.json").is_file():
+            self._train(task, self.ctx.backend, base_path)
+
     def prepare(self, task: TaskData) -> None:
         base = self.ctx.backend  # tokenizer, chat format, device
-        resolved = resolve_model(self.ctx.suite.model, progress=False)
-        folder = cache_dir() / "artifacts" / self.artifact_key(task, resolved.fingerprint)
+        base_path, folder = self.artifact(task)
         done = folder / "training.json"
         if done.is_file():
-            model = self.load(resolved.path, folder)
+            model = self.load(base_path, folder)
             stats = json.loads(done.read_text()) | {"artifact_cached": True}
         else:
-            model, stats = self._train(task, base, resolved.path)
+            model, stats = self._train(task, base, base_path)
             tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             self.save(model, tmp)
@@ -62,7 +74,7 @@ class TrainedArm(BaseArm):
         stats["trainable_params"], stats["total_params"] = self.counts[1], self.counts[0]
         self.stats["training"] = stats
         self.trained = HFBackend(
-            resolved.path,
+            base_path,
             device=base.device,
             dtype=base.dtype,
             batch_size=base.batch_size,
@@ -99,7 +111,9 @@ class TrainedArm(BaseArm):
             "examples": len(examples),
             "peak_memory_bytes": ph.peak_bytes,
             "memory_kind": ph.memory_kind,
-            **mfu(stats["tokens_per_s"], total, self.full_finetune, base.device),
+            **mfu(
+                stats["tokens_per_s"], total, self.full_finetune, base.device, stats["processes"]
+            ),
         }
         return model, stats
 
