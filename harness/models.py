@@ -110,7 +110,7 @@ def _hub_folder(repo_id: str, revision: str | None) -> Path:
 def _embedded_folder(name: str, progress: bool) -> Path:
     info = EMBEDDED[name]
     target = cache_dir() / "models" / name
-    if (target / "config.json").is_file() and list(target.glob("*.safetensors")):
+    if _converted(target):
         return target
     spec = importlib.util.find_spec(info["package"])  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
@@ -150,9 +150,25 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     (tmp / "adaptbench-source.json").write_text(
         json.dumps({"gguf": gguf.name, "gguf_bytes": gguf.stat().st_size}, indent=1)
     )
+    _move_into_place(tmp, target)
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    """Rename a finished conversion to its cache folder (atomic: a half-written one is never used)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)  # atomic: a half-converted folder is never picked up
+    if target.exists() and not _converted(target):
+        shutil.rmtree(target, ignore_errors=True)  # a stale partial folder
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        # Another process (a second rank of a multi-GPU launch) converted it first: use theirs.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not _converted(target):
+            raise
+
+
+def _converted(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
 
 
 def fingerprint_folder(folder: Path) -> str:

@@ -290,6 +290,7 @@ def train(
         total=total_steps, desc="train", unit="step", disable=not (progress and sys.stderr.isatty())
     )
     stopped_early = False
+    dev_seconds = 0.0  # dev-loss evaluations: inside the wall time, outside tokens/s
     with Timer() as wall:
         while step < total_steps and not stopped_early:
             epoch = step_batches(train_rows, params.rows_per_step, params.grad_accum, rng)
@@ -315,7 +316,7 @@ def train(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
-                elapsed = max(wall.elapsed(), 1e-9)
+                elapsed = max(wall.elapsed() - dev_seconds, 1e-9)  # training time so far
                 curve.append(
                     {
                         "step": step,
@@ -326,7 +327,11 @@ def train(
                 bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{real_tokens / elapsed:.0f}")
                 bar.update(1)
                 if dev_rows and (step % eval_every == 0 or step == total_steps):
-                    dev = mean_loss(model, dev_rows, pad_id, device, params.rows_per_step, autocast)
+                    with Timer() as dev_timer:
+                        dev = mean_loss(
+                            model, dev_rows, pad_id, device, params.rows_per_step, autocast
+                        )
+                    dev_seconds += dev_timer.seconds
                     dev_curve.append({"step": step, "dev_loss": round(dev, 5)})
                     if progress and not sys.stderr.isatty():  # a line per evaluation in logs and CI
                         print(
@@ -367,7 +372,11 @@ def train(
         "steps": step,
         "epochs_run": round(step / steps_per_epoch, 3),
         "real_tokens": real_tokens,
-        "tokens_per_s": round(real_tokens / wall.seconds, 2) if wall.seconds else None,
+        "dev_eval_seconds": round(dev_seconds, 3),
+        # real tokens per second of training: the dev-loss evaluations are not counted
+        "tokens_per_s": round(real_tokens / (wall.seconds - dev_seconds), 2)
+        if wall.seconds > dev_seconds
+        else None,
         "rows": len(train_rows),
         "bf16_autocast": use_bf16,
         "processes": distributed.world_size() if distributed.active() else 1,

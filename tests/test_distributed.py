@@ -127,3 +127,22 @@ def test_launchers_run_a_suite_on_two_processes(launcher, tiny_suite, tmp_path):
     runs = {x["arm"]: x for x in json.loads((out / "results.json").read_text())["runs"]}
     assert runs["lora"]["status"] == "ok" and runs["base"]["status"] == "ok"
     assert runs["lora"]["efficiency"]["training"]["processes"] == 2
+
+
+def test_two_processes_converting_the_model_keep_the_first_copy(tmp_path):
+    from harness.models import _move_into_place
+
+    def converted(folder, text):
+        folder.mkdir()
+        (folder / "config.json").write_text(text)
+        (folder / "model.safetensors").write_text(text)
+        return folder
+
+    target = tmp_path / "models" / "m"
+    _move_into_place(converted(tmp_path / "a", "first"), target)
+    _move_into_place(converted(tmp_path / "b", "second"), target)  # lost the race: no error
+    assert (target / "config.json").read_text() == "first" and not (tmp_path / "b").exists()
+    # a stale half-written folder is replaced
+    (target / "model.safetensors").unlink()
+    _move_into_place(converted(tmp_path / "c", "third"), target)
+    assert (target / "config.json").read_text() == "third"

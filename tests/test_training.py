@@ -112,6 +112,11 @@ def test_lora_and_full_train_record_efficiency_and_reuse_artifacts(train_suite, 
         assert t["loss_curve"][-1]["loss"] < t["loss_curve"][0]["loss"]  # it learns
         assert t["artifact_bytes"] > 0 and 0 < t["mfu"] < 1 and t["device_peak_flops"] > 0
         assert t["peak_memory_bytes"] > 0
+        # tokens/s counts training time only: the dev-loss evaluations are timed apart
+        assert (t["dev_eval_seconds"] > 0) == bool(t["dev_loss_curve"])
+        assert t["tokens_per_s"] == pytest.approx(
+            t["real_tokens"] / (t["seconds"] - t["dev_eval_seconds"]), rel=0.01
+        )
     lora, full = runs["lora"]["efficiency"], runs["full"]["efficiency"]
     assert 0 < lora["params_trainable"] < lora["params_total"] / 5
     assert full["params_trainable"] == full["params_total"]
@@ -213,6 +218,18 @@ def test_accumulation_larger_than_the_data_still_steps(tiny_model_dir):
     params = TrainParams(epochs=2, rows_per_step=1, grad_accum=8, early_stopping_patience=None)
     stats = train(model, rows, [], params, pad_id=0, device="cpu", seed=0, progress=False)
     assert stats["steps"] == 2 and stats["real_tokens"] == 2 * sum(len(r.ids) for r in rows)
+
+
+def test_dev_loss_evaluations_are_timed_apart_from_training(tiny_model_dir):
+    from harness.training import TrainParams, train
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    rows = pack(examples(), 64, 0, packing=False)
+    params = TrainParams(epochs=2, rows_per_step=2, grad_accum=1, evals_per_epoch=2)
+    stats = train(model, rows, rows[:3], params, pad_id=0, device="cpu", seed=0, progress=False)
+    assert stats["dev_loss_curve"] and 0 < stats["dev_eval_seconds"] < stats["seconds"]
+    training_s = stats["seconds"] - stats["dev_eval_seconds"]
+    assert stats["tokens_per_s"] == pytest.approx(stats["real_tokens"] / training_s, rel=0.01)
 
 
 def test_seeds_repeat_training_and_report_the_spread(tiny_suite, tmp_path):
