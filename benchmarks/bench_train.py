@@ -302,7 +302,7 @@ def run_trainer(
     return result, model
 
 
-MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench
+MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench (--micro-rows)
 
 
 def rows_per_step_for(n_examples: int, n_rows: int, target: int = TRAINER_BATCH) -> int:
@@ -319,16 +319,17 @@ def run_adaptbench(
     device: str,
     pad_id: int,
     bf16: bool,
+    micro_rows: int = MICRO_ROWS,
 ) -> tuple[Result, object]:
     """`harness.training.train` on packed rows, about 8 examples per optimizer step."""
     rows = pack(examples, MAX_SEQ_LEN, pad_id, packing=True)
     r = rows_per_step_for(len(examples), len(rows))
-    accum = max(1, round(r / MICRO_ROWS))
+    accum = max(1, round(r / micro_rows))
     params = lora.model_copy(
         update={
             "epochs": float(epochs),
             "max_seq_len": MAX_SEQ_LEN,
-            "rows_per_step": MICRO_ROWS,
+            "rows_per_step": micro_rows,
             "grad_accum": accum,
             "packing": True,
             "bf16": "on" if bf16 else "off",
@@ -348,9 +349,9 @@ def run_adaptbench(
         "max_seq_len": MAX_SEQ_LEN,
         "rows": len(rows),
         "examples_per_row": round(len(examples) / len(rows), 3),
-        "rows_per_step": MICRO_ROWS,
+        "rows_per_step": micro_rows,
         "grad_accum": accum,
-        "rows_per_optimizer_step": MICRO_ROWS * accum,
+        "rows_per_optimizer_step": micro_rows * accum,
         "optim": "torch.optim.AdamW",
         "schedule": params.schedule,
         "warmup_steps": warmup_steps(stats["steps"], params.warmup_ratio),
@@ -439,6 +440,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda if present"
     )
+    p.add_argument(
+        "--micro-rows",
+        type=int,
+        default=MICRO_ROWS,
+        help="adaptbench: packed rows per micro-batch (a step's rows are split into such)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     if args.examples is not None and args.examples < 1:
@@ -491,7 +498,15 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 bf16 = name == "adaptbench-bf16"
                 result, model = run_adaptbench(
-                    path, examples, lora, args.epochs, args.seed, device, pad_id, bf16
+                    path,
+                    examples,
+                    lora,
+                    args.epochs,
+                    args.seed,
+                    device,
+                    pad_id,
+                    bf16,
+                    args.micro_rows,
                 )
             t0 = time.perf_counter()
             result.dev_loss = round(dev_loss(model, dev_rows, pad_id, device), 5)
