@@ -42,6 +42,11 @@ def active() -> bool:
     )
 
 
+def processes() -> int:
+    """How many processes train together (1 outside a launched multi-process run)."""
+    return world_size() if active() else 1
+
+
 def init(device: str) -> None:
     """Join the process group when started by a launcher (NCCL on CUDA, Gloo on CPU)."""
     if world_size() <= 1 or torch.distributed.is_initialized():
@@ -64,7 +69,7 @@ def shard(micro_batches: list[list[int]]) -> list[list[int]]:
     Slicing each micro-batch (rather than dealing whole micro-batches out) keeps every rank busy
     when the step has fewer micro-batches than ranks, and keeps length-grouped rows together.
     """
-    n, r = world_size() if active() else 1, rank() if active() else 0
+    n, r = processes(), rank()
     if n == 1:
         return micro_batches
     out = []

@@ -7,6 +7,7 @@ runs on a GPU, else the peak resident set size of this process, sampled by a bac
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import sys
@@ -171,9 +172,4 @@ def count_parameters(model) -> tuple[int, int]:
 def _logical_numel(p) -> int:
     quant_state = getattr(p, "quant_state", None)
     shape = getattr(quant_state, "shape", None)
-    if shape is not None:
-        n = 1
-        for dim in shape:
-            n *= int(dim)
-        return n
-    return p.numel()
+    return math.prod(int(d) for d in shape) if shape is not None else p.numel()

@@ -88,6 +88,10 @@ class RunContext:
     def seed(self) -> int:
         return self.suite.seed
 
+    def seed_for(self, arm_spec: ArmSpec) -> int:
+        """A cell's seed: the arm's own (`seed`/`seeds`), else the suite's."""
+        return self.seed if arm_spec.seed is None else arm_spec.seed
+
     @property
     def backend(self):
         if self._backend is None:
@@ -248,7 +252,7 @@ def join_training(ctx: RunContext, task: TaskData, arm_spec: ArmSpec) -> None:
     arm_cls = ARMS[arm_spec.arm]
     if not hasattr(arm_cls, "join_training"):
         return
-    seed = ctx.seed if arm_spec.seed is None else arm_spec.seed
+    seed = ctx.seed_for(arm_spec)
     _seed_everything(seed)
     try:
         arm = arm_cls(
@@ -276,7 +280,7 @@ def run_cell(
     arm_cls = ARMS[arm_spec.arm]
     params = arm_cls.Params.model_validate(arm_spec.params)
     cell = f"{task.spec.name}__{arm_spec.label}"
-    seed = ctx.seed if arm_spec.seed is None else arm_spec.seed  # the arm's own, else the suite's
+    seed = ctx.seed_for(arm_spec)
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "id": cell,

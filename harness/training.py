@@ -225,7 +225,7 @@ def mean_loss(model, rows: list[Row], pad_id: int, device: str, batch_rows: int,
     model.eval()
     total, count = 0.0, 0
     if distributed.active():  # each rank scores its share; the sums are added up below
-        rows = rows[distributed.rank() :: distributed.world_size()]
+        rows = rows[distributed.rank() :: distributed.processes()]
     for start in range(0, len(rows), batch_rows):
         with autocast():
             loss, n = token_loss_sum(
@@ -379,7 +379,7 @@ def train(
         else None,
         "rows": len(train_rows),
         "bf16_autocast": use_bf16,
-        "processes": distributed.world_size() if distributed.active() else 1,
+        "processes": distributed.processes(),
         "final_loss": curve[-1]["loss"] if curve else None,
         "best_dev_loss": None if best[1] is None else round(best[0], 5),
         "best_dev_step": best[2] if best[1] is not None else None,
