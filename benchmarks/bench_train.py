@@ -8,13 +8,17 @@ insurance claims-triage data, done three ways:
 * trainer          `transformers.Trainer` as most people write it: one example per row, batches of
                    8 examples padded by `DataCollatorForSeq2Seq` (the default padding collator for
                    a causal LM with masked labels), fp32, `use_cpu=True` on CPU;
-* adaptbench       `harness.training.train` (what the `lora` arm runs) on examples packed into rows
-                   of 256 tokens, as many rows per optimizer step as hold about 8 examples (drawn
-                   at random, like the Trainer's batches), the step's rows sorted by length into
-                   micro-batches of 2 rows (gradient accumulation: less padding, same gradient),
-                   the vocabulary projection computed only at answer positions (the only ones
-                   with a loss), fp32;
-* adaptbench-bf16  the same with bf16 autocast forced on (`bf16="on"`). On a CPU without bf16
+* adaptbench       `harness.training.train` as the `lora` arm runs it (`make_rows`): every example
+                   starts with the same 58 prompt tokens (system prompt and instruction, no loss
+                   on them), so each row holds one example without them and each micro-batch
+                   runs them once, every row attending to their keys and values (same loss and
+                   gradients as the whole examples, tested); a step's 8 random rows are sorted by
+                   length into micro-batches of `--micro-rows` rows; the vocabulary projection
+                   runs only at answer positions (the only ones with a loss); fp32;
+* adaptbench-packed the same loop with `share_prefix` off: whole examples packed into rows of
+                   256 tokens, about 8 examples per step, micro-batches of 2 rows (what the loop
+                   did before the shared prefix);
+* adaptbench-bf16  the first with bf16 autocast forced on (`bf16="on"`). On a CPU without bf16
                    units this can be slower than fp32; it is reported either way.
 
 Why it is fair
@@ -30,12 +34,15 @@ Why it is fair
   token-mean loss over each optimizer step, about 8 examples per step (the exact figures are
   reported). Shuffling differs (each uses its own seeded sampler), as do the dropout draws.
 * Same counting: real tokens = every non-padding token trained on (sum of example lengths x
-  epochs); tokens/s = real tokens / wall seconds of the training call (`time.perf_counter` around
-  `trainer.train()` or `train()`, which includes each one's own set-up). Padded token slots the
-  model actually processed are counted by a forward pre-hook and reported as the padding share.
+  epochs, the shared prefix counted in every example); tokens/s = real tokens / wall seconds of
+  the training call (`time.perf_counter` around `trainer.train()` or `train()`, which includes
+  each one's own set-up). The token positions the model actually ran (padding included, a shared
+  prefix once per micro-batch) are counted by a forward pre-hook and reported per real token
+  (`slots_per_token`: above 1 is padding, below 1 is the prefix computed once for many rows).
 * Same quality yardstick: after training, every model's dev loss is computed by one function,
-  `harness.training.mean_loss` (mean cross-entropy over the answer tokens of the dev split, packed
-  rows, fp32), so the figures are comparable. The untrained model's dev loss is given for scale.
+  `harness.training.mean_loss` (mean cross-entropy over the answer tokens of the dev split, rows
+  as the lora arm makes them, fp32), so the figures are comparable. The untrained model's dev
+  loss is given for scale.
 * No evaluation inside the timed region: the Trainer runs with `eval_strategy="no"` and
   adaptbench's loop gets no dev rows (so no early stopping either).
 * An untimed warm-up forward/backward runs first; contenders then run one after another in one
@@ -94,9 +101,10 @@ from harness.models import resolve_model  # noqa: E402
 from harness.training import (  # noqa: E402
     Example,
     Row,
+    TrainParams,
     collate,
+    make_rows,
     mean_loss,
-    pack,
     qa_examples,
     token_loss_sum,
     train,
@@ -113,7 +121,7 @@ TEMPLATE = "Claim: {question}"
 MAX_SEQ_LEN = 256
 TRAINER_BATCH = 8  # examples per optimizer step for the Trainer; adaptbench aims for the same
 EVAL_BATCH_ROWS = 8
-CONTENDERS = ("trainer", "adaptbench", "adaptbench-bf16")
+CONTENDERS = ("trainer", "adaptbench", "adaptbench-packed", "adaptbench-bf16")
 
 
 @dataclass
@@ -136,13 +144,13 @@ class Result:
         return self.real_tokens / self.seconds if self.seconds else 0.0
 
     @property
-    def padding_share(self) -> float:
-        return 1 - self.real_tokens / self.token_slots if self.token_slots else 0.0
+    def slots_per_token(self) -> float:
+        return self.token_slots / self.real_tokens if self.real_tokens else 0.0
 
     def record(self) -> dict:
         return asdict(self) | {
             "tokens_per_s": round(self.tokens_per_s, 2),
-            "padding_share": round(self.padding_share, 4),
+            "slots_per_token": round(self.slots_per_token, 4),
         }
 
 
@@ -171,7 +179,8 @@ def build_data(
     examples = qa_examples(backend, task, items, MAX_SEQ_LEN)
     dev_items = task.splits["dev"][:n_dev] if n_dev else task.splits["dev"]
     dev = qa_examples(backend, task, dev_items, MAX_SEQ_LEN)
-    return examples, pack(dev, MAX_SEQ_LEN, backend.tokenizer.pad_token_id, packing=True)
+    params = TrainParams(max_seq_len=MAX_SEQ_LEN)  # the dev rows as the lora arm makes them
+    return examples, make_rows(dev, params, backend.tokenizer.pad_token_id)
 
 
 def fresh_lora_model(path: Path, lora: LoraParams, seed: int, device: str):
@@ -302,7 +311,8 @@ def run_trainer(
     return result, model
 
 
-MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench (--micro-rows)
+MICRO_ROWS = 4  # rows per micro-batch for adaptbench (--micro-rows)
+PACKED_MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench-packed (measured best, 2 of 1-3)
 
 
 def rows_per_step_for(n_examples: int, n_rows: int, target: int = TRAINER_BATCH) -> int:
@@ -319,23 +329,24 @@ def run_adaptbench(
     device: str,
     pad_id: int,
     bf16: bool,
+    share_prefix: bool = True,
     micro_rows: int = MICRO_ROWS,
 ) -> tuple[Result, object]:
-    """`harness.training.train` on packed rows, about 8 examples per optimizer step."""
-    rows = pack(examples, MAX_SEQ_LEN, pad_id, packing=True)
-    r = rows_per_step_for(len(examples), len(rows))
-    accum = max(1, round(r / micro_rows))
+    """`harness.training.train` as the lora arm runs it, about 8 examples per optimizer step."""
     params = lora.model_copy(
         update={
             "epochs": float(epochs),
             "max_seq_len": MAX_SEQ_LEN,
-            "rows_per_step": micro_rows,
-            "grad_accum": accum,
             "packing": True,
+            "share_prefix": share_prefix,
             "bf16": "on" if bf16 else "off",
             "early_stopping_patience": None,
         }
     )
+    rows = make_rows(examples, params, pad_id)
+    r = rows_per_step_for(len(examples), len(rows))
+    accum = max(1, round(r / micro_rows))
+    params = params.model_copy(update={"rows_per_step": micro_rows, "grad_accum": accum})
     model = fresh_lora_model(path, lora, seed, device)
     counter = SlotCounter(model)
     torch.manual_seed(seed)  # dropout draws, as the Trainer's set_seed does
@@ -345,7 +356,8 @@ def run_adaptbench(
     counter.remove()
     config = {
         "runner": "harness.training.train",
-        "packing": True,
+        "shared_prefix_tokens": len(rows[0].prefix),
+        "packing": not rows[0].prefix,
         "max_seq_len": MAX_SEQ_LEN,
         "rows": len(rows),
         "examples_per_row": round(len(examples) / len(rows), 3),
@@ -359,7 +371,11 @@ def run_adaptbench(
         "bf16_autocast": stats["bf16_autocast"],
     }
     result = Result(
-        contender="adaptbench-bf16" if bf16 else "adaptbench",
+        contender="adaptbench-bf16"
+        if bf16
+        else "adaptbench"
+        if share_prefix
+        else "adaptbench-packed",
         config=config,
         seconds=seconds,
         real_tokens=stats["real_tokens"],
@@ -401,13 +417,13 @@ def ratios(results: list[Result]) -> dict[str, float]:
 
 
 def print_table(results: list[Result], untrained_dev: float, speedups: dict[str, float]) -> None:
-    head = f"{'contender':<16} {'seconds':>9} {'real tok':>9} {'tok/s':>8} {'pad %':>6} {'steps':>6} {'ex/step':>8} {'train loss':>10} {'dev loss':>9}"
+    head = f"{'contender':<16} {'seconds':>9} {'real tok':>9} {'tok/s':>8} {'slots/tok':>9} {'steps':>6} {'ex/step':>8} {'train loss':>10} {'dev loss':>9}"
     print(head)
     print("-" * len(head))
     for r in results:
         print(
             f"{r.contender:<16} {r.seconds:>9.1f} {r.real_tokens:>9d} {r.tokens_per_s:>8.1f} "
-            f"{100 * r.padding_share:>6.1f} {r.optimizer_steps:>6d} {r.examples_per_step:>8.2f} "
+            f"{r.slots_per_token:>9.3f} {r.optimizer_steps:>6d} {r.examples_per_step:>8.2f} "
             f"{r.final_train_loss if r.final_train_loss is not None else float('nan'):>10.4f} "
             f"{r.dev_loss:>9.4f}"
         )
@@ -444,7 +460,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--micro-rows",
         type=int,
         default=MICRO_ROWS,
-        help="adaptbench: packed rows per micro-batch (a step's rows are split into such)",
+        help="adaptbench: rows per micro-batch (a step's rows are split into such); "
+        f"adaptbench-packed always uses {PACKED_MICRO_ROWS}",
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
@@ -496,7 +513,7 @@ def main(argv: list[str] | None = None) -> None:
                     path, examples, lora, args.epochs, args.seed, device, scratch
                 )
             else:
-                bf16 = name == "adaptbench-bf16"
+                packed = name == "adaptbench-packed"
                 result, model = run_adaptbench(
                     path,
                     examples,
@@ -505,8 +522,9 @@ def main(argv: list[str] | None = None) -> None:
                     args.seed,
                     device,
                     pad_id,
-                    bf16,
-                    args.micro_rows,
+                    bf16=name == "adaptbench-bf16",
+                    share_prefix=not packed,
+                    micro_rows=PACKED_MICRO_ROWS if packed else args.micro_rows,
                 )
             t0 = time.perf_counter()
             result.dev_loss = round(dev_loss(model, dev_rows, pad_id, device), 5)

@@ -18,7 +18,7 @@ from ..backends.hf import HFBackend
 from ..data import TaskData
 from ..measure import count_parameters, phase
 from ..models import cache_dir, resolve_model
-from ..training import corpus_examples, mfu, pack, qa_examples, train
+from ..training import corpus_examples, make_rows, mfu, qa_examples, train
 from .base import BaseArm
 
 
@@ -96,13 +96,9 @@ class TrainedArm(BaseArm):
                 raise ValueError(f"corpus_training is on but task '{task.spec.name}' has no corpus")
             examples += corpus_examples(base, task.corpus, p.max_seq_len)
         pad = base.tokenizer.pad_token_id
-        rows = pack(examples, p.max_seq_len, pad, p.packing)
+        rows = make_rows(examples, p, pad)
         dev = task.splits.get("dev", [])
-        dev_rows = (
-            pack(qa_examples(base, task, dev, p.max_seq_len), p.max_seq_len, pad, p.packing)
-            if dev
-            else []
-        )
+        dev_rows = make_rows(qa_examples(base, task, dev, p.max_seq_len), p, pad) if dev else []
         model = self.trainable_model(base_path).to(base.device)
         with phase("train") as ph:
             stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, self.ctx.progress)
