@@ -8,18 +8,21 @@ insurance claims-triage data, done three ways:
 * trainer          `transformers.Trainer` as most people write it: one example per row, batches of
                    8 examples padded by `DataCollatorForSeq2Seq` (the default padding collator for
                    a causal LM with masked labels), fp32, `use_cpu=True` on CPU;
-* adaptbench       `harness.training.train` as the `lora` arm runs it (`make_rows`): every example
-                   starts with the same 58 prompt tokens (system prompt and instruction, no loss
-                   on them), so each row holds one example without them and each micro-batch
+* adaptbench       `harness.training.train` as the `lora` arm runs it (`make_rows`; with the
+                   arm's LoRA dropout 0.05 `share_prefix: auto` is off): examples packed into
+                   rows of 256 tokens, as many rows per optimizer step as hold about 8 examples
+                   (drawn at random, like the Trainer's batches), the step's rows sorted by
+                   length into micro-batches of 2 rows (gradient accumulation: less padding,
+                   same gradient), the vocabulary projection computed only at answer positions
+                   (the only ones with a loss), fp32;
+* adaptbench-shared the same with `share_prefix: on`: every example starts with the same 58
+                   prompt tokens (system prompt and instruction, no loss on them), so each row
+                   holds one example without them and each micro-batch of `--micro-rows` rows
                    runs them once, every row attending to their keys and values (same loss and
-                   gradients as the whole examples, tested); a step's 8 random rows are sorted by
-                   length into micro-batches of `--micro-rows` rows; the vocabulary projection
-                   runs only at answer positions (the only ones with a loss); fp32;
-* adaptbench-packed the same loop with `share_prefix` off: whole examples packed into rows of
-                   256 tokens, about 8 examples per step, micro-batches of 2 rows (what the loop
-                   did before the shared prefix);
-* adaptbench-bf16  the first with bf16 autocast forced on (`bf16="on"`). On a CPU without bf16
-                   units this can be slower than fp32; it is reported either way.
+                   gradients as whole examples without dropout, tested; with dropout one mask
+                   per micro-batch for the prefix);
+* adaptbench-bf16  `adaptbench` with bf16 autocast forced on (`bf16="on"`). On a CPU without
+                   bf16 units this can be slower than fp32; it is reported either way.
 
 Why it is fair
 --------------
@@ -121,7 +124,7 @@ TEMPLATE = "Claim: {question}"
 MAX_SEQ_LEN = 256
 TRAINER_BATCH = 8  # examples per optimizer step for the Trainer; adaptbench aims for the same
 EVAL_BATCH_ROWS = 8
-CONTENDERS = ("trainer", "adaptbench", "adaptbench-packed", "adaptbench-bf16")
+CONTENDERS = ("trainer", "adaptbench", "adaptbench-shared", "adaptbench-bf16")
 
 
 @dataclass
@@ -174,7 +177,7 @@ def claims_task() -> TaskData:
 def build_data(
     backend: HFBackend, task: TaskData, n_examples: int | None, n_dev: int | None = None
 ) -> tuple[list[Example], list[Row]]:
-    """The train examples (first `n_examples` items) and the packed dev rows (first `n_dev`)."""
+    """The train examples (first `n_examples` items) and the dev rows (first `n_dev`)."""
     items = task.train[:n_examples] if n_examples else task.train
     examples = qa_examples(backend, task, items, MAX_SEQ_LEN)
     dev_items = task.splits["dev"][:n_dev] if n_dev else task.splits["dev"]
@@ -311,8 +314,8 @@ def run_trainer(
     return result, model
 
 
-MICRO_ROWS = 4  # rows per micro-batch for adaptbench (--micro-rows)
-PACKED_MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench-packed (measured best, 2 of 1-3)
+MICRO_ROWS = 2  # packed rows per micro-batch for adaptbench (--micro-rows; 2 measured best of 1-3)
+SHARED_MICRO_ROWS = 4  # rows per micro-batch for adaptbench-shared (one prefix forward per 4 rows)
 
 
 def rows_per_step_for(n_examples: int, n_rows: int, target: int = TRAINER_BATCH) -> int:
@@ -329,8 +332,9 @@ def run_adaptbench(
     device: str,
     pad_id: int,
     bf16: bool,
-    share_prefix: bool = True,
+    share_prefix: str = "auto",
     micro_rows: int = MICRO_ROWS,
+    name: str = "adaptbench",
 ) -> tuple[Result, object]:
     """`harness.training.train` as the lora arm runs it, about 8 examples per optimizer step."""
     params = lora.model_copy(
@@ -371,11 +375,7 @@ def run_adaptbench(
         "bf16_autocast": stats["bf16_autocast"],
     }
     result = Result(
-        contender="adaptbench-bf16"
-        if bf16
-        else "adaptbench"
-        if share_prefix
-        else "adaptbench-packed",
+        contender=name,
         config=config,
         seconds=seconds,
         real_tokens=stats["real_tokens"],
@@ -460,8 +460,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--micro-rows",
         type=int,
         default=MICRO_ROWS,
-        help="adaptbench: rows per micro-batch (a step's rows are split into such); "
-        f"adaptbench-packed always uses {PACKED_MICRO_ROWS}",
+        help="adaptbench and adaptbench-bf16: packed rows per micro-batch (a step's rows are "
+        f"split into such); adaptbench-shared always uses {SHARED_MICRO_ROWS}",
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
@@ -496,7 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     lora = LoraParams()
     print(
         f"{len(examples)} train examples ({sum(len(e.ids) for e in examples)} tokens), "
-        f"{len(dev_rows)} packed dev rows, epochs={args.epochs}, "
+        f"{len(dev_rows)} dev rows, epochs={args.epochs}, "
         f"load average {machine['load_average_1_5_15']}"
     )
 
@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> None:
                     path, examples, lora, args.epochs, args.seed, device, scratch
                 )
             else:
-                packed = name == "adaptbench-packed"
+                shared = name == "adaptbench-shared"
                 result, model = run_adaptbench(
                     path,
                     examples,
@@ -523,8 +523,9 @@ def main(argv: list[str] | None = None) -> None:
                     device,
                     pad_id,
                     bf16=name == "adaptbench-bf16",
-                    share_prefix=not packed,
-                    micro_rows=PACKED_MICRO_ROWS if packed else args.micro_rows,
+                    share_prefix="on" if shared else "auto",
+                    micro_rows=SHARED_MICRO_ROWS if shared else args.micro_rows,
+                    name=name,
                 )
             t0 = time.perf_counter()
             result.dev_loss = round(dev_loss(model, dev_rows, pad_id, device), 5)

@@ -144,7 +144,7 @@ def test_shared_prefix_gives_the_loss_and_gradients_of_the_whole_examples(
         loss.backward()
         return float(loss.detach()), n, [p.grad.clone() for p in trainable]
 
-    shared = make_rows(exs, TrainParams(), pad_id=0)
+    shared = make_rows(exs, TrainParams(share_prefix="on"), pad_id=0)
     assert all(r.prefix == tuple(exs[0].ids[:12]) for r in shared)
     assert [r.real_tokens for r in shared] == [len(e.ids) for e in exs]
     whole = pack(exs, 64, 0, packing=False)
@@ -160,11 +160,17 @@ def test_shared_prefix_gives_the_loss_and_gradients_of_the_whole_examples(
 
 
 def test_rows_fall_back_to_packing_when_nothing_is_shared_or_sharing_is_off():
+    from harness.arms.lora import LoraParams
     from harness.training import TrainParams, make_rows
 
     exs = prompted_examples()
-    assert not any(r.prefix for r in make_rows(exs, TrainParams(share_prefix=False), 0))
-    assert not any(r.prefix for r in make_rows(exs, TrainParams(gradient_checkpointing=True), 0))
+    assert all(r.prefix for r in make_rows(exs, TrainParams(), 0))  # full: no dropout, shared
+    assert all(r.prefix for r in make_rows(exs, LoraParams(dropout=0.0), 0))
+    assert not any(r.prefix for r in make_rows(exs, LoraParams(), 0))  # dropout 0.05: auto is off
+    assert all(r.prefix for r in make_rows(exs, LoraParams(share_prefix="on"), 0))
+    assert not any(r.prefix for r in make_rows(exs, TrainParams(share_prefix="off"), 0))
+    on_but_checkpointing = TrainParams(share_prefix="on", gradient_checkpointing=True)
+    assert not any(r.prefix for r in make_rows(exs, on_but_checkpointing, 0))
     packed = make_rows(examples(), TrainParams(max_seq_len=32), 0)
     assert len(packed) < len(examples()) and not any(r.prefix for r in packed)
 
