@@ -374,7 +374,7 @@ def apply_override(raw: dict, override: str) -> None:
         else:
             raise SpecError(f"override {override!r}: {where} is not a mapping or list")
     last = parts[-1]
-    parsed = yaml.safe_load(value) if value.strip() else ""
+    parsed = _override_value(override, value)
     if isinstance(target, list):
         if not last.isdigit() or int(last) >= len(target):
             raise SpecError(
@@ -385,6 +385,29 @@ def apply_override(raw: dict, override: str) -> None:
         target[last] = parsed
     else:
         raise SpecError(f"override {override!r}: cannot set {key}")
+
+
+def _override_value(override: str, value: str) -> Any:
+    """A YAML scalar (`8`, `true`, `null`), a flow list or mapping (`[1, 2]`, `{k: 3}`), else text.
+
+    Free text stays the string typed: YAML would read `reply: I don't know` as a mapping and
+    fail on `{abstain_answer}` in a sentence.
+    """
+    text = value.strip()
+    if not text:
+        return ""
+    if text[0] in "[{":
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(
+                f"override {override!r}: {text!r} is not a YAML list or mapping ({exc})"
+            ) from None
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return value
+    return value if isinstance(parsed, (dict, list)) else parsed
 
 
 # --------------------------------------------------------------------------------------------

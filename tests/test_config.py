@@ -100,6 +100,17 @@ def test_overrides_and_relative_paths(tmp_path):
     raw = {"tasks": [{"a": 1}]}
     apply_override(raw, "tasks.0.a=[1, 2]")
     assert raw["tasks"][0]["a"] == [1, 2]
+    # free text YAML cannot read (a colon followed by a space) stays the string the user typed
+    apply_override(raw, "tasks.0.b=If unsure, reply: I don't know")
+    assert raw["tasks"][0]["b"] == "If unsure, reply: I don't know"
+    apply_override(raw, "tasks.0.c=Answer from {context} only: {question}")
+    assert raw["tasks"][0]["c"] == "Answer from {context} only: {question}"
+    apply_override(raw, "tasks.0.d={k: 3}")
+    assert raw["tasks"][0]["d"] == {"k": 3}
+    apply_override(raw, "tasks.0.e=0.5")
+    assert raw["tasks"][0]["e"] == 0.5
+    with pytest.raises(SpecError, match="not a YAML list or mapping"):
+        apply_override(raw, "tasks.0.a=[1, 2")
     with pytest.raises(SpecError, match="not an index"):
         apply_override(raw, "tasks.3.a=1")
     with pytest.raises(SpecError, match="KEY.PATH=VALUE"):
