@@ -24,6 +24,7 @@ processes (`harness.distributed`).
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import sys
@@ -274,6 +275,12 @@ def decoder_and_head(model):
     return None if decoder is None or head is None else (decoder, head)
 
 
+def cache_kwarg(module) -> str:
+    """`cache` in transformers 5.2x, `past_key_values` before (deprecated there, gone in 5.40)."""
+    inner = module.get_base_model() if hasattr(module, "get_base_model") else module
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+
+
 def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Sum of next-token cross-entropy over labelled tokens, and how many there were.
 
@@ -287,9 +294,10 @@ def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
     parts = decoder_and_head(model)
     forward = model if parts is None else parts[0]
     if "prefix_ids" in batch:  # the shared prefix once; every row attends to its keys and values
-        cache = forward(input_ids=batch["prefix_ids"], use_cache=True).past_key_values
+        out = forward(input_ids=batch["prefix_ids"], use_cache=True)
+        cache = getattr(out, "cache", None) or out.past_key_values
         cache.batch_repeat_interleave(batch["input_ids"].shape[0])
-        inputs |= {"past_key_values": cache, "use_cache": True}
+        inputs |= {cache_kwarg(forward): cache, "use_cache": True}
     else:
         inputs["use_cache"] = False
     if parts is None:
