@@ -484,12 +484,15 @@ def train(
 # MFU
 
 
-def device_peak_flops(device: str) -> float:
-    """Measured matmul throughput (FLOP/s) of this device in the training dtype, cached per process."""
-    key = (device, torch.get_num_threads())
+def device_peak_flops(device: str, bf16: bool) -> float:
+    """Measured matmul throughput (FLOP/s) of this device in the training dtype, cached per process.
+
+    bf16 when training ran under bf16 autocast, else fp32: MFU is against what the loop could use.
+    """
+    key = (device, torch.get_num_threads(), bf16)
     if key not in _PEAK:
         n = 1024 if device == "cpu" else 8192
-        dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        dtype = torch.bfloat16 if bf16 else torch.float32
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
         for _ in range(2):
@@ -510,17 +513,24 @@ _PEAK: dict = {}
 
 
 def mfu(
-    tokens_per_s: float | None, params_total: int, full: bool, device: str, processes: int = 1
+    tokens_per_s: float | None,
+    params_total: int,
+    full: bool,
+    device: str,
+    processes: int = 1,
+    bf16: bool = False,
 ) -> dict:
     """Model FLOPs utilisation: 6N FLOPs per token for full fine-tuning, 4N for adapters.
 
-    Against the peak of all `processes` devices together (one device per process).
+    Against the peak of all `processes` devices together (one device per process), measured in
+    the dtype the matmuls ran in (`bf16`: under bf16 autocast).
     """
-    peak = device_peak_flops(device)
+    peak = device_peak_flops(device, bf16)
     per_token = (6 if full else 4) * params_total
     return {
         "flops_per_token": per_token,
         "device_peak_flops": round(peak),
+        "device_peak_dtype": "bfloat16" if bf16 else "float32",
         "devices": processes,
         "mfu": round(tokens_per_s * per_token / (peak * processes), 4) if tokens_per_s else None,
     }

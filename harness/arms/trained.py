@@ -108,7 +108,12 @@ class TrainedArm(BaseArm):
             "peak_memory_bytes": ph.peak_bytes,
             "memory_kind": ph.memory_kind,
             **mfu(
-                stats["tokens_per_s"], total, self.full_finetune, base.device, stats["processes"]
+                stats["tokens_per_s"],
+                total,
+                self.full_finetune,
+                base.device,
+                stats["processes"],
+                bf16=stats["bf16_autocast"],
             ),
         }
         return model, stats
