@@ -84,3 +84,17 @@ def test_chat_template_and_plain_prompts(tiny_model_dir):
         tokenizer=chat.tokenizer,
     )
     assert plain.format_chat([{"role": "user", "content": "Hi"}]) == "Be brief.\n\nHi\n"
+
+
+def test_a_model_passed_in_runs_in_the_backend_dtype(tiny_model_dir):
+    """A fine-tuned arm hands over its fp32 model; it is scored in the dtype every arm uses."""
+    from transformers import AutoModelForCausalLM
+
+    trained = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    backend = HFBackend(tiny_model_dir, dtype="bfloat16", model=trained, progress=False)
+    assert backend.model.dtype == torch.bfloat16
+    base = HFBackend(tiny_model_dir, dtype="bfloat16", progress=False)
+    prompt = [base.format_chat([{"role": "user", "content": "What is it?"}])]
+    assert [g.text for g in backend.generate(prompt, 6, [])] == [
+        g.text for g in base.generate(prompt, 6, [])
+    ]

@@ -75,6 +75,10 @@ class HFBackend:
                 use_safetensors=True,
                 trust_remote_code=trust_remote_code,
             )
+        elif getattr(model, "hf_quantizer", None) is None:
+            # A model built elsewhere (a fine-tuned arm's, trained in fp32) is evaluated in the
+            # dtype every other arm is: the same instrument for all. Quantised weights keep theirs.
+            model = model.to(dtype=DTYPES[dtype])
         self.model = model.to(device).eval()
         gc = self.model.generation_config
         # Greedy decoding: clear sampling knobs a checkpoint may ship, so nothing warns or samples.
