@@ -381,6 +381,10 @@ def train(
     )
     stopped_early = False
     dev_seconds = 0.0  # dev-loss evaluations: inside the wall time, outside tokens/s
+    # Positions the model really ran (a shared prefix once per micro-batch, no padding) and
+    # those the vocabulary projection ran on: what MFU counts FLOPs from (`mfu`).
+    head_on_labels_only = decoder_and_head(model) is not None
+    computed_tokens, head_tokens = 0, 0
     with Timer() as wall:
         while step < total_steps and not stopped_early:
             epoch = step_batches(train_rows, params.rows_per_step, params.grad_accum, rng)
@@ -398,6 +402,12 @@ def train(
                 (step_loss,) = distributed.sum_across([step_loss], device)
                 # Real tokens: every non-padding token the model processed in this step.
                 real_tokens += sum(train_rows[i].real_tokens for m in step_micro for i in m)
+                for m in step_micro:
+                    ran = len(train_rows[m[0]].prefix) + sum(len(train_rows[i].ids) for i in m)
+                    computed_tokens += ran
+                    head_tokens += (
+                        sum(train_rows[i].loss_tokens for i in m) if head_on_labels_only else ran
+                    )
                 loss_value = step_loss / max(n_tokens, 1)
                 if not math.isfinite(loss_value):
                     raise Diverged(step + 1, loss_value)
@@ -462,6 +472,8 @@ def train(
         "steps": step,
         "epochs_run": round(step / steps_per_epoch, 3),
         "real_tokens": real_tokens,
+        "computed_tokens": computed_tokens,
+        "head_tokens": head_tokens,
         "dev_eval_seconds": round(dev_seconds, 3),
         # real tokens per second of training: the dev-loss evaluations are not counted
         "tokens_per_s": round(real_tokens / (wall.seconds - dev_seconds), 2)
@@ -513,24 +525,30 @@ _PEAK: dict = {}
 
 
 def mfu(
-    tokens_per_s: float | None,
-    params_total: int,
-    full: bool,
-    device: str,
-    processes: int = 1,
-    bf16: bool = False,
+    stats: dict, params_total: int, head_params: int, full: bool, device: str, bf16: bool = False
 ) -> dict:
-    """Model FLOPs utilisation: 6N FLOPs per token for full fine-tuning, 4N for adapters.
+    """Model FLOPs utilisation of a training run: FLOPs done per second / the device's peak.
 
-    Against the peak of all `processes` devices together (one device per process), measured in
+    6 FLOPs per parameter and position for full fine-tuning, 4 for adapters (the frozen weights
+    need no weight gradient), counted on the positions the loop really ran: a shared prefix once
+    per micro-batch, the vocabulary projection (`head_params`) only where it ran (answer
+    positions, for plain-head models). Counting every example token at 6N instead overstated
+    the work by the shared prefix and the skipped projections: on claims triage a full
+    fine-tune read MFU 1.29 that way. Against the peak of all processes' devices, measured in
     the dtype the matmuls ran in (`bf16`: under bf16 autocast).
     """
+    per_param = 6 if full else 4
+    flops = per_param * (
+        (params_total - head_params) * stats["computed_tokens"] + head_params * stats["head_tokens"]
+    )
+    seconds = stats["seconds"] - stats["dev_eval_seconds"]
+    processes = stats["processes"]
     peak = device_peak_flops(device, bf16)
-    per_token = (6 if full else 4) * params_total
     return {
-        "flops_per_token": per_token,
+        "flops_per_token": per_param * params_total,  # nominal (every position, every weight)
+        "training_flops": flops,
         "device_peak_flops": round(peak),
         "device_peak_dtype": "bfloat16" if bf16 else "float32",
         "devices": processes,
-        "mfu": round(tokens_per_s * per_token / (peak * processes), 4) if tokens_per_s else None,
+        "mfu": round(flops / seconds / (peak * processes), 4) if seconds > 0 and flops else None,
     }

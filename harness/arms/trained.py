@@ -103,16 +103,17 @@ class TrainedArm(BaseArm):
         with phase("train") as ph:
             stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, self.ctx.progress)
         total, _ = count_parameters(model)
+        head = model.get_output_embeddings()
         stats |= {
             "examples": len(examples),
             "peak_memory_bytes": ph.peak_bytes,
             "memory_kind": ph.memory_kind,
             **mfu(
-                stats["tokens_per_s"],
+                stats,
                 total,
+                head.weight.numel() if head is not None else 0,
                 self.full_finetune,
                 base.device,
-                stats["processes"],
                 bf16=stats["bf16_autocast"],
             ),
         }
