@@ -295,7 +295,7 @@ def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
     forward = model if parts is None else parts[0]
     if "prefix_ids" in batch:  # the shared prefix once; every row attends to its keys and values
         out = forward(input_ids=batch["prefix_ids"], use_cache=True)
-        cache = getattr(out, "cache", None) or out.past_key_values
+        cache = out.cache if "cache" in out else out.past_key_values
         cache.batch_repeat_interleave(batch["input_ids"].shape[0])
         inputs |= {cache_kwarg(forward): cache, "use_cache": True}
     else:
