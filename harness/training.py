@@ -24,6 +24,7 @@ processes (`harness.distributed`).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import random
@@ -278,7 +279,12 @@ def decoder_and_head(model):
 def cache_kwarg(module) -> str:
     """`cache` in transformers 5.2x, `past_key_values` before (deprecated there, gone in 5.40)."""
     inner = module.get_base_model() if hasattr(module, "get_base_model") else module
-    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+    return _cache_kwarg_of(type(inner))
+
+
+@functools.cache
+def _cache_kwarg_of(cls: type) -> str:  # once per model class, not per micro-batch
+    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
 
 
 def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
@@ -400,9 +406,9 @@ def train(
                     step_loss += float(loss_sum.detach())
                 distributed.sum_gradients(trainable)
                 (step_loss,) = distributed.sum_across([step_loss], device)
-                # Real tokens: every non-padding token the model processed in this step.
-                real_tokens += sum(train_rows[i].real_tokens for m in step_micro for i in m)
                 for m in step_micro:
+                    # Real tokens: every non-padding example token, its shared prefix included.
+                    real_tokens += sum(train_rows[i].real_tokens for i in m)
                     ran = len(train_rows[m[0]].prefix) + sum(len(train_rows[i].ids) for i in m)
                     computed_tokens += ran
                     head_tokens += (
