@@ -43,7 +43,7 @@ from .metrics import (
 )
 from .models import cache_dir, pick_device, pick_dtype, resolve_model
 from .retrieval import Embedder, RetrievalParams
-from .seeds import seed_groups
+from .seeds import seed_groups, variant_groups
 from .stats import bootstrap_statistic, summarize
 
 SCHEMA_VERSION = 1
@@ -216,6 +216,7 @@ def run_suite(
         "tasks": tasks_info,
         "runs": result.records,
         "seed_groups": seed_groups(suite.arms, result.records),
+        "variant_groups": variant_groups(result.records),
     }
     write_json_atomic(out_dir / "results.json", payload)
     from .report import write_reports
