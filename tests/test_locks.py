@@ -70,9 +70,11 @@ def test_a_held_lock_blocks_and_a_killed_holder_releases_it(tmp_path, isolated_c
     try:
         assert holder.stdout.readline().strip() == "held"
         waits = []
-        with pytest.raises(LockTimeout):
-            with file_lock(lock, on_wait=lambda: waits.append(1), timeout_s=0.5):
-                pass
+        with (
+            pytest.raises(LockTimeout),
+            file_lock(lock, on_wait=lambda: waits.append(1), timeout_s=0.5),
+        ):
+            pass
         assert waits == [1]
         holder.send_signal(signal.SIGKILL)  # a crash: no chance to release anything
         holder.wait(timeout=30)
