@@ -291,7 +291,10 @@ def ls_cmd(what: str) -> None:
         from .arms import ARMS
 
         for name, cls in sorted(ARMS.items()):
-            params = ", ".join(f"{k}={v.default!r}" for k, v in cls.Params.model_fields.items())
+            params = ", ".join(
+                f"{k}={'(required)' if v.is_required() else repr(v.get_default(call_default_factory=True))}"
+                for k, v in cls.Params.model_fields.items()
+            )
             click.echo(f"{name:<12} {cls.summary}" + (f"  [params: {params}]" if params else ""))
     elif what == "metrics":
         from .metrics import METRICS
@@ -299,6 +302,9 @@ def ls_cmd(what: str) -> None:
         arrows = {True: "higher is better", False: "lower is better", None: "descriptive"}
         for name, m in sorted(METRICS.items()):
             click.echo(f"{name:<22} ({arrows[m.higher_is_better]}) {m.description}")
+        from .stats import INTERVALS
+
+        click.echo(f"\n{INTERVALS}")
     else:
         for f in sorted(SUITES_DIR.rglob("*.yaml")):
             try:

@@ -17,6 +17,11 @@ from .matching import MismatchError, check_sides, check_tasks, shared_items
 from .stats import holm, paired_test
 
 ALPHA = 0.05
+TIE_DESPITE_CI = (
+    "(†) A tie although the unadjusted 95% CI of the delta excludes 0: taken alone the "
+    "difference would look real, but not after the Holm adjustment for all the comparisons "
+    "made; more items would settle it."
+)
 PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
 
 
@@ -92,6 +97,13 @@ class Comparison:
         return self.p_adjusted < ALPHA
 
     @property
+    def tie_despite_ci(self) -> bool:
+        """A tie whose unadjusted 95% CI of the delta excludes zero: significant taken alone,
+        not after the Holm adjustment for the report's other comparisons."""
+        r = self.result
+        return self.verdict == "tie" and (r["ci_low"] > 0 or r["ci_high"] < 0)
+
+    @property
     def verdict(self) -> str:
         """better / worse / tie, from b's point of view, direction-aware.
 
@@ -115,6 +127,7 @@ class Comparison:
             "p_adjusted": self.p_adjusted,
             "significant": self.significant,
             "verdict": self.verdict,
+            "tie_despite_ci": self.tie_despite_ci,
         }
 
 
@@ -252,10 +265,13 @@ def comparison_markdown(result: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in result["comparisons"]:
+        verdict = c["verdict"] + (" (†)" if c.get("tie_despite_ci") else "")
         lines.append(
             f"| {c['task']} | {c['b'][2:]} | {c['metric']} | {c['n']} | {c['delta']:+.3f} | "
-            f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['test']} | {c['p_adjusted']:.3g} | {c['verdict']} |"
+            f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['test']} | {c['p_adjusted']:.3g} | {verdict} |"
         )
+    if any(c.get("tie_despite_ci") for c in result["comparisons"]):
+        lines += ["", TIE_DESPITE_CI]
     for f in result["flips"]:
         lines += [
             "",
