@@ -21,6 +21,8 @@ from pydantic import Field, model_validator
 
 from .config import DEFAULT_EMBEDDER, Strict, check_placeholders
 from .data import Document, Item
+from .itemhash import item_hash
+from .locks import file_lock, lock_path
 from .measure import Timer
 from .models import cache_dir, fingerprint_folder
 
@@ -311,24 +313,58 @@ class Retriever:
     def build(
         self, docs: list[Document], corpus_name: str, answers: dict[str, str] | None = None
     ) -> Retriever:
-        import faiss
-
         if not docs:
             raise RetrievalError(f"{corpus_name}: the corpus to index is empty")
         key = self._key(docs, answers)
         folder = cache_dir() / "indexes" / key
+        # One process builds a given index; another that needs it waits, then loads it.
+        with file_lock(
+            lock_path(cache_dir(), "index", key),
+            on_wait=lambda: print(
+                f"[adaptbench] another run is building the index {folder}; waiting for it",
+                file=sys.stderr,
+            ),
+        ):
+            for orphan in folder.glob(".index.tmp*"):
+                orphan.unlink(missing_ok=True)  # left by a killed build (we hold the lock)
+            if self._load_cached(folder):
+                return self
+            self._build(docs, folder, answers)
+        return self
+
+    def _load_cached(self, folder: Path) -> bool:
+        """Load a complete cached index; False when absent, or damaged (reported, then rebuilt)."""
+        import faiss
+
         index_path = folder / "index.faiss"
-        if index_path.is_file() and (folder / "chunks.jsonl").is_file():
-            self.chunks = [
+        if not index_path.is_file():
+            return False
+        try:
+            chunks = [
                 Chunk(**json.loads(line))
-                for line in (folder / "chunks.jsonl").read_text().splitlines()
+                for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
             ]
-            self.index = faiss.read_index(str(index_path))
-            configure_search(self.index, self.params)
-            meta = json.loads((folder / "meta.json").read_text())
-            self.warnings = meta["warnings"]
-            self.stats = meta["stats"] | {"index_cached": True}
-            return self
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            index = faiss.read_index(str(index_path))
+            if index.ntotal != len(chunks):
+                raise ValueError(f"{index.ntotal} vectors for {len(chunks)} chunks")
+            warnings, stats = meta["warnings"], meta["stats"]
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            print(
+                f"[adaptbench] warning: damaged cached index {folder} ({type(exc).__name__}: "
+                f"{exc}); building it again",
+                file=sys.stderr,
+            )
+            index_path.unlink(missing_ok=True)
+            return False
+        self.chunks, self.index, self.warnings = chunks, index, warnings
+        configure_search(self.index, self.params)
+        self.stats = stats | {"index_cached": True}
+        return True
+
+    def _build(self, docs: list[Document], folder: Path, answers: dict[str, str] | None) -> None:
+        import faiss
+
         with Timer() as t_chunk:
             self.chunks, self.warnings = chunk_documents(
                 docs, self.embedder.tokenizer, self.params, self.embedder.max_tokens, answers
@@ -340,30 +376,35 @@ class Retriever:
         with Timer() as t_index:
             self.index = build_index(vectors, self.params)
         folder.mkdir(parents=True, exist_ok=True)
+        index_path = folder / "index.faiss"
+        index_path.unlink(missing_ok=True)  # absent while the entry is being rewritten
         tmp = folder / f".index.tmp{os.getpid()}"
-        faiss.write_index(self.index, str(tmp))
-        self.stats = {
-            "chunks": len(self.chunks),
-            "documents": len(docs),
-            "dimension": int(vectors.shape[1]),
-            "index_kind": self.params.index,
-            "index_bytes": tmp.stat().st_size,
-            "chunk_seconds": round(t_chunk.seconds, 4),
-            "embed_seconds": round(t_embed.seconds, 4),
-            "index_build_seconds": round(t_index.seconds, 4),
-            "build_seconds": round(t_chunk.seconds + t_embed.seconds + t_index.seconds, 4),
-            "embedder": self.embedder.name,
-            "embedder_params": self.embedder.parameter_count(),
-        }
-        (folder / "chunks.jsonl").write_text(
-            "".join(json.dumps(asdict(c)) + "\n" for c in self.chunks)
-        )
-        (folder / "meta.json").write_text(
-            json.dumps({"warnings": self.warnings, "stats": self.stats})
-        )
-        os.replace(tmp, index_path)  # the index file last: its presence means a complete entry
+        try:
+            faiss.write_index(self.index, str(tmp))
+            self.stats = {
+                "chunks": len(self.chunks),
+                "documents": len(docs),
+                "dimension": int(vectors.shape[1]),
+                "index_kind": self.params.index,
+                "index_bytes": tmp.stat().st_size,
+                "chunk_seconds": round(t_chunk.seconds, 4),
+                "embed_seconds": round(t_embed.seconds, 4),
+                "index_build_seconds": round(t_index.seconds, 4),
+                "build_seconds": round(t_chunk.seconds + t_embed.seconds + t_index.seconds, 4),
+                "embedder": self.embedder.name,
+                "embedder_params": self.embedder.parameter_count(),
+            }
+            (folder / "chunks.jsonl").write_text(
+                "".join(json.dumps(asdict(c)) + "\n" for c in self.chunks), encoding="utf-8"
+            )
+            (folder / "meta.json").write_text(
+                json.dumps({"warnings": self.warnings, "stats": self.stats}), encoding="utf-8"
+            )
+            os.replace(tmp, index_path)  # the index file last: its presence means a complete entry
+        except BaseException:  # interrupted or failed: leave no orphan temporary file
+            tmp.unlink(missing_ok=True)
+            raise
         self.stats = self.stats | {"index_cached": False}
-        return self
 
     def chunk_text(self, chunk: Chunk) -> str:
         return (
@@ -388,7 +429,8 @@ class Retriever:
             ).encode()
         )
         for d in docs:
-            h.update(repr((d.id, d.title, d.text, (answers or {}).get(d.id))).encode())
+            h.update(item_hash(d).encode())  # the whole document as loaded
+            h.update(json.dumps((answers or {}).get(d.id)).encode())
         return h.hexdigest()[:20]
 
     def search(self, queries: list[str], k: int) -> tuple[list[list[Hit]], list[float]]:

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from .arms import ARMS
 from .arms.prompting import gold_answer, is_abstention
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, load_task
+from .itemhash import item_hash, short_item_hash
+from .locks import file_lock, lock_path
 from .measure import Efficiency, phase
 from .metrics import (
     CORPUS_PREFIX,
@@ -166,29 +169,38 @@ def run_suite(
             )
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
-            record = _cached(out_dir, task_spec.name, arm_spec.label, key) if not force else None
+            record = (
+                None if force else _cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
+            )
             if not distributed.is_main():
                 if record is None:
                     join_training(ctx, task, arm_spec)
                 continue
-            if record is not None:
+            if record is None:
+                with _cell_lock(key, f"{task_spec.name} / {arm_spec.label}"):
+                    if not force:  # a concurrent identical run may have finished it meanwhile
+                        record = _cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
+                    if record is None:
+                        log(
+                            f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items"
+                        )
+                        record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
+                        _store(out_dir, record, rows)
+                        if (
+                            distributed.active()
+                            and record["status"] != "ok"
+                            and ARMS[arm_spec.arm].changes_weights
+                        ):
+                            # The other processes may be waiting inside this arm's training:
+                            # stop them all.
+                            raise SystemExit(
+                                f"{task_spec.name} / {arm_spec.label} failed in a multi-process "
+                                f"run ({record['reason']}); finished arms are saved, rerun to go on"
+                            )
+            if record.get("cached"):
                 log(
                     f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
                 )
-            else:
-                log(f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items")
-                record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
-                _store(out_dir, record, rows)
-                if (
-                    distributed.active()
-                    and record["status"] != "ok"
-                    and ARMS[arm_spec.arm].changes_weights
-                ):
-                    # The other processes may be waiting inside this arm's training: stop them all.
-                    raise SystemExit(
-                        f"{task_spec.name} / {arm_spec.label} failed in a multi-process run "
-                        f"({record['reason']}); finished arms are saved, rerun to go on"
-                    )
             result.records.append(record)
     if not distributed.is_main():
         return result  # rank 0 writes the results
@@ -444,6 +456,7 @@ def score(
         rows.append(
             {
                 "id": item.id,
+                "item_hash": short_item_hash(item),  # what gate and compare match items on
                 "source": item.source,
                 "prompt": pred.prompt,
                 "output": pred.output,
@@ -576,22 +589,10 @@ def content_hash(
     for split, split_items in sorted(task.splits.items()):
         h.update(split.encode())
         for it in items if split == "eval" else split_items:
-            h.update(
-                repr(
-                    (
-                        it.id,
-                        it.question,
-                        it.answers,
-                        it.answerable,
-                        it.choices,
-                        it.label,
-                        it.context,
-                    )
-                ).encode()
-            )
+            h.update(item_hash(it).encode())  # the whole item as loaded (harness.itemhash)
     if task.corpus:
         for d in task.corpus:
-            h.update(repr((d.id, d.title, d.text)).encode())
+            h.update(item_hash(d).encode())
     return h.hexdigest()[:20]
 
 
@@ -622,8 +623,26 @@ def _cache_folder(key: str) -> Path:
     return cache_dir() / "runs" / key
 
 
-def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
-    """A finished record with this key: first in the output folder, then in the shared cache."""
+def _cell_lock(key: str, label: str) -> AbstractContextManager:
+    """One process at a time computes a cell; an identical concurrent run waits, then reuses it.
+
+    Not in a multi-process (multi-GPU) run: its helper ranks decide on their own whether to join
+    a cell's training, so rank 0 must not wait for a lock they know nothing about.
+    """
+    if distributed.active():
+        return nullcontext()
+    path = lock_path(cache_dir(), "run", key)
+    return file_lock(
+        path, on_wait=lambda: log(f"{label}: another run is computing this cell; waiting ({path})")
+    )
+
+
+def _cached(out_dir: Path, task: str, arm: str, key: str, n_items: int) -> dict | None:
+    """A finished record with this key: first in the output folder, then in the shared cache.
+
+    An entry whose record does not parse or whose samples are missing, truncated or altered is
+    damaged: it is reported with its path and passed over (so the cell is recomputed).
+    """
     cell = f"{task}__{arm}"
     candidates = [
         (out_dir / "records" / f"{cell}.json", out_dir / "samples" / f"{cell}.jsonl"),
@@ -631,14 +650,23 @@ def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
     ]
     for rec_path, samples_path in candidates:
         try:
-            record = json.loads(rec_path.read_text())
-        except (OSError, ValueError):
+            text = rec_path.read_text(encoding="utf-8")
+        except OSError:
+            continue  # no entry here
+        try:
+            record = json.loads(text)
+            if not isinstance(record, dict):
+                raise ValueError(f"a JSON {type(record).__name__}, not an object")
+        except ValueError as exc:
+            log(
+                f"warning: damaged cache entry {rec_path}: the record does not parse ({exc}); recomputing"
+            )
             continue
-        if (
-            record.get("content_hash") != key
-            or record.get("status") != "ok"
-            or not samples_path.is_file()
-        ):
+        if record.get("content_hash") != key or record.get("status") != "ok":
+            continue  # another cell's inputs, or a failure: not reusable, not damaged
+        problem = samples_problem(samples_path, record, n_items)
+        if problem:
+            log(f"warning: damaged cache entry {samples_path}: {problem}; recomputing")
             continue
         record.update(id=cell, task=task, arm=arm, cached=True, samples=f"samples/{cell}.jsonl")
         _place(out_dir, record, samples_path)
@@ -646,14 +674,45 @@ def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
     return None
 
 
+def samples_problem(path: Path, record: dict, n_items: int) -> str | None:
+    """Why a finished cell's samples file cannot be trusted, or None when it is whole.
+
+    Checked: it exists, matches the sha256 its record holds (records written before the checksum
+    skip that), and holds one parseable JSON object per eval item.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "the samples file is missing"
+    if not data:
+        return "the samples file is empty"
+    expected = record.get("samples_sha256")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        return "the samples file does not match its record's checksum (truncated or altered)"
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    for lineno, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return f"line {lineno} of the samples file does not parse"
+        if not isinstance(row, dict):
+            return f"line {lineno} of the samples file is not a JSON object"
+    if len(lines) != n_items:
+        return f"the samples file has {len(lines)} rows for {n_items} eval items"
+    return None
+
+
 def _store(out_dir: Path, record: dict, rows: list[dict]) -> None:
     """Samples first, record last (atomically): a record on disk means a finished run.
 
+    The record holds the samples' checksum, so a damaged samples file is caught on reuse.
     Failed cells go to the output folder only; they are retried on the next run.
     """
     folder = _cache_folder(record["content_hash"])
     samples = folder / "samples.jsonl"
-    write_text_atomic(samples, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    record["samples_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    write_text_atomic(samples, text)
     if record["status"] == "ok":
         write_json_atomic(folder / "record.json", record)
     _place(out_dir, record, samples)
@@ -664,20 +723,28 @@ def _place(out_dir: Path, record: dict, samples_src: Path) -> None:
     dst = out_dir / "samples" / f"{cell}.jsonl"
     dst.parent.mkdir(parents=True, exist_ok=True)
     if samples_src.resolve() != dst.resolve():
-        tmp = dst.with_suffix(f".tmp{os.getpid()}")
-        shutil.copyfile(samples_src, tmp)
-        os.replace(tmp, dst)
+        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+        try:
+            shutil.copyfile(samples_src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:  # interrupted or failed: leave no orphan temporary file
+            tmp.unlink(missing_ok=True)
+            raise
     write_json_atomic(out_dir / "records" / f"{cell}.json", record)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or failed: leave no orphan temporary file
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -12,12 +12,17 @@ import json
 import os
 import random
 import shutil
+import sys
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
+from .. import distributed
 from ..backends.hf import HFBackend
 from ..data import Item, TaskData
+from ..itemhash import item_hash
+from ..locks import file_lock, lock_path
 from ..measure import count_parameters, phase
 from ..models import cache_dir, resolve_model
 from ..retrieval import Hit, gold_hits, same_document
@@ -58,26 +63,24 @@ class TrainedArm(Arm):
     def join_training(self, task: TaskData) -> None:
         """A helper process of a multi-GPU run (rank > 0): train alongside rank 0, save nothing."""
         base_path, folder = self.artifact(task)
-        if not (folder / "training.json").is_file():
+        if _finished_stats(folder) is None:
             self._train(task, self.ctx.backend, base_path)
 
     def prepare(self, task: TaskData) -> None:
         base = self.ctx.backend  # tokenizer, chat format, device
         base_path, folder = self.artifact(task)
-        done = folder / "training.json"
-        if done.is_file():
-            model = self.load(base_path, folder)
-            stats = json.loads(done.read_text()) | {"artifact_cached": True}
-        else:
-            model, stats = self._train(task, base, base_path)
-            tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            self.save(model, tmp)
-            stats["artifact_bytes"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            (tmp / "training.json").write_text(json.dumps(stats))
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)  # training.json inside: its presence means a complete artifact
-            stats["artifact_cached"] = False
+        # One process trains a given artifact; another that needs it waits, then loads it. Not in
+        # a multi-process run: its helper ranks decide on their own whether to train.
+        lock = (
+            nullcontext()
+            if distributed.active()
+            else file_lock(
+                lock_path(cache_dir(), "artifact", folder.name),
+                on_wait=lambda: _warn(f"another run is training {folder}; waiting for it"),
+            )
+        )
+        with lock:
+            model, stats = self._load_or_train(task, base, base_path, folder)
         self.counts = count_parameters(model)
         stats["trainable_params"], stats["total_params"] = self.counts[1], self.counts[0]
         self.stats["training"] = stats
@@ -92,6 +95,28 @@ class TrainedArm(Arm):
             tokenizer=base.tokenizer,
             progress=base.progress,
         )
+
+    def _load_or_train(self, task: TaskData, base, base_path: Path, folder: Path):
+        """The cached artifact when it is whole, else a fresh training saved atomically."""
+        if not distributed.active():  # this process holds the artifact's lock
+            for orphan in folder.parent.glob(f"{folder.name}.tmp*"):
+                shutil.rmtree(orphan, ignore_errors=True)  # left by a killed run
+        stats = _finished_stats(folder)
+        if stats is not None:
+            return self.load(base_path, folder), stats | {"artifact_cached": True}
+        model, stats = self._train(task, base, base_path)
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            self.save(model, tmp)
+            stats["artifact_bytes"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+            (tmp / "training.json").write_text(json.dumps(stats))
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)  # training.json inside: its presence means a complete artifact
+        except BaseException:  # interrupted or failed: leave no orphan temporary folder
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return model, stats | {"artifact_cached": False}
 
     def _train(self, task: TaskData, base, base_path: Path):
         p = self.params
@@ -211,23 +236,10 @@ class TrainedArm(Arm):
         h.update(json.dumps(parts, sort_keys=True).encode())
         for split in ("train", "dev"):
             for it in task.splits.get(split, []):
-                h.update(
-                    repr(
-                        (
-                            split,
-                            it.id,
-                            it.question,
-                            it.answers,
-                            it.answerable,
-                            it.choices,
-                            it.label,
-                            it.doc_ids,
-                        )
-                    ).encode()
-                )
+                h.update(f"{split}:{item_hash(it)}".encode())  # the whole item as loaded
         if (self.params.corpus_training or self.params.train_with_retrieval) and task.corpus:
             for d in task.corpus:
-                h.update(repr((d.id, d.title, d.text)).encode())
+                h.update(item_hash(d).encode())
         return h.hexdigest()[:20]
 
     def generator(self):
@@ -235,3 +247,22 @@ class TrainedArm(Arm):
 
     def parameter_counts(self) -> tuple[int, int]:
         return self.counts
+
+
+def _warn(msg: str) -> None:
+    print(f"[adaptbench] warning: {msg}", file=sys.stderr, flush=True)
+
+
+def _finished_stats(folder: Path) -> dict | None:
+    """The training stats of a complete cached artifact; None when absent or damaged (reported)."""
+    done = folder / "training.json"
+    if not done.is_file():
+        return None
+    try:
+        stats = json.loads(done.read_text(encoding="utf-8"))
+        if not isinstance(stats, dict):
+            raise ValueError(f"a JSON {type(stats).__name__}, not an object")
+    except (OSError, ValueError) as exc:
+        _warn(f"damaged cached artifact {done} ({exc}); training again")
+        return None
+    return stats

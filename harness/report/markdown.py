@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import versus_base
+from ..compare import TIE_DESPITE_CI, versus_base
+from ..stats import INTERVALS
 from .decision import decide
 
 
@@ -190,10 +191,13 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
     for c in comps:
         r = c.result
         verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
+        verdict += " (†)" if c.tie_despite_ci else ""
         lines.append(
             f"| {c.task} | `{_cell(c.b)}` | {c.metric} | {r['n']} | {r['delta']:+.3f} | "
             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
         )
+    if any(c.tie_despite_ci for c in comps):
+        lines += ["", TIE_DESPITE_CI]
     return lines
 
 
@@ -282,6 +286,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
     if used:
         lines += ["", "## Metric definitions", ""]
         lines += [f"- **{n}**: {definitions[n]['description']}" for n in used if n in definitions]
+        lines += ["", INTERVALS]
     lines += [
         "",
         "Latency is the wall time of the batch an item was generated in (what a caller waits when "
