@@ -198,3 +198,67 @@ def test_retrieval_block_on_a_rag_arm_is_rejected(rag_suite):
     )
     r = CliRunner().invoke(main, ["validate", str(rag_suite)])
     assert r.exit_code == 2 and "takes its retrieval settings in `params`" in r.output
+
+
+def test_oracle_context_reads_the_gold_document_and_raft_trains_with_passages(rag_suite, tmp_path):
+    data = tmp_path / "data"
+    gold = {
+        "tq1": "hearth-deductible",
+        "tq2": "paw-waiting",
+        "tq3": "molar-form",
+        "tq5": "road-code",
+    }
+    train = [json.loads(x) for x in (data / "train.jsonl").read_text().splitlines()]
+    write_jsonl(data / "train.jsonl", [dict(r, doc_id=gold.get(r["id"])) for r in train])
+    rag_suite.write_text(
+        rag_suite.read_text().replace(
+            "arms:\n",
+            "arms:\n  - arm: oracle_context\n    params: {k: 1}\n"
+            "  - arm: lora\n    name: lora+raft\n    params: {epochs: 1, train_with_retrieval: true,"
+            " raft_gold_probability: 1.0, rows_per_step: 2, grad_accum: 1, max_seq_len: 1024}\n    retrieval: {k: 2}\n",
+        )
+    )
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(rag_suite),
+            "--arms",
+            "oracle_context,lora+raft,rag",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    results = json.loads((out / "results.json").read_text())
+    runs = {x["arm"]: x for x in results["runs"]}
+    rows = [
+        json.loads(x)
+        for x in (out / "samples" / "qa__oracle_context.jsonl").read_text().splitlines()
+    ]
+    eval_gold = {
+        "q1": "hearth-deductible",
+        "q2": "paw-waiting",
+        "q3": "molar-form",
+        "q5": "road-code",
+    }
+    for row in rows:
+        if row["id"] in eval_gold:
+            assert [h["doc_id"] for h in row["extra"]["retrieved"]] == [eval_gold[row["id"]]]
+    assert runs["oracle_context"]["metrics"]["recall@k"]["value"] == 1.0
+    raft = runs["lora+raft"]
+    assert raft["status"] == "ok", raft.get("reason")
+    # every answerable train item with a known document saw its gold passage (p = 1)
+    assert raft["efficiency"]["raft"] == {"items": 6, "with_gold_passage": 4}
+    assert (
+        raft["efficiency"]["prompt_tokens_mean"]
+        > runs["rag"]["efficiency"]["prompt_tokens_mean"] / 2
+    )
+    info = results["tasks"]["qa"]
+    assert info["style"]["answer_style"] == "short" and info["style"]["inferred"] is True
+    ceiling = info["ceiling"]["metrics"]["exact_match"]
+    assert ceiling["n"] == 6 and 0 < ceiling["value"] <= 1
+    report = (out / "report.md").read_text()
+    assert "Answer style **short**" in report and "Ceiling (each gold answer cut" in report
