@@ -19,10 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_ABSTAIN_PATTERNS = [
-    r"\bi don'?t know\b",
+    r"\bi don[’']?t know\b",
     r"\bi do not know\b",
+    r"\b(?:i[’']?m|i am) not (?:sure|certain)\b",
+    r"\bi (?:have|[’']?ve got) no idea\b",
     r"\bnot (?:stated|mentioned|specified|covered) in the\b",
-    r"\b(?:cannot|can't|can not) (?:answer|determine|find)\b",
+    r"\b(?:cannot|can[’']?t|can not|(?:am|[’']m) unable to|am not able to) "
+    r"(?:answer|determine|find|say|tell)\b",
     r"\bno information\b",
     r"^\s*unanswerable\s*$",
 ]
@@ -33,7 +36,8 @@ class SpecError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # strict: no silent coercion (`batch_size: true` is not 1, `"8"` is not 8).
+    model_config = ConfigDict(extra="forbid", frozen=False, strict=True)
 
 
 class ModelSpec(Strict):
@@ -111,13 +115,22 @@ class TaskSpec(Strict):
                 ) from exc
         return patterns
 
-    @model_validator(mode="after")
-    def _templates_known(self) -> TaskSpec:
+    @field_validator("instruction", "template")
+    @classmethod
+    def _item_placeholders(cls, template: str, info: Any) -> str:
         from .data import TEMPLATE_FIELDS  # the fields every item offers
 
-        for attr in ("instruction", "template"):
-            _check_placeholders(getattr(self, attr), TEMPLATE_FIELDS, attr)
-        _check_placeholders(self.answer_template, {"answer"}, "answer_template")
+        _check_placeholders(template, TEMPLATE_FIELDS, info.field_name)
+        return template
+
+    @field_validator("answer_template")
+    @classmethod
+    def _answer_placeholders(cls, template: str) -> str:
+        _check_placeholders(template, {"answer"}, "answer_template")
+        return template
+
+    @model_validator(mode="after")
+    def _metrics_known(self) -> TaskSpec:
         if self.metrics is not None:
             from .metrics import METRICS, is_known
 
@@ -287,12 +300,21 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: suite file not found")
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError(f"{path}:{line}: not UTF-8 text; save the suite as UTF-8") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SpecError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a suite must be a YAML mapping (got {type(raw).__name__})")
     for ov in overrides or []:
@@ -314,6 +336,39 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     if local.is_dir():
         suite.model.name = str(local.resolve())
     return suite
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that rejects a key given twice in one mapping (plain YAML keeps the last).
+
+    It also reads `5e-4` as a number, as YAML 1.2 does (1.1 wants `5.0e-4` and gives the text
+    "5e-4", which the strict models would then reject).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given at line {first})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _validate_arm_params(path: Path, suite: SuiteSpec, node: yaml.Node | None) -> None:
@@ -398,13 +453,13 @@ def _override_value(override: str, value: str) -> Any:
         return ""
     if text[0] in "[{":
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             raise SpecError(
                 f"override {override!r}: {text!r} is not a YAML list or mapping ({exc})"
             ) from None
     try:
-        parsed = yaml.safe_load(text)
+        parsed = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError:
         return value
     return value if isinstance(parsed, (dict, list)) else parsed
@@ -511,6 +566,11 @@ def _check_placeholders(template: str, allowed: set[str], what: str) -> None:
         raise ValueError(f"{what} {template!r} is not a valid format string: {exc}") from exc
     for name in names:
         root = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if name != root and root in allowed:
+            raise ValueError(
+                f"{what}: placeholder '{{{name}}}' uses attribute or index access; "
+                f"write '{{{root}}}'"
+            )
         if root == "" or root.isdigit():
             raise ValueError(
                 f"{what}: positional placeholder '{{{name}}}' is not allowed; name the field"
