@@ -472,6 +472,18 @@ def load_corpus(spec: TaskSpec) -> list[Document]:
 # leakage
 
 
+def leakage_warning(task_name: str, leakage: dict[str, Any]) -> str:
+    """The warning `run` and `validate` print when eval/dev questions repeat train ones."""
+    examples = ", ".join(
+        f"{e['split']} {e['id']!r} ~ train {e['train_id']!r}" for e in leakage["examples"][:3]
+    )
+    return (
+        f"warning: task '{task_name}': {leakage['total']} dev/eval question(s) identical or "
+        f"near-identical to train questions (TF-IDF cosine >= {leakage['threshold']}; "
+        f"e.g. {examples})"
+    )
+
+
 def normalize_question(text: str) -> str:
     text = text.lower()
     text = re.sub(r"[^\w\s]", " ", text)

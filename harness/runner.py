@@ -29,7 +29,7 @@ import numpy as np
 from . import __version__, distributed
 from .arms import ARMS
 from .config import ArmSpec, SuiteSpec
-from .data import Item, TaskData, load_task
+from .data import Item, TaskData, leakage_warning, load_task
 from .measure import Efficiency, phase
 from .metrics import (
     CORPUS_PREFIX,
@@ -155,10 +155,8 @@ def run_suite(
             "leakage": task.leakage,
         }
         if task.leakage.get("total"):
-            log(
-                f"warning: task '{task_spec.name}': {task.leakage['total']} dev/eval question(s) identical or "
-                f"near-identical to train questions (see results.json tasks.{task_spec.name}.leakage)"
-            )
+            where = f"see results.json tasks.{task_spec.name}.leakage"
+            log(f"{leakage_warning(task_spec.name, task.leakage)}; {where}")
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
             record = _cached(out_dir, task_spec.name, arm_spec.label, key) if not force else None
