@@ -219,8 +219,10 @@ def run_suite(
 
 def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
     """The cells to run: the named arms (all by default), an arm with `seeds` once per seed."""
-    if not names:
+    if names is None:
         return [cell for a in suite.arms for cell in a.cells()]
+    if not names:
+        raise ValueError("--arms: no arm names given (omit it to run every arm)")
     by_label = {a.label: a for a in suite.arms}
     missing = [n for n in names if n not in by_label]
     if missing:
