@@ -341,8 +341,9 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that rejects a key given twice in one mapping (plain YAML keeps the last).
 
-    It also reads `5e-4` as a number, as YAML 1.2 does (1.1 wants `5.0e-4` and gives the text
-    "5e-4", which the strict models would then reject).
+    Scalars follow YAML 1.2 where 1.1 surprises: `5e-4` is a number (1.1 wants `5.0e-4` and
+    gives the text "5e-4", which the strict models would reject) and only true/false are
+    booleans.
     """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -364,6 +365,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.2 booleans: only true/false. YAML 1.1 also reads on/off/yes/no as booleans, which
+# turned `share_prefix: on` into True and failed the `auto | on | off` choice.
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),

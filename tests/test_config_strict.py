@@ -54,3 +54,13 @@ def test_non_utf8_suite_names_file_and_line(tmp_path):
     path.write_bytes(GOOD.encode() + b"description: caf\xe9\n")
     with pytest.raises(SpecError, match=rf"{path}:8: not UTF-8"):
         load_suite(path)
+
+
+def test_yaml_1_2_booleans_on_off_are_text(tmp_path):
+    text = GOOD.replace("arms: [base]", "arms:\n  - arm: lora\n    params: {share_prefix: on}")
+    assert load_suite(write(tmp_path, text)).arms[0].params["share_prefix"] == "on"
+    bad = GOOD.replace("arms: [base]", "arms:\n  - arm: lora\n    params: {packing: yes}")
+    with pytest.raises(
+        SpecError, match=r"arms\[0\].params.packing: Input should be a valid boolean"
+    ):
+        load_suite(write(tmp_path, bad))

@@ -81,7 +81,7 @@ def test_wheel_without_extras_runs_a_shipped_suite_with_retention(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     py = env_dir / "bin" / "python"
-    # --no-compile: no .pyc for torch and friends up front (minutes on a small CPU).
+    # --no-compile: no up-front byte-compiling of every installed module; imports compile lazily.
     pip = [py, "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
     _install_torch(pip)
     sh(*pip, wheel)  # no extras
