@@ -50,14 +50,14 @@ class _Group(click.Group):
             sys.exit(3)
 
 
-def _check_out_dir(out: Path) -> None:
-    """Fail before any work when the output folder cannot be created or written."""
+def _check_writable(folder: Path, what: str) -> None:
+    """Fail before any work when a folder the run writes to cannot be created or written."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check"):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check"):
             pass
     except OSError as exc:
-        _fail(f"--out {out}: cannot write there ({exc.strerror or exc})")
+        _fail(f"{what} {folder}: cannot write there ({exc.strerror or exc})")
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -117,7 +117,7 @@ def run(
     A finished arm is reused unless its inputs (model, data, parameters, scoring code) changed.
     """
     from .data import DataError
-    from .models import ModelError
+    from .models import ModelError, cache_dir
     from .runner import run_suite
 
     try:
@@ -130,7 +130,8 @@ def run(
     arm_list = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
     if arm_list is not None and not arm_list:
         _fail(f"--arms {arms!r}: no arm names given (omit --arms to run them all)")
-    _check_out_dir(out)
+    _check_writable(out, "--out")
+    _check_writable(cache_dir(), "cache folder (set ADAPTBENCH_CACHE to move it)")
     try:
         result = run_suite(
             spec,

@@ -81,6 +81,13 @@ def test_out_in_an_unwritable_folder_any_user(tmp_path, monkeypatch):
     assert_bad_input(r, "cannot write there (Permission denied)")
 
 
+def test_cache_folder_under_a_file(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("ADAPTBENCH_CACHE", str(tmp_path / "afile" / "cache"))
+    r = invoke("run", write_suite(tmp_path), "--out", tmp_path / "run")
+    assert_bad_input(r, "cache folder", "ADAPTBENCH_CACHE", "cannot write there")
+
+
 @pytest.mark.parametrize("arms", [",", " , ,", ""])
 def test_arms_with_no_names(tmp_path, arms):
     r = invoke("run", write_suite(tmp_path), "--arms", arms, "--out", tmp_path / "o")
