@@ -305,3 +305,17 @@ def test_every_command_on_garbage_ends_in_a_message_not_a_traceback(tmp_path):
         assert result.exit_code == 2, (args, result.exit_code, result.output)
         assert "Traceback" not in result.output and "internal error" not in result.output, args
         assert result.output.strip(), args
+
+
+def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch):
+    import harness.report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(harness.report, "write_reports", broken)
+    r = invoke("report", reportable_run(tmp_path / "run"))
+    assert r.exit_code == 3
+    assert "internal error (RuntimeError: boom)" in r.output and "Traceback" not in r.output
+    monkeypatch.setenv("ADAPTBENCH_DEBUG", "1")
+    assert isinstance(invoke("report", tmp_path / "run").exception, RuntimeError)
