@@ -7,7 +7,10 @@ Exit codes: 0 success; 1 a run finished but some arm failed; 2 bad usage or bad 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -33,7 +36,44 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The last line of defence: an unexpected exception is a short message, not a traceback.
+
+    Every expected bad input is caught where it happens (exit 2); what reaches here is a bug,
+    reported with exit 3 and shown in full with ADAPTBENCH_DEBUG=1. Finished work is already
+    on disk by then (records are written as each arm finishes).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("ADAPTBENCH_DEBUG"):
+                raise
+            click.echo(
+                f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+                "adaptbench, please report it (ADAPTBENCH_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(3)
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Fail before any work when a folder the run writes to cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check"):
+            pass
+    except OSError as exc:
+        _fail(f"{what} {folder}: cannot write there ({exc.strerror or exc})")
+
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="adaptbench")
 def main() -> None:
     """Fine-tune, retrieve or prompt? Build every contender from one dataset and measure them all.
@@ -87,7 +127,7 @@ def run(
     A finished arm is reused unless its inputs (model, data, parameters, scoring code) changed.
     """
     from .data import DataError
-    from .models import ModelError
+    from .models import ModelError, cache_dir
     from .runner import run_suite
 
     try:
@@ -97,7 +137,11 @@ def run(
     if out is None:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         out = Path("reports") / spec.name / stamp
-    arm_list = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    arm_list = [a.strip() for a in arms.split(",") if a.strip()] if arms is not None else None
+    if arm_list is not None and not arm_list:
+        _fail(f"--arms {arms!r}: no arm names given (omit --arms to run them all)")
+    _check_writable(out, "--out")
+    _check_writable(cache_dir(), "cache folder (set ADAPTBENCH_CACHE to move it)")
     try:
         result = run_suite(
             spec,
@@ -124,8 +168,18 @@ def run(
 @click.option(
     "--data/--no-data", default=True, help="Also load every task's data files and check them."
 )
-def validate(paths: tuple[Path, ...], data: bool) -> None:
-    """Check suite files (or folders of them, recursively) without running anything."""
+@click.option(
+    "--strict-leakage",
+    is_flag=True,
+    help="Fail when eval/dev questions (near-)duplicate train questions, as `run` would.",
+)
+def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
+    """Check suite files (or folders of them, recursively) without running anything.
+
+    With data (the default) it also finds what `run` would: retrieval from a missing corpus,
+    `k` above the chunks a corpus gives, and train/eval leakage (a warning, as in `run`).
+    """
+    from .checks import check_task
     from .data import DataError, load_task
 
     files: list[Path] = []
@@ -135,16 +189,24 @@ def validate(paths: tuple[Path, ...], data: bool) -> None:
     if not files:
         _fail(f"no .yaml/.yml files under {', '.join(map(str, paths))}")
     bad = 0
+    tokenizers: dict = {}
     for f in files:
+        problems: list[str] = []
         try:
             spec = load_suite(f)
-            if data:
-                for task in spec.tasks:
-                    load_task(task)
+            for task in spec.tasks if data else []:
+                found, warnings = check_task(
+                    spec, load_task(task, strict_leakage=strict_leakage), tokenizers
+                )
+                problems += [f"{f}: {p}" for p in found]
+                for w in warnings:
+                    click.echo(f"{f}: {w}", err=True)
         except (SpecError, DataError) as exc:
-            bad += 1
-            click.echo(f"FAIL {exc}", err=True)
-        else:
+            problems.append(str(exc))
+        for p in problems:
+            click.echo(f"FAIL {p}", err=True)
+        bad += bool(problems)
+        if not problems:
             click.echo(f"ok   {f}")
     if bad:
         click.echo(f"{bad} of {len(files)} suite(s) invalid", err=True)
@@ -157,11 +219,16 @@ def report(run_dir: Path) -> None:
     """Rewrite report.md, report.html and results.csv of a run folder from its results.json."""
     from .compare import RunFolderError, load_results
     from .report import write_reports
+    from .runfiles import check_reportable
 
     try:
-        write_reports(run_dir, load_results(run_dir))
+        payload = load_results(run_dir)
+        check_reportable(payload, run_dir / "results.json")
+        write_reports(run_dir, payload)
     except RunFolderError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{run_dir}: cannot write the reports ({exc.strerror or exc})")
     for name in ("report.md", "report.html", "results.csv"):
         if (run_dir / name).is_file():
             click.echo(f"wrote {run_dir / name}")
@@ -192,7 +259,10 @@ def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, .
     except (RunFolderError, MismatchError) as exc:
         _fail(str(exc))
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2) + "\n")
+        try:
+            json_out.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as exc:
+            _fail(f"--json {json_out}: cannot write ({exc.strerror or exc})")
     click.echo(comparison_markdown(result))
 
 
@@ -211,10 +281,17 @@ def baseline(run_dir: Path, name: str, folder: Path) -> None:
     from .compare import RunFolderError
     from .gate import write_baseline
 
+    if not _PLAIN_NAME.match(name) or ".." in name:
+        _fail(
+            f"--name {name!r}: a baseline name is a plain file name (letters, digits, _ . + -; "
+            "not starting with a dot, no path separators, no '..')"
+        )
     try:
         path = write_baseline(run_dir, name, folder)
     except RunFolderError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"--dir {folder}: cannot write the baseline there ({exc.strerror or exc})")
     click.echo(f"wrote {path}")
 
 
@@ -274,10 +351,12 @@ def gate(
     except (RunFolderError, SpecError, ValidationError, MismatchError) as exc:
         _fail(str(exc))
     text = gate_markdown(checks, str(baseline_path), notes)
-    if junit:
-        junit.write_text(junit_xml(checks), encoding="utf-8")
-    if md:
-        md.write_text(text, encoding="utf-8")
+    for target, content in ((junit, junit_xml(checks) if junit else ""), (md, text)):
+        if target:
+            try:
+                target.write_text(content, encoding="utf-8")
+            except OSError as exc:
+                _fail(f"{target}: cannot write ({exc.strerror or exc})")
     click.echo(text)
     if any(not c.passed for c in checks):
         sys.exit(1)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .matching import MismatchError, check_sides, check_tasks, shared_items
+from .runfiles import RunFolderError, check_results, read_samples
 from .stats import holm, paired_test
 
 ALPHA = 0.05
@@ -25,18 +26,15 @@ TIE_DESPITE_CI = (
 PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
 
 
-class RunFolderError(ValueError):
-    """A run folder (or baseline file) that cannot be read; the message says which and why."""
-
-
 def load_results(run_dir: Path) -> dict:
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         raise RunFolderError(f"{run_dir}: no results.json (is this an adaptbench run folder?)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunFolderError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: not valid JSON ({exc})") from None
+    return check_results(payload, path)
 
 
 def item_scores(run_dir: Path, record: dict) -> dict[str, dict[str, float]]:
@@ -46,11 +44,10 @@ def item_scores(run_dir: Path, record: dict) -> dict[str, dict[str, float]]:
     path = Path(run_dir) / record.get("samples", "")
     if not record.get("samples") or not path.is_file():
         return {}
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out[row["id"]] = {m: s["value"] for m, s in row.get("scores", {}).items()}
-    return out
+    return {
+        row["id"]: {m: s["value"] for m, s in row.get("scores", {}).items()}
+        for row in read_samples(path)
+    }
 
 
 def item_hashes(run_dir: Path, record: dict) -> dict[str, str] | None:

@@ -23,10 +23,13 @@ ANSWER_STYLES = ("short", "long", "label", "structured")
 # Placeholders a task template may use; every item provides all of them.
 TEMPLATE_FIELDS = {"id", "question", "context", "choices"}
 DEFAULT_ABSTAIN_PATTERNS = [
-    r"\bi don'?t know\b",
+    r"\bi don[’']?t know\b",
     r"\bi do not know\b",
+    r"\b(?:i[’']?m|i am) not (?:sure|certain)\b",
+    r"\bi (?:have|[’']?ve got) no idea\b",
     r"\bnot (?:stated|mentioned|specified|covered) in the\b",
-    r"\b(?:cannot|can't|can not) (?:answer|determine|find)\b",
+    r"\b(?:cannot|can[’']?t|can not|(?:am|[’']m) unable to|am not able to) "
+    r"(?:answer|determine|find|say|tell)\b",
     r"\bno information\b",
     r"^\s*unanswerable\s*$",
 ]
@@ -37,7 +40,8 @@ class SpecError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # strict: no silent coercion (`batch_size: true` is not 1, `"8"` is not 8).
+    model_config = ConfigDict(extra="forbid", frozen=False, strict=True)
 
 
 class ModelSpec(Strict):
@@ -172,13 +176,27 @@ class TaskSpec(Strict):
                 ) from exc
         return patterns
 
+    @field_validator("instruction", "template")
+    @classmethod
+    def _item_placeholders(cls, template: str, info: Any) -> str:
+        check_placeholders(template, TEMPLATE_FIELDS, info.field_name)
+        return template
+
+    @field_validator("answer_template")
+    @classmethod
+    def _answer_placeholders(cls, template: str) -> str:
+        check_placeholders(template, {"answer"}, "answer_template")
+        return template
+
+    @field_validator("style_instruction")
+    @classmethod
+    def _style_placeholders(cls, sentence: str | None) -> str | None:
+        if sentence:
+            check_placeholders(sentence, set(), "style_instruction")
+        return sentence
+
     @model_validator(mode="after")
-    def _templates_known(self) -> TaskSpec:
-        if self.style_instruction:
-            check_placeholders(self.style_instruction, set(), "style_instruction")
-        for attr in ("instruction", "template"):
-            check_placeholders(getattr(self, attr), TEMPLATE_FIELDS, attr)
-        check_placeholders(self.answer_template, {"answer"}, "answer_template")
+    def _metrics_known(self) -> TaskSpec:
         if self.metrics is not None:
             from .metrics import METRICS, is_known
 
@@ -396,12 +414,21 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: suite file not found")
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError(f"{path}:{line}: not UTF-8 text; save the suite as UTF-8") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SpecError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a suite must be a YAML mapping (got {type(raw).__name__})")
     for ov in overrides or []:
@@ -423,6 +450,49 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     if local.is_dir():
         suite.model.name = str(local.resolve())
     return suite
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that rejects a key given twice in one mapping (plain YAML keeps the last).
+
+    Scalars follow YAML 1.2 where 1.1 surprises: `5e-4` is a number (1.1 wants `5.0e-4` and
+    gives the text "5e-4", which the strict models would reject) and only true/false are
+    booleans.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given at line {first})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 booleans: only true/false. YAML 1.1 also reads on/off/yes/no as booleans, which
+# turned `share_prefix: on` into True and failed the `auto | on | off` choice.
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _validate_arm_params(path: Path, suite: SuiteSpec, node: yaml.Node | None) -> None:
@@ -507,13 +577,13 @@ def _override_value(override: str, value: str) -> Any:
         return ""
     if text[0] in "[{":
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             raise SpecError(
                 f"override {override!r}: {text!r} is not a YAML list or mapping ({exc})"
             ) from None
     try:
-        parsed = yaml.safe_load(text)
+        parsed = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError:
         return value
     return value if isinstance(parsed, (dict, list)) else parsed
@@ -620,6 +690,11 @@ def check_placeholders(template: str, allowed: set[str], what: str) -> None:
         raise ValueError(f"{what} {template!r} is not a valid format string: {exc}") from exc
     for name in names:
         root = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if name != root and root in allowed:
+            raise ValueError(
+                f"{what}: placeholder '{{{name}}}' uses attribute or index access; "
+                f"write '{{{root}}}'"
+            )
         if root == "" or root.isdigit():
             raise ValueError(
                 f"{what}: positional placeholder '{{{name}}}' is not allowed; name the field"

@@ -6,15 +6,18 @@ Every error names the file and the line (or row) so a user can fix their data wi
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import string
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .config import DataSpec, TaskSpec
+from .metrics.base import normalize_answer
 from .style import StyleReport, resolve_task_spec
 
 SPLITS = ("train", "dev", "eval")
@@ -92,6 +95,8 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
                 raise DataError(
                     f"{item.source}: labels lack output field(s) {missing} (task output_fields)"
                 )
+        if spec.scoring == "generate":
+            items = [_check_golds(item, spec.abstain_patterns) for item in items]
         splits[split] = items
     corpus = load_corpus(spec) if spec.corpus is not None else None
     task = TaskData(spec=spec, splits=splits, corpus=corpus)
@@ -115,6 +120,48 @@ def resolve_style(task: TaskData) -> tuple[TaskSpec, StyleReport]:
     every = [i for items in task.splits.values() for i in items]
     unanswerable = any(not i.answerable and i.choices is None for i in every)
     return resolve_task_spec(task.spec, golds, unanswerable)
+
+
+def _check_golds(item: Item, abstain_patterns: list[str]) -> Item:
+    """Gold aliases as SQuAD scores them: empty-after-normalisation ones dropped (with a warning),
+    one that reads as an abstention rejected (the arm that said it would be scored as abstaining).
+    """
+    for gold in item.answers:
+        for pattern in abstain_patterns:
+            if re.search(pattern, gold, flags=re.IGNORECASE | re.MULTILINE):
+                raise DataError(
+                    f"{item.source}: gold answer {gold!r} matches the abstention pattern "
+                    f"{pattern!r}: an arm giving it would be scored as abstaining. Mark the item "
+                    "unanswerable, or change the task's abstain_patterns"
+                )
+    kept = tuple(g for g in item.answers if normalize_answer(g))
+    if len(kept) == len(item.answers):
+        return item
+    dropped = [g for g in item.answers if g not in kept]
+    if not kept:
+        raise DataError(
+            f"{item.source}: every gold answer {dropped} is empty after SQuAD normalisation "
+            "(only punctuation, articles or spaces)"
+        )
+    print(
+        f"[adaptbench] warning: {item.source}: gold answer(s) {dropped} are empty after SQuAD "
+        "normalisation and are ignored",
+        file=sys.stderr,
+    )
+    return replace(item, answers=kept)
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text without a byte-order mark; bad bytes are an error naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
 
 
 def detect_format(path: Path, declared: str) -> str:
@@ -152,7 +199,7 @@ def load_items(path: Path, data: DataSpec, scoring: str = "generate") -> list[It
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    with path.open(encoding="utf-8") as fh:
+    with io.StringIO(read_text(path)) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -168,9 +215,19 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
             yield where, row
 
 
+def _csv_delimiter(path: Path, header: str) -> str:
+    """Tab for .tsv; else `,` or `;` (spreadsheets in many locales export `;`), read off the header."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8", newline="") as fh:
+    text = read_text(path)
+    delimiter = _csv_delimiter(path, text.split("\n", 1)[0])
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
         if not reader.fieldnames:
             raise DataError(f"{path}: empty CSV (no header row)")
@@ -263,12 +320,19 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
             raise DataError(
                 f"{where}: a choice item needs at least 2 choices, found {len(choices)}"
             )
+        repeated = sorted({c for c in choices if choices.count(c) > 1})
+        if repeated:
+            raise DataError(
+                f"{where}: choice(s) {repeated} appear more than once; each choice must differ"
+            )
         label = _resolve_label(_get(row, f.label, where, True, "label"), choices, where)
         return Item(choices=tuple(choices), label=label, answers=(choices[label],), **common)
     answers = _as_list(
         _get(row, f.answers, where, f.answerable not in row, "answers"), where, "answers"
     )
     answerable_raw = _get(row, f.answerable, where, False, "answerable") if f.answerable else None
+    if isinstance(answerable_raw, str) and not answerable_raw.strip():
+        answerable_raw = None  # a blank spreadsheet cell: not given
     answerable = _as_bool(answerable_raw, where) if answerable_raw is not None else bool(answers)
     if answerable and not answers:
         raise DataError(f"{where}: item is marked answerable but has no gold answers")
@@ -300,53 +364,85 @@ def _resolve_label(value: Any, choices: list[str], where: str) -> int:
     )
 
 
-def _squad_items(path: Path) -> Iterator[Item]:
-    """SQuAD v1.1 / v2.0 JSON: questions with their paragraph as context and doc id `title#n`."""
+def _load_json(path: Path) -> Any:
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+def _squad_paragraphs(path: Path, payload: Any) -> Iterator[tuple[str, str, int, dict]]:
+    """(where, title, paragraph index, paragraph) of SQuAD JSON, checking its shape on the way."""
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
         raise DataError(
             f"{path}: not SQuAD format (expected a top-level object with a 'data' list)"
         )
     for a, article in enumerate(payload["data"]):
+        if not isinstance(article, dict) or not isinstance(article.get("paragraphs", []), list):
+            raise DataError(
+                f"{path}: data[{a}]: a SQuAD article must be an object with a 'paragraphs' list"
+            )
         title = str(article.get("title", f"article{a}"))
         for p, para in enumerate(article.get("paragraphs", [])):
             where = f"{path}: data[{a}].paragraphs[{p}]"
-            if "context" not in para or "qas" not in para:
-                raise DataError(f"{where}: a SQuAD paragraph needs 'context' and 'qas'")
-            for q, qa in enumerate(para["qas"]):
-                qwhere = f"{where}.qas[{q}]"
-                if "id" not in qa or "question" not in qa:
-                    raise DataError(f"{qwhere}: a SQuAD question needs 'id' and 'question'")
-                impossible = bool(qa.get("is_impossible", False))
-                answers = [] if impossible else _as_list(qa.get("answers", []), qwhere, "answers")
-                if not impossible and not answers:
-                    raise DataError(f"{qwhere}: answerable question without answers")
-                yield Item(
-                    id=str(qa["id"]),
-                    question=str(qa["question"]).strip(),
-                    answers=tuple(dict.fromkeys(answers)),
-                    answerable=not impossible,
-                    context=str(para["context"]),
-                    doc_ids=(f"{title}#{p}",),
-                    source=qwhere,
+            if not isinstance(para, dict) or "context" not in para or "qas" not in para:
+                raise DataError(
+                    f"{where}: a SQuAD paragraph must be an object with 'context' and 'qas'"
                 )
+            if not isinstance(para["context"], str) or not isinstance(para["qas"], list):
+                raise DataError(f"{where}: 'context' must be a string and 'qas' a list")
+            yield where, title, p, para
+
+
+def _squad_items(path: Path) -> Iterator[Item]:
+    """SQuAD v1.1 / v2.0 JSON: questions with their paragraph as context and doc id `title#n`."""
+    for where, title, p, para in _squad_paragraphs(path, _load_json(path)):
+        for q, qa in enumerate(para["qas"]):
+            qwhere = f"{where}.qas[{q}]"
+            if not isinstance(qa, dict) or "id" not in qa or "question" not in qa:
+                raise DataError(
+                    f"{qwhere}: a SQuAD question must be an object with 'id' and 'question'"
+                )
+            impossible = qa.get("is_impossible", False)
+            if not isinstance(impossible, bool):
+                raise DataError(
+                    f"{qwhere}: 'is_impossible' must be true or false (JSON booleans), "
+                    f"got {impossible!r}"
+                )
+            answers = [] if impossible else _as_list(qa.get("answers", []), qwhere, "answers")
+            if not impossible and not answers:
+                raise DataError(f"{qwhere}: answerable question without answers")
+            yield Item(
+                id=str(qa["id"]),
+                question=str(qa["question"]).strip(),
+                answers=tuple(dict.fromkeys(answers)),
+                answerable=not impossible,
+                context=para["context"],
+                doc_ids=(f"{title}#{p}",),
+                source=qwhere,
+            )
 
 
 def squad_documents(path: Path) -> list[Document]:
-    payload = json.loads(path.read_text(encoding="utf-8"))
-    docs = []
-    for a, article in enumerate(payload.get("data", [])):
-        title = str(article.get("title", f"article{a}"))
-        for p, para in enumerate(article.get("paragraphs", [])):
-            docs.append(
-                Document(
-                    id=f"{title}#{p}", text=str(para["context"]), title=title, source=f"{path}"
-                )
+    return [
+        Document(id=f"{title}#{p}", text=para["context"], title=title, source=str(path))
+        for _, title, p, para in _squad_paragraphs(path, _load_json(path))
+    ]
+
+
+def _json_corpus_rows(path: Path, payload: Any) -> Iterator[tuple[str, dict]]:
+    """A `.json` corpus: a list of document objects (or SQuAD, handled by the caller)."""
+    if not isinstance(payload, list):
+        raise DataError(
+            f"{path}: a .json corpus must be a list of documents (objects with id and text) "
+            f"or SQuAD format (an object with a 'data' list); got {type(payload).__name__}"
+        )
+    for i, row in enumerate(payload):
+        if not isinstance(row, dict):
+            raise DataError(
+                f"{path}: [{i}]: a corpus document must be an object, got {type(row).__name__}"
             )
-    return docs
+        yield f"{path}: [{i}]", row
 
 
 def load_corpus(spec: TaskSpec) -> list[Document]:
@@ -357,10 +453,14 @@ def load_corpus(spec: TaskSpec) -> list[Document]:
     if not path.is_file():
         raise DataError(f"{path}: corpus file of task '{spec.name}' not found")
     fmt = detect_format(path, "auto")
-    if fmt == "squad":
+    payload = _load_json(path) if fmt == "squad" else None
+    if isinstance(payload, dict):
         docs = squad_documents(path)
     else:
-        rows = _jsonl_rows(path) if fmt == "jsonl" else _csv_rows(path)
+        if fmt == "squad":
+            rows = _json_corpus_rows(path, payload)
+        else:
+            rows = _jsonl_rows(path) if fmt == "jsonl" else _csv_rows(path)
         docs = []
         for where, row in rows:
             doc_id = _get(row, cs.id_field, where, True, "id")
@@ -385,6 +485,18 @@ def load_corpus(spec: TaskSpec) -> list[Document]:
 # leakage
 
 
+def leakage_warning(task_name: str, leakage: dict[str, Any]) -> str:
+    """The warning `run` and `validate` print when eval/dev questions repeat train ones."""
+    examples = ", ".join(
+        f"{e['split']} {e['id']!r} ~ train {e['train_id']!r}" for e in leakage["examples"][:3]
+    )
+    return (
+        f"warning: task '{task_name}': {leakage['total']} dev/eval question(s) identical or "
+        f"near-identical to train questions (TF-IDF cosine >= {leakage['threshold']}; "
+        f"e.g. {examples})"
+    )
+
+
 def normalize_question(text: str) -> str:
     text = text.lower()
     text = re.sub(r"[^\w\s]", " ", text)
@@ -406,13 +518,20 @@ def leakage_report(task: TaskData, threshold: float) -> dict[str, Any]:
         if not items:
             continue
         qs = [normalize_question(i.question) for i in items]
-        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(train_q + qs)
-        sims = (vec.transform(qs) @ vec.transform(train_q).T).tocsr()
+        try:
+            vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(train_q + qs)
+            sims = (vec.transform(qs) @ vec.transform(train_q).T).tocsr()
+        except ValueError:
+            # No word of two or more characters in any question: nothing to compare but
+            # identical text, which the exact check below still counts.
+            sims = None
         exact = near = 0
         for row, (item, q) in enumerate(zip(items, qs)):
             if q in train_exact:
                 exact += 1
                 match, score = train_exact[q], 1.0
+            elif sims is None:
+                continue
             else:
                 r = sims.getrow(row)
                 if r.nnz == 0 or r.data.max() < threshold:

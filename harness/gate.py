@@ -18,6 +18,7 @@ from pathlib import Path
 from .compare import RunFolderError, item_hashes, item_scores, load_results, only, paired
 from .config import GateSpec
 from .matching import MismatchError, check_sides, check_tasks, shared_items
+from .runfiles import check_baseline
 
 BASELINE_SCHEMA = 1
 
@@ -73,13 +74,13 @@ def load_baseline(path: Path) -> dict:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunFolderError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if data.get("schema_version") != BASELINE_SCHEMA or "runs" not in data:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != BASELINE_SCHEMA:
         raise RunFolderError(
             f"{path}: not an adaptbench baseline (schema_version {BASELINE_SCHEMA})"
         )
-    return data
+    return check_baseline(data, path)
 
 
 @dataclass

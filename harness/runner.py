@@ -31,7 +31,7 @@ from . import __version__, distributed
 from .arms import ARMS
 from .arms.prompting import gold_answer, is_abstention
 from .config import ArmSpec, SuiteSpec
-from .data import Item, TaskData, load_task
+from .data import Item, TaskData, leakage_warning, load_task
 from .itemhash import item_hash, short_item_hash
 from .locks import file_lock, lock_path
 from .measure import Efficiency, phase
@@ -163,10 +163,8 @@ def run_suite(
             tasks_info[task_spec.name]["ceiling"] = ceiling(ctx, task, items, model.path)
             _log_style(task)
         if task.leakage.get("total"):
-            log(
-                f"warning: task '{task_spec.name}': {task.leakage['total']} dev/eval question(s) identical or "
-                f"near-identical to train questions (see results.json tasks.{task_spec.name}.leakage)"
-            )
+            where = f"see results.json tasks.{task_spec.name}.leakage"
+            log(f"{leakage_warning(task_spec.name, task.leakage)}; {where}")
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
             record = (
@@ -254,6 +252,8 @@ def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
     The suite's `prompt_variants` apply to arms that train no weights (a wording change there
     costs one generation pass, not a training run); an arm's own list applies to it alone.
     """
+    if names is not None and not names:
+        raise ValueError("--arms: no arm names given (omit it to run every arm)")
     by_label = {a.label: a for a in suite.arms}
     missing = [n for n in names or [] if n not in by_label]
     if missing:

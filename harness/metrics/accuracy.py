@@ -22,6 +22,12 @@ def _f1(pred: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _golds(item) -> tuple[str, ...]:
+    """Gold aliases that normalise to something: SQuAD ignores the others (the loader warns)."""
+    kept = tuple(g for g in item.answers if normalize_answer(g))
+    return kept or tuple(item.answers)
+
+
 def _unanswerable(item, pred: Prediction) -> Score:
     if pred.abstained:
         return Score(1.0, "unanswerable item; abstained (correct)")
@@ -35,7 +41,7 @@ def _exact_match(item, pred: Prediction) -> Score | None:
         return _unanswerable(item, pred)
     if pred.abstained:
         return Score(0.0, "abstained on an answerable item")
-    value, gold = best_alias(item.answers, lambda g: _em(pred.output, g))
+    value, gold = best_alias(_golds(item), lambda g: _em(pred.output, g))
     return Score(
         value,
         f"matches {gold!r}" if value else f"no alias matches (first gold {item.answers[0]!r})",
@@ -49,7 +55,7 @@ def _token_f1(item, pred: Prediction) -> Score | None:
         return _unanswerable(item, pred)
     if pred.abstained:
         return Score(0.0, "abstained on an answerable item")
-    value, gold = best_alias(item.answers, lambda g: _f1(pred.output, g))
+    value, gold = best_alias(_golds(item), lambda g: _f1(pred.output, g))
     return Score(value, f"best F1 {value:.3f} against {gold!r}")
 
 
@@ -66,15 +72,18 @@ exact_match = Metric(
     "exact_match",
     _exact_match,
     True,
-    "Normalised exact match against any gold alias (case, punctuation, articles, whitespace). "
-    "Over all items: on an unanswerable item, abstaining scores 1 (SQuAD 2.0 convention).",
+    "Exact match against any gold alias after the official SQuAD 2.0 normalisation (lower-case, "
+    "ASCII punctuation deleted, articles a/an/the removed, whitespace collapsed; aliases that "
+    "normalise to nothing are ignored). Over all items: on an unanswerable item, abstaining "
+    "scores 1 (SQuAD 2.0 convention).",
 )
 token_f1 = Metric(
     "token_f1",
     _token_f1,
     True,
-    "Best token-overlap F1 over gold aliases after normalisation; unanswerable items score 1 "
-    "when the arm abstains (SQuAD 2.0 convention).",
+    "Best token-overlap F1 over gold aliases after the official SQuAD 2.0 normalisation (as "
+    "exact_match; tokens split on whitespace); unanswerable items score 1 when the arm abstains "
+    "(SQuAD 2.0 convention).",
 )
 choice_accuracy = Metric(
     "choice_accuracy",

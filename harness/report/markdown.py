@@ -30,7 +30,10 @@ def _fmt_bytes(value) -> str:
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """User-supplied text made inert in a Markdown table cell or header: HTML escaped (Markdown
+    renderers pass raw HTML through), pipes escaped, one line."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def _forgetting_lines(runs: list[dict]) -> list[str]:
@@ -43,7 +46,7 @@ def _forgetting_lines(runs: list[dict]) -> list[str]:
         "Forgetting on retention probes: score(base) - score(arm) on the same items, 95% paired CI "
         "(positive = forgot).",
         "",
-        "| arm | mean | " + " | ".join(probes) + " | perplexity (base → arm) |",
+        "| arm | mean | " + " | ".join(map(_cell, probes)) + " | perplexity (base → arm) |",
         "|---|---|" + "---|" * len(probes) + "---|",
     ]
     for r in with_f:
@@ -82,7 +85,7 @@ def _seed_lines(groups: list[dict]) -> list[str]:
             sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
             per_seed = ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items())
             lines.append(
-                f"| {g['task']} | `{g['arm']}` | {name} | {m['mean']:.3f}{sd} | "
+                f"| {g['task']} | `{g['arm']}` | {_cell(name)} | {m['mean']:.3f}{sd} | "
                 f"{m['min']:.3f} – {m['max']:.3f} | {per_seed} |"
             )
         if g["not_ok"]:
@@ -193,7 +196,7 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
         verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
         verdict += " (†)" if c.tie_despite_ci else ""
         lines.append(
-            f"| {c.task} | `{_cell(c.b)}` | {c.metric} | {r['n']} | {r['delta']:+.3f} | "
+            f"| {c.task} | `{_cell(c.b)}` | {_cell(c.metric)} | {r['n']} | {r['delta']:+.3f} | "
             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
         )
     if any(c.tie_despite_ci for c in comps):
@@ -239,7 +242,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
         header = ["arm", "status"] + [
             f"{n}{arrows[definitions.get(n, {}).get('higher_is_better')]}" for n in metric_names
         ]
-        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
         for r in runs:
             cells = [f"`{r['arm']}`", r["status"] + (" (cached)" if r.get("cached") else "")]
             cells += [_fmt_metric(r.get("metrics", {}).get(n)) for n in metric_names]
@@ -285,7 +288,11 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
     used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
     if used:
         lines += ["", "## Metric definitions", ""]
-        lines += [f"- **{n}**: {definitions[n]['description']}" for n in used if n in definitions]
+        lines += [
+            f"- **{_cell(n)}**: {_cell(definitions[n].get('description', ''))}"
+            for n in used
+            if n in definitions
+        ]
         lines += ["", INTERVALS]
     lines += [
         "",

@@ -1,0 +1,42 @@
+"""Arm `full`: every weight of the model fine-tuned on the train split.
+
+The costliest contender: 6N FLOPs per token, optimizer state for every parameter, and a full
+checkpoint (safetensors) per variant. Lower learning rate than LoRA by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from ..training import TrainParams
+from .trained import TrainedArm
+
+
+class FullParams(TrainParams):
+    learning_rate: float = Field(5e-5, gt=0, le=1)
+
+
+class FullArm(TrainedArm):
+    kind = "full"
+    summary = "full fine-tuning of every weight on the train split"
+    Params = FullParams
+    full_finetune = True
+
+    def trainable_model(self, base_path: Path):
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(
+            str(base_path), dtype="float32", use_safetensors=True
+        )
+
+    def save(self, model, folder: Path) -> None:
+        model.save_pretrained(str(folder), safe_serialization=True)
+
+    def load(self, base_path: Path, folder: Path):
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype="float32", use_safetensors=True
+        ).to(self.ctx.device)

@@ -1,0 +1,36 @@
+"""The backend seam: two batched methods (like lm-eval's LM API) plus prompt formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class Generation:
+    text: str  # generated text, cut at the first stop string, stripped
+    prompt_tokens: int
+    new_tokens: int  # real generated tokens (up to and including the stop or end-of-sequence)
+    batch_seconds: float  # wall time of the batch that produced it: what a caller waited
+    finish: str  # "stop" | "eos" | "length"
+
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+class Backend(Protocol):
+    name: str
+
+    def format_chat(self, messages: list[Message]) -> str:
+        """Render a conversation as the prompt text the model continues (chat template or plain)."""
+        ...
+
+    def generate(
+        self, prompts: list[str], max_new_tokens: int, stop: list[str]
+    ) -> list[Generation]:
+        """Greedy continuations, in the order of `prompts`."""
+        ...
+
+    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """Sum of log-probabilities of each continuation given its context."""
+        ...

@@ -1,0 +1,292 @@
+"""Baselines and gates: what a CI job trusts.
+
+`write_baseline` freezes a run (metrics, per-item scores, spec, environment) into one JSON file.
+`run_gates` checks a new run against the suite's gates and that baseline. A drop fails only when
+it is larger than the gate's tolerance AND a paired test on the items both runs scored finds it
+significant; when significance cannot be tested (no shared items) a drop past the tolerance
+fails, and the reason says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compare import RunFolderError, item_scores, load_results, paired
+from .config import GateSpec
+from .runfiles import check_baseline
+
+BASELINE_SCHEMA = 1
+
+
+def write_baseline(run_dir: Path, name: str, folder: Path) -> Path:
+    payload = load_results(run_dir)
+    runs = []
+    for r in payload["runs"]:
+        if r["status"] != "ok":
+            continue
+        runs.append(
+            {
+                "task": r["task"],
+                "arm": r["arm"],
+                "kind": r["kind"],
+                "status": r["status"],
+                "content_hash": r.get("content_hash"),
+                "metrics": r["metrics"],
+                "efficiency": {
+                    k: v for k, v in r.get("efficiency", {}).items() if not isinstance(v, dict)
+                },
+                "forgetting": r.get("forgetting"),
+                "spec": r.get("spec"),
+                "item_scores": item_scores(run_dir, r),
+            }
+        )
+    if not runs:
+        raise RunFolderError(f"{run_dir}: no finished (ok) runs to make a baseline from")
+    baseline = {
+        "schema_version": BASELINE_SCHEMA,
+        "name": name,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "suite": payload["suite"],
+        "source_run": str(run_dir),
+        "model": payload.get("model"),
+        "environment": payload["environment"],
+        "metric_definitions": payload.get("metric_definitions", {}),
+        "runs": runs,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    from .runner import write_json_atomic
+
+    write_json_atomic(path, baseline)
+    return path
+
+
+def load_baseline(path: Path) -> dict:
+    if not path.is_file():
+        raise RunFolderError(
+            f"{path}: baseline file not found (create one with `adaptbench baseline RUN_DIR --name NAME`)"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != BASELINE_SCHEMA:
+        raise RunFolderError(
+            f"{path}: not an adaptbench baseline (schema_version {BASELINE_SCHEMA})"
+        )
+    return check_baseline(data, path)
+
+
+@dataclass
+class Check:
+    gate: str
+    task: str
+    arm: str
+    passed: bool
+    message: str
+    skipped: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}/{self.arm}: {self.gate}"
+
+
+def run_gates(run_dir: Path, baseline: dict, gates: list[GateSpec]) -> list[Check]:
+    payload = load_results(run_dir)
+    definitions = payload.get("metric_definitions", {}) | baseline.get("metric_definitions", {})
+    seed = payload["environment"].get("seed", 0)
+    base_runs = {(r["task"], r["arm"]): r for r in baseline["runs"]}
+    checks: list[Check] = []
+    for gate in gates:
+        matched = [
+            r
+            for r in payload["runs"]
+            if (gate.task is None or r["task"] == gate.task)
+            and (gate.arm is None or r["arm"] == gate.arm)
+        ]
+        if not matched:
+            checks.append(
+                Check(
+                    _describe(gate),
+                    gate.task or "*",
+                    gate.arm or "*",
+                    False,
+                    "no run matches this gate",
+                )
+            )
+        for record in matched:
+            label = _describe(gate)
+            if record["status"] != "ok":
+                msg = f"run did not finish: {record['status']}: {record.get('reason')}"
+                checks.append(Check(label, record["task"], record["arm"], False, msg))
+                continue
+            base = base_runs.get((record["task"], record["arm"]))
+            if gate.metric is not None:
+                hib = definitions.get(gate.metric, {}).get("higher_is_better", True)
+                checks.append(_metric_check(gate, label, record, base, run_dir, hib, seed))
+            else:
+                checks.append(_efficiency_check(gate, label, record, base))
+    return checks
+
+
+def _value(record: dict | None, metric: str) -> float | None:
+    if record is None:
+        return None
+    if metric == "forgetting":
+        return ((record.get("forgetting") or {}).get("mean") or {}).get("value")
+    return (record.get("metrics", {}).get(metric) or {}).get("value")
+
+
+def _metric_check(
+    gate: GateSpec,
+    label: str,
+    record: dict,
+    base: dict | None,
+    run_dir: Path,
+    hib: bool | None,
+    seed: int,
+) -> Check:
+    task, arm = record["task"], record["arm"]
+    value = _value(record, gate.metric)
+    if value is None:
+        return Check(
+            label, task, arm, True, f"{gate.metric} not measured for this arm", skipped=True
+        )
+    problems = []
+    if gate.min is not None and value < gate.min:
+        problems.append(f"{gate.metric} {value:.3f} below the floor {gate.min}")
+    if gate.max is not None and value > gate.max:
+        problems.append(f"{gate.metric} {value:.3f} above the ceiling {gate.max}")
+    notes = [f"{gate.metric} {value:.3f}"]
+    if gate.max_drop is not None:
+        base_value = _value(base, gate.metric)
+        if base_value is None:
+            problems.append(f"no baseline value for {task}/{arm} {gate.metric}")
+        else:
+            worse_by = (base_value - value) if hib is not False else (value - base_value)
+            notes.append(
+                f"baseline {base_value:.3f}, change {-worse_by if hib is not False else worse_by:+.3f}"
+            )
+            if worse_by > gate.max_drop:
+                test = paired(
+                    task,
+                    gate.metric,
+                    "baseline",
+                    base["item_scores"],
+                    "run",
+                    item_scores(run_dir, record),
+                    hib,
+                    seed,
+                )
+                if test is None:
+                    problems.append(
+                        f"worse than the baseline by {worse_by:.3f} (> {gate.max_drop}); no shared items to test significance"
+                    )
+                elif test.result["p_value"] < gate.alpha:
+                    problems.append(
+                        f"worse than the baseline by {worse_by:.3f} (> tolerance {gate.max_drop}), significant: "
+                        f"{test.result['test']} p={test.result['p_value']:.3g} on {test.result['n']} shared items"
+                    )
+                else:
+                    notes.append(
+                        f"drop {worse_by:.3f} exceeds {gate.max_drop} but is not significant "
+                        f"({test.result['test']} p={test.result['p_value']:.3g}, n={test.result['n']}): passes"
+                    )
+    if problems:
+        return Check(label, task, arm, False, "; ".join(problems))
+    return Check(label, task, arm, True, "; ".join(notes))
+
+
+def _efficiency_check(gate: GateSpec, label: str, record: dict, base: dict | None) -> Check:
+    task, arm = record["task"], record["arm"]
+    value = (record.get("efficiency") or {}).get(gate.efficiency)
+    if value is None:
+        return Check(
+            label, task, arm, True, f"{gate.efficiency} not measured for this arm", skipped=True
+        )
+    problems = []
+    if gate.max is not None and value > gate.max:
+        problems.append(f"{gate.efficiency} {value:.4g} above {gate.max}")
+    if gate.min is not None and value < gate.min:
+        problems.append(f"{gate.efficiency} {value:.4g} below {gate.min}")
+    notes = [f"{gate.efficiency} {value:.4g}"]
+    if gate.max_increase is not None:
+        base_value = ((base or {}).get("efficiency") or {}).get(gate.efficiency)
+        if not base_value:
+            problems.append(f"no baseline value for {task}/{arm} {gate.efficiency}")
+        else:
+            # tokens_per_s regresses when it falls; latency and memory when they rise.
+            ratio = (
+                (base_value / value) if gate.efficiency == "tokens_per_s" else (value / base_value)
+            )
+            notes.append(
+                f"baseline {base_value:.4g} ({ratio - 1:+.0%} worse)"
+                if ratio > 1
+                else f"baseline {base_value:.4g}"
+            )
+            if ratio - 1 > gate.max_increase:
+                problems.append(
+                    f"{ratio - 1:.0%} worse than the baseline {base_value:.4g} (> {gate.max_increase:.0%})"
+                )
+    if problems:
+        return Check(label, task, arm, False, "; ".join(problems))
+    return Check(label, task, arm, True, "; ".join(notes))
+
+
+def _describe(gate: GateSpec) -> str:
+    parts = [gate.target]
+    for key in ("min", "max", "max_drop", "max_increase"):
+        value = getattr(gate, key)
+        if value is not None:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def junit_xml(checks: list[Check]) -> str:
+    failures = sum(not c.passed for c in checks)
+    skipped = sum(c.skipped for c in checks)
+    suite = ET.Element(
+        "testsuite",
+        name="adaptbench-gate",
+        tests=str(len(checks)),
+        failures=str(failures),
+        skipped=str(skipped),
+    )
+    for c in checks:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"adaptbench.{c.task}.{c.arm}", name=c.gate
+        )
+        if not c.passed:
+            ET.SubElement(case, "failure", message=c.message).text = c.message
+        elif c.skipped:
+            ET.SubElement(case, "skipped", message=c.message)
+        else:
+            ET.SubElement(case, "system-out").text = c.message
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def gate_markdown(checks: list[Check], baseline_path: str) -> str:
+    failed = [c for c in checks if not c.passed]
+    verdict = (
+        f"**FAILED**: {len(failed)} of {len(checks)} checks"
+        if failed
+        else f"**PASSED**: {len(checks)} checks"
+    )
+    lines = [
+        f"## adaptbench gate: {verdict}",
+        "",
+        f"Baseline: `{baseline_path}`",
+        "",
+        "| | check | detail |",
+        "|---|---|---|",
+    ]
+    for c in checks:
+        mark = "⏭️" if c.skipped else ("✅" if c.passed else "❌")
+        lines.append(f"| {mark} | `{c.name}` | {c.message.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

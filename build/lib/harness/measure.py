@@ -1,0 +1,175 @@
+"""THE only place that times, counts tokens and reads memory.
+
+Peak memory is per phase: CUDA peak allocated (reset at the start of each phase) when the work
+runs on a GPU, else the peak resident set size of this process, sampled by a background thread
+(ru_maxrss cannot be reset, so it would carry one phase's peak into the next).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def current_rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except OSError:  # not Linux: lifetime peak is the best we have
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _cuda_active() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available() and torch.cuda.is_initialized()
+    except Exception:  # pragma: no cover - torch missing or broken
+        return False
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float = 0.0
+    peak_bytes: int = 0
+    memory_kind: str = "rss"  # "rss" (process resident set) or "cuda" (max_memory_allocated)
+
+
+class _RssSampler:
+    def __init__(self, interval: float = 0.01):
+        self.interval = interval
+        self.peak = current_rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, current_rss_bytes())
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss_bytes())
+
+
+@contextmanager
+def phase(name: str) -> Iterator[Phase]:
+    """Time a phase and record its peak memory."""
+    ph = Phase(name)
+    cuda = _cuda_active()
+    if cuda:
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        ph.memory_kind = "cuda"
+    start = time.perf_counter()
+    with _RssSampler() as sampler:
+        try:
+            yield ph
+        finally:
+            if cuda:
+                torch.cuda.synchronize()
+                ph.peak_bytes = int(torch.cuda.max_memory_allocated())
+            ph.seconds = time.perf_counter() - start
+    if not cuda:
+        ph.peak_bytes = sampler.peak
+
+
+class Timer:
+    """Wall time of one block, for per-batch latencies."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+    def elapsed(self) -> float:
+        """Seconds since the block started (while it is still running)."""
+        return time.perf_counter() - self.start
+
+
+@dataclass
+class Efficiency:
+    """What an arm cost, assembled from phases and per-item counts."""
+
+    phases: dict[str, Phase] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    generated_tokens: int = 0
+    items: int = 0
+    params_total: int | None = None
+    params_trainable: int | None = None
+    retrieval_latencies: list[float] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # arm-specific figures (index build, training)
+
+    def add(self, ph: Phase) -> None:
+        self.phases[ph.name] = ph
+
+    def as_dict(self) -> dict:
+        infer = self.phases.get("predict")
+        seconds = infer.seconds if infer else 0.0
+        lat = np.asarray(self.latencies, dtype=float)
+        ret = np.asarray(self.retrieval_latencies, dtype=float)
+        peaks = [p for p in self.phases.values()]
+        return {
+            "items": self.items,
+            "generated_tokens": self.generated_tokens,
+            "tokens_per_s": (self.generated_tokens / seconds)
+            if seconds > 0 and self.generated_tokens
+            else None,
+            "items_per_s": (self.items / seconds) if seconds > 0 else None,
+            "latency_p50_s": float(np.percentile(lat, 50)) if lat.size else None,
+            "latency_p95_s": float(np.percentile(lat, 95)) if lat.size else None,
+            "retrieval_latency_p50_s": float(np.percentile(ret, 50)) if ret.size else None,
+            "retrieval_latency_p95_s": float(np.percentile(ret, 95)) if ret.size else None,
+            "peak_memory_bytes": max((p.peak_bytes for p in peaks), default=None),
+            "memory_kind": peaks[0].memory_kind if peaks else None,
+            "params_total": self.params_total,
+            "params_trainable": self.params_trainable,
+            "phases": {
+                p.name: {
+                    "seconds": round(p.seconds, 4),
+                    "peak_memory_bytes": p.peak_bytes,
+                    "memory_kind": p.memory_kind,
+                }
+                for p in peaks
+            },
+            **self.extra,
+        }
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(total, trainable) parameter counts of a torch module.
+
+    A 4-bit bitsandbytes weight stores two values per byte, so its tensor has half the elements
+    of the weight it holds; its quantisation state knows the real shape.
+    """
+    total = sum(_logical_numel(p) for p in model.parameters())
+    trainable = sum(_logical_numel(p) for p in model.parameters() if p.requires_grad)
+    return total, trainable
+
+
+def _logical_numel(p) -> int:
+    quant_state = getattr(p, "quant_state", None)
+    shape = getattr(quant_state, "shape", None)
+    return math.prod(int(d) for d in shape) if shape is not None else p.numel()

@@ -1,0 +1,85 @@
+"""Per-item metrics. Each returns a `Score(value, reason)` or None when it does not apply.
+
+Aggregation and confidence intervals happen once, in `harness.stats`. Metric definitions are
+versioned: change one only together with METRICS_VERSION, never silently.
+"""
+
+from __future__ import annotations
+
+from .accuracy import choice_accuracy, exact_match, token_f1
+from .base import METRICS_VERSION, Metric, Prediction, Score
+from .fields import field_accuracy, fields_exact, parse_failure_rate
+from .hallucination import abstention_rate, false_answer_rate, unanswerable_answered
+from .retrieval import mrr, recall_at_k, unsupported_by_context
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        exact_match,
+        token_f1,
+        choice_accuracy,
+        false_answer_rate,
+        unanswerable_answered,
+        abstention_rate,
+        recall_at_k,
+        mrr,
+        unsupported_by_context,
+        fields_exact,
+        parse_failure_rate,
+    )
+}
+
+# Parameterised metrics: `field_accuracy:<field>` (per item) and `macro_f1:<field>` (per corpus).
+CORPUS_PREFIX = "macro_f1:"
+
+
+def get_metric(name: str) -> Metric | None:
+    """A registered metric, or a per-field one built from its name; None if unknown."""
+    if name in METRICS:
+        return METRICS[name]
+    if name.startswith("field_accuracy:") and name.split(":", 1)[1]:
+        return field_accuracy(name.split(":", 1)[1])
+    return None
+
+
+def is_known(name: str) -> bool:
+    return get_metric(name) is not None or (
+        name.startswith(CORPUS_PREFIX) and bool(name[len(CORPUS_PREFIX) :])
+    )
+
+
+def default_metrics(scoring: str, output_fields: list[str] | None) -> list[str]:
+    if output_fields:
+        per_field = [f"field_accuracy:{f}" for f in output_fields] + [
+            f"{CORPUS_PREFIX}{f}" for f in output_fields
+        ]
+        return ["fields_exact", "parse_failure_rate", *per_field]
+    return DEFAULT_METRICS[scoring]
+
+
+DEFAULT_METRICS = {
+    "generate": [
+        "exact_match",
+        "token_f1",
+        "false_answer_rate",
+        "unanswerable_answered",
+        "abstention_rate",
+        "recall@k",
+        "mrr",
+        "unsupported_by_context",
+    ],
+    "choice": ["choice_accuracy", "recall@k", "mrr"],
+}
+
+__all__ = [
+    "METRICS",
+    "DEFAULT_METRICS",
+    "CORPUS_PREFIX",
+    "get_metric",
+    "is_known",
+    "default_metrics",
+    "METRICS_VERSION",
+    "Metric",
+    "Prediction",
+    "Score",
+]

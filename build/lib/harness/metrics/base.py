@@ -1,0 +1,64 @@
+"""The shapes every metric shares, and the answer normalisation they agree on."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+METRICS_VERSION = "2"  # bump when a definition changes (2: SQuAD punctuation is deleted)
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+# The official SQuAD 2.0 script deletes exactly the ASCII punctuation of `string.punctuation`.
+_PUNCT = frozenset(string.punctuation)
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    reason: str
+
+
+@dataclass
+class Prediction:
+    """What an arm produced for one item."""
+
+    output: str
+    prompt: str = ""
+    abstained: bool = False
+    choice: int | None = None  # chosen index for choice scoring
+    choice_logprobs: list[float] | None = None
+    new_tokens: int = 0
+    latency_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[Any, Prediction], Score | None]
+    higher_is_better: bool | None  # None: a descriptive rate with no better direction
+    description: str
+
+    def __call__(self, item: Any, prediction: Prediction) -> Score | None:
+        return self.fn(item, prediction)
+
+
+def normalize_answer(text: str) -> str:
+    """The official SQuAD 2.0 normalisation, step for step, so scores mean what SQuAD's mean.
+
+    Lower-case; delete ASCII punctuation (deleted, not replaced by a space: "U.S." is "us",
+    "e-mail" is "email"); replace the articles a/an/the by a space; collapse whitespace.
+    """
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def best_alias(golds: tuple[str, ...], fn: Callable[[str], float]) -> tuple[float, str]:
+    """The best score over gold aliases, and the alias that gave it."""
+    scored = [(fn(g), g) for g in golds]
+    return max(scored, key=lambda s: s[0])

@@ -1,0 +1,21 @@
+"""Reports from a results payload: Markdown for pull requests, HTML for people, CSV for scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .html import render_html
+from .markdown import render_markdown
+from .table import results_frame
+
+
+def write_reports(out_dir: Path, payload: dict) -> None:
+    from ..runner import write_text_atomic
+
+    write_text_atomic(out_dir / "report.md", render_markdown(payload, out_dir))
+    write_text_atomic(out_dir / "report.html", render_html(payload, out_dir))
+    frame = results_frame(payload)
+    write_text_atomic(out_dir / "results.csv", frame.to_csv(index=False))
+
+
+__all__ = ["write_reports", "render_html", "render_markdown", "results_frame"]

@@ -1,0 +1,232 @@
+"""report.md: arms x metrics per task with 95% CIs, efficiency, failures, and what the metrics mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compare import versus_base
+from .decision import decide
+
+
+def _fmt_metric(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "–"
+    v, lo, hi = m["value"], m.get("ci_low"), m.get("ci_high")
+    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+    return f"{v:.3f}{ci} (n={m['n']})"
+
+
+def _fmt_num(value, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}{unit}"
+
+
+def _fmt_bytes(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 2**20:.0f} MiB"
+
+
+def _cell(text: str) -> str:
+    """User-supplied text made inert in a Markdown table cell or header: HTML escaped (Markdown
+    renderers pass raw HTML through), pipes escaped, one line."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _forgetting_lines(runs: list[dict]) -> list[str]:
+    with_f = [r for r in runs if r.get("forgetting")]
+    if not with_f:
+        return []
+    probes = sorted({p for r in with_f for p in r["forgetting"].get("probes", {})})
+    lines = [
+        "",
+        "Forgetting on retention probes: score(base) - score(arm) on the same items, 95% paired CI "
+        "(positive = forgot).",
+        "",
+        "| arm | mean | " + " | ".join(map(_cell, probes)) + " | perplexity (base → arm) |",
+        "|---|---|" + "---|" * len(probes) + "---|",
+    ]
+    for r in with_f:
+        f = r["forgetting"]
+        if f.get("by_construction"):
+            lines.append(
+                f"| `{r['arm']}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |"
+            )
+            continue
+        cells = [_fmt_metric(f.get("mean"))] + [_fmt_metric(f["probes"].get(p)) for p in probes]
+        ppl = f.get("perplexity")
+        cells.append(f"{ppl['base']:.1f} → {ppl['arm']:.1f}" if ppl else "–")
+        lines.append(f"| `{r['arm']}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _seed_lines(groups: list[dict]) -> list[str]:
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Repeated training (`seeds`)",
+        "",
+        "Each arm below was trained once per seed; mean ± sample standard deviation over seeds, "
+        "range, and every seed's value. A difference between arms smaller than this spread is "
+        "not a finding.",
+        "",
+        "| task | arm | metric | mean ± sd | min – max | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in groups:
+        rows = list(g["metrics"].items())
+        if g.get("forgetting_mean"):
+            rows.append(("forgetting (mean over probes)", g["forgetting_mean"]))
+        for name, m in rows:
+            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
+            per_seed = ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items())
+            lines.append(
+                f"| {g['task']} | `{g['arm']}` | {_cell(name)} | {m['mean']:.3f}{sd} | "
+                f"{m['min']:.3f} – {m['max']:.3f} | {per_seed} |"
+            )
+        if g["not_ok"]:
+            lines.append(
+                f"| {g['task']} | `{g['arm']}` | seeds that did not finish | "
+                + ", ".join(f"{s}: {st}" for s, st in g["not_ok"].items())
+                + " | | |"
+            )
+    return lines
+
+
+def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
+    lines = ["", "## Decision", ""]
+    for d in decide(payload, run_dir):
+        head = (
+            f"**{d['task']}: recommend `{d['recommended']}`**"
+            if d["recommended"]
+            else f"**{d['task']}: no recommendation**"
+        )
+        lines.append(head + (f" (decided on {d['metric']})" if d.get("metric") else ""))
+        lines += [f"- {r}" for r in d["reasons"]]
+        if d.get("would_change"):
+            lines.append("- What would change the verdict: " + "; ".join(d["would_change"]) + ".")
+        lines.append("")
+    return lines
+
+
+def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
+    comps = versus_base(payload, run_dir)
+    if not comps:
+        return []
+    lines = [
+        "",
+        "## Compared with `base` (paired, same items)",
+        "",
+        f"Delta = arm - base. Exact McNemar for 0/1 scores, paired bootstrap otherwise; p Holm-adjusted "
+        f"across these {len(comps)} comparisons. **tie** = not significant at 0.05; higher / lower = "
+        f"a significant difference on a metric with no good direction.",
+        "",
+        "| task | arm | metric | n | delta | 95% CI | p (Holm) | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in comps:
+        r = c.result
+        verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
+        lines.append(
+            f"| {c.task} | `{_cell(c.b)}` | {_cell(c.metric)} | {r['n']} | {r['delta']:+.3f} | "
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
+        )
+    return lines
+
+
+def render_markdown(payload: dict, run_dir: Path) -> str:
+    env = payload["environment"]
+    lines = [
+        f"# adaptbench: {payload['suite']}",
+        "",
+        f"Model `{payload['model']['name']}` ({payload['model']['source']}, fingerprint "
+        f"`{payload['model']['fingerprint']}`) on {env['device']} ({env.get('device_name')}), dtype {env['dtype']}, "
+        f"seed {env['seed']}. adaptbench {env['adaptbench']}, git {str(env.get('git_sha'))[:10]}"
+        f"{' (dirty)' if env.get('git_dirty') else ''}. Written {payload['created']}.",
+        "",
+        "Values are means with 95% bootstrap confidence intervals; n is the number of items the metric "
+        "applies to. Arrows: ↑ higher is better, ↓ lower is better.",
+    ]
+    definitions = payload.get("metric_definitions", {})
+    for task, info in payload["tasks"].items():
+        runs = [r for r in payload["runs"] if r["task"] == task]
+        metric_names: list[str] = []
+        for r in runs:
+            for name in r.get("metrics", {}):
+                if name not in metric_names:
+                    metric_names.append(name)
+        lines += ["", f"## Task `{task}`", ""]
+        lines.append(
+            f"{info['eval_items']} eval items (of {info['eval_items_total']}); splits: "
+            + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+            + "."
+        )
+        leak = info.get("leakage") or {}
+        if leak.get("total"):
+            lines.append(
+                f"**Leakage warning:** {leak['total']} dev/eval questions are identical or near-identical "
+                f"(TF-IDF cosine ≥ {leak['threshold']}) to train questions."
+            )
+        arrows = {True: " ↑", False: " ↓", None: ""}
+        header = ["arm", "status"] + [
+            f"{n}{arrows[definitions.get(n, {}).get('higher_is_better')]}" for n in metric_names
+        ]
+        lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
+        for r in runs:
+            cells = [f"`{r['arm']}`", r["status"] + (" (cached)" if r.get("cached") else "")]
+            cells += [_fmt_metric(r.get("metrics", {}).get(n)) for n in metric_names]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines += [
+            "",
+            "| arm | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in runs:
+            e = r.get("efficiency") or {}
+            params = e.get("params_total")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"`{r['arm']}`",
+                        _fmt_num(e.get("tokens_per_s")),
+                        _fmt_num(e.get("latency_p50_s"), " s", 3),
+                        _fmt_num(e.get("latency_p95_s"), " s", 3),
+                        _fmt_bytes(e.get("peak_memory_bytes"))
+                        + (f" ({e['memory_kind']})" if e.get("memory_kind") else ""),
+                        f"{params / 1e6:.1f}M ({e.get('params_trainable') or 0:,})"
+                        if params
+                        else "–",
+                        _fmt_num((e.get("phases") or {}).get("predict", {}).get("seconds"), " s"),
+                    ]
+                )
+                + " |"
+            )
+        lines += _forgetting_lines(runs)
+        failed = [r for r in runs if r["status"] != "ok"]
+        if failed:
+            lines += ["", "**Runs that did not finish:**", ""]
+            lines += [
+                f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
+            ]
+    lines += _seed_lines(payload.get("seed_groups") or [])
+    lines += _versus_base_lines(payload, run_dir)
+    lines += _decision_lines(payload, run_dir)
+    used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
+    if used:
+        lines += ["", "## Metric definitions", ""]
+        lines += [
+            f"- **{_cell(n)}**: {_cell(definitions[n].get('description', ''))}"
+            for n in used
+            if n in definitions
+        ]
+    lines += [
+        "",
+        "Latency is the wall time of the batch an item was generated in (what a caller waits when "
+        "requests are served in batches of `model.batch_size`).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""One row per (task, arm) run, with every metric's value, CI and n and the efficiency figures."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+EFFICIENCY_COLUMNS = (
+    "tokens_per_s",
+    "items_per_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "peak_memory_bytes",
+    "memory_kind",
+    "generated_tokens",
+    "params_total",
+    "params_trainable",
+)
+
+
+def results_frame(payload: dict) -> pd.DataFrame:
+    rows = []
+    for run in payload["runs"]:
+        row = {
+            "task": run["task"],
+            "arm": run["arm"],
+            "kind": run["kind"],
+            "status": run["status"],
+            "reason": run.get("reason"),
+            "cached": run.get("cached"),
+        }
+        for name, m in run.get("metrics", {}).items():
+            row[name] = m["value"]
+            row[f"{name}_ci_low"] = m["ci_low"]
+            row[f"{name}_ci_high"] = m["ci_high"]
+            row[f"{name}_n"] = m["n"]
+        eff = run.get("efficiency") or {}
+        for col in EFFICIENCY_COLUMNS:
+            row[col] = eff.get(col)
+        row["predict_seconds"] = (eff.get("phases") or {}).get("predict", {}).get("seconds")
+        rows.append(row)
+    return pd.DataFrame(rows)
