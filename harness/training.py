@@ -8,7 +8,8 @@ the answer tokens only. Rows are made one of two ways (`make_rows`):
   tokens (system prompt, instruction) and is trained on none of them, so each row holds one
   example without that prefix, and each micro-batch runs the prefix once and lets all its rows
   attend to its keys and values (gradients from every row flow back into it). Same loss and
-  gradient as the whole examples (tested); on claims triage the prefix is 40% of the tokens.
+  gradient as the whole examples (tested), with the prefix's tokens run once per micro-batch
+  instead of once per example (its share of a task's tokens: see README, Limits today).
   With LoRA dropout it differs: one mask for the prefix per micro-batch, not per example
   (`shares_prefix`).
 * **packing** otherwise: examples are packed into rows of `max_seq_len` tokens with per-example
@@ -206,10 +207,9 @@ def shared_prefix_length(examples: list[Example]) -> int:
 
 def shares_prefix(params: TrainParams) -> bool:
     """Whether `share_prefix` applies. With LoRA dropout the shared prefix draws one dropout mask
-    per micro-batch instead of one per example: the loss is the same only in expectation. On
-    claims triage (LoRA dropout 0.05, seeds 0-2) the dev loss came out 0.995/0.984/0.976 with
-    it, 0.970/0.967/0.998 with packed whole examples (and 0.980/0.969/1.011 for a plain HF
-    Trainer), so `auto` leaves it off there."""
+    per micro-batch instead of one per example: the loss is the same only in expectation, and
+    the trained model is not the one packed whole examples give, so `auto` shares the prefix
+    only where no dropout is drawn (the dev losses of both: see README, Limits today)."""
     if params.gradient_checkpointing or params.share_prefix == "off":
         return False
     return params.share_prefix == "on" or not getattr(params, "dropout", 0.0)
@@ -235,9 +235,9 @@ def step_batches(
 
     Which rows a step sees stays random, so its gradient is that of a plain shuffled batch;
     sorting inside the step only puts rows of similar length in one micro-batch, which cuts the
-    padding (claims triage, 6 rows of 109-256 tokens per step: 21% as one micro-batch, 4% as
-    three). Sorting across steps cut padding to 0 but made each step's rows alike, and the dev
-    loss came out 0.03 worse than a plain Trainer's over three seeds, so it is not done.
+    padding. Sorting across steps would cut padding further but makes each step's rows alike,
+    which changes what a step learns from (a worse dev loss: see README, Limits today), so it
+    is not done.
     """
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -307,8 +307,9 @@ def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
     """Sum of next-token cross-entropy over labelled tokens, and how many there were.
 
     The vocabulary projection runs only where a label is: with the loss on answer tokens only,
-    most positions need no logits (SmolLM2's head is 21% of its forward FLOPs, and the fp32
-    logits of a 8 x 256 micro-batch take 400 MB). Same loss as the full forward (tested).
+    most positions need no logits, and for a small model with a large vocabulary the head is a
+    large part of the forward's FLOPs and its fp32 logits (rows x positions x vocabulary) of
+    its memory. Same loss as the full forward (tested).
     """
     target = batch["labels"][:, 1:]
     labelled = target != IGNORE
