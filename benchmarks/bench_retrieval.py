@@ -8,8 +8,8 @@ For each corpus size (`--sizes`, default 1k, 10k and 100k chunks) and index kind
   index size in bytes (`len(faiss.serialize_index(index))`);
 * single-query search latency, p50 and p95 in ms: the `--queries` query vectors are searched one
   at a time for the top `--k`, with `faiss.omp_set_num_threads(1)` set around the loop (what
-  `Retriever.search` does; DESIGN.md: single-query search is ~27x slower on faiss' default
-  thread count). Search only: the queries are embedded once, up front. At `--threads-demo-size`
+  `Retriever.search` does: one query's search is too little work to share between threads).
+  Search only: the queries are embedded once, up front. At `--threads-demo-size`
   chunks a second flat row searches on faiss' default thread count, to show why;
 * recall@k against flat: the mean fraction of flat's top-k ids found in the index's top-k.
 

@@ -1,4 +1,5 @@
-"""THE only place that times, counts tokens and reads memory.
+"""THE only place that times, counts tokens and reads memory, and turns them into rates
+(tokens/s, model FLOPs utilisation).
 
 Peak memory is per phase: CUDA peak allocated (reset at the start of each phase) when the work
 runs on a GPU, else the peak resident set size of this process, sampled by a background thread
@@ -180,3 +181,72 @@ def _logical_numel(p) -> int:
     quant_state = getattr(p, "quant_state", None)
     shape = getattr(quant_state, "shape", None)
     return math.prod(int(d) for d in shape) if shape is not None else p.numel()
+
+
+def tokens_per_s(tokens: int, seconds: float) -> float | None:
+    """Tokens per second of work; None when no time passed."""
+    return tokens / seconds if seconds > 0 else None
+
+
+# --------------------------------------------------------------------------------------------
+# MFU
+
+
+def device_peak_flops(device: str, bf16: bool) -> float:
+    """Measured matmul throughput (FLOP/s) of this device in the training dtype, cached per process.
+
+    bf16 when training ran under bf16 autocast, else fp32: MFU is against what the loop could use.
+    """
+    import torch
+
+    key = (device, torch.get_num_threads(), bf16)
+    if key not in _PEAK:
+        n = 1024 if device == "cpu" else 8192
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        for _ in range(2):
+            a @ b
+        reps = 5 if device == "cpu" else 50
+        if device == "cuda":
+            torch.cuda.synchronize()
+        with Timer() as t:
+            for _ in range(reps):
+                a @ b
+            if device == "cuda":
+                torch.cuda.synchronize()
+        _PEAK[key] = 2 * n**3 * reps / t.seconds
+    return _PEAK[key]
+
+
+_PEAK: dict = {}
+
+
+def mfu(
+    stats: dict, params_total: int, head_params: int, full: bool, device: str, bf16: bool = False
+) -> dict:
+    """Model FLOPs utilisation of a training run: FLOPs done per second / the device's peak.
+
+    6 FLOPs per parameter and position for full fine-tuning, 4 for adapters (the frozen weights
+    need no weight gradient), counted on the positions the loop really ran (`stats`'
+    computed_tokens and head_tokens): a shared prefix once per micro-batch, the vocabulary
+    projection (`head_params`) only where it ran (answer positions, for plain-head models).
+    Counting every example token at 6N instead overstates the work by the shared prefix and the
+    skipped projections, enough to read above 1. Against the peak of all processes' devices,
+    measured in the dtype the matmuls ran in (`bf16`: under bf16 autocast).
+    """
+    per_param = 6 if full else 4
+    flops = per_param * (
+        (params_total - head_params) * stats["computed_tokens"] + head_params * stats["head_tokens"]
+    )
+    seconds = stats["seconds"] - stats["dev_eval_seconds"]
+    processes = stats["processes"]
+    peak = device_peak_flops(device, bf16)
+    return {
+        "flops_per_token": per_param * params_total,  # nominal (every position, every weight)
+        "training_flops": flops,
+        "device_peak_flops": round(peak),
+        "device_peak_dtype": "bfloat16" if bf16 else "float32",
+        "devices": processes,
+        "mfu": round(flops / seconds / (peak * processes), 4) if seconds > 0 and flops else None,
+    }

@@ -66,8 +66,8 @@ class RetrievalParams(Strict):
     ivf_nprobe: int | None = Field(
         None,
         ge=1,
-        description="IVF cells searched; default nlist/4 (at least 16): on 10k MiniLM chunks "
-        "of real text nprobe 16 of 256 gave recall@5 0.886 against flat, 64 gave 0.979",
+        description="IVF cells searched; default nlist/4 (at least 16): fewer cells are faster "
+        "but miss more of flat search's hits (recall figures: README, Limits today)",
     )
     pq_m: int = Field(16, ge=1, description="IVF-PQ sub-quantizers (must divide the dimension)")
     pq_nbits: int = Field(8, ge=4, le=12)
@@ -443,7 +443,9 @@ class Retriever:
             )
         results, latencies = [], []
         previous = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)  # single-query search is far faster on one thread (DESIGN.md)
+        # One query's search is too little work to share: on faiss' default thread count the
+        # threads' start-up costs more than it saves (see README, Limits today).
+        faiss.omp_set_num_threads(1)
         try:
             for q in queries:
                 with Timer() as t:

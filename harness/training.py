@@ -8,7 +8,8 @@ the answer tokens only. Rows are made one of two ways (`make_rows`):
   tokens (system prompt, instruction) and is trained on none of them, so each row holds one
   example without that prefix, and each micro-batch runs the prefix once and lets all its rows
   attend to its keys and values (gradients from every row flow back into it). Same loss and
-  gradient as the whole examples (tested); on claims triage the prefix is 40% of the tokens.
+  gradient as the whole examples (tested), with the prefix's tokens run once per micro-batch
+  instead of once per example (its share of a task's tokens: see README, Limits today).
   With LoRA dropout it differs: one mask for the prefix per micro-batch, not per example
   (`shares_prefix`).
 * **packing** otherwise: examples are packed into rows of `max_seq_len` tokens with per-example
@@ -29,6 +30,8 @@ import inspect
 import math
 import random
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,7 +43,11 @@ from . import distributed
 from .backends.base import Message
 from .config import Strict
 from .data import Document
-from .measure import Timer
+from .measure import Timer, tokens_per_s
+
+# Computed in measure (the one place that times and counts); the training arms import them here.
+from .measure import device_peak_flops as device_peak_flops
+from .measure import mfu as mfu
 
 IGNORE = -100
 
@@ -200,10 +207,9 @@ def shared_prefix_length(examples: list[Example]) -> int:
 
 def shares_prefix(params: TrainParams) -> bool:
     """Whether `share_prefix` applies. With LoRA dropout the shared prefix draws one dropout mask
-    per micro-batch instead of one per example: the loss is the same only in expectation. On
-    claims triage (LoRA dropout 0.05, seeds 0-2) the dev loss came out 0.995/0.984/0.976 with
-    it, 0.970/0.967/0.998 with packed whole examples (and 0.980/0.969/1.011 for a plain HF
-    Trainer), so `auto` leaves it off there."""
+    per micro-batch instead of one per example: the loss is the same only in expectation, and
+    the trained model is not the one packed whole examples give, so `auto` shares the prefix
+    only where no dropout is drawn (the dev losses of both: see README, Limits today)."""
     if params.gradient_checkpointing or params.share_prefix == "off":
         return False
     return params.share_prefix == "on" or not getattr(params, "dropout", 0.0)
@@ -229,9 +235,9 @@ def step_batches(
 
     Which rows a step sees stays random, so its gradient is that of a plain shuffled batch;
     sorting inside the step only puts rows of similar length in one micro-batch, which cuts the
-    padding (claims triage, 6 rows of 109-256 tokens per step: 21% as one micro-batch, 4% as
-    three). Sorting across steps cut padding to 0 but made each step's rows alike, and the dev
-    loss came out 0.03 worse than a plain Trainer's over three seeds, so it is not done.
+    padding. Sorting across steps would cut padding further but makes each step's rows alike,
+    which changes what a step learns from (a worse dev loss: see README, Limits today), so it
+    is not done.
     """
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -301,8 +307,9 @@ def token_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
     """Sum of next-token cross-entropy over labelled tokens, and how many there were.
 
     The vocabulary projection runs only where a label is: with the loss on answer tokens only,
-    most positions need no logits (SmolLM2's head is 21% of its forward FLOPs, and the fp32
-    logits of a 8 x 256 micro-batch take 400 MB). Same loss as the full forward (tested).
+    most positions need no logits, and for a small model with a large vocabulary the head is a
+    large part of the forward's FLOPs and its fp32 logits (rows x positions x vocabulary) of
+    its memory. Same loss as the full forward (tested).
     """
     target = batch["labels"][:, 1:]
     labelled = target != IGNORE
@@ -343,6 +350,225 @@ def mean_loss(model, rows: list[Row], pad_id: int, device: str, batch_rows: int,
     return total / max(count, 1)
 
 
+# --------------------------------------------------------------------------------------------
+# The loop in its parts: the plan of steps, the optimizer and its schedule, one step, the token
+# counts, the dev evaluations with early stopping, the log. `train` puts them together.
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How many optimizer steps a run takes, and after which steps it evaluates the dev loss."""
+
+    steps_per_epoch: int
+    total_steps: int
+    eval_every: int
+
+    @classmethod
+    def for_rows(cls, n_rows: int, params: TrainParams) -> StepPlan:
+        per_epoch = max(1, math.ceil(n_rows / (params.rows_per_step * params.grad_accum)))
+        total = max(1, math.ceil(per_epoch * params.epochs))  # fractional epochs round up
+        return cls(per_epoch, total, max(1, per_epoch // params.evals_per_epoch))
+
+    def evaluates_at(self, step: int) -> bool:
+        return step % self.eval_every == 0 or step == self.total_steps
+
+
+def endless_steps(
+    rows: list[Row], params: TrainParams, rng: random.Random
+) -> Iterator[list[list[int]]]:
+    """Optimizer steps (micro-batches of row indices), epoch after epoch; each epoch is drawn
+    from `rng` when it starts, so the rows a run sees depend only on its seed."""
+    while True:
+        yield from step_batches(rows, params.rows_per_step, params.grad_accum, rng)
+
+
+@dataclass
+class Optimization:
+    """AdamW over the trainable weights, its schedule (warmup, then decay) and gradient clipping:
+    what happens once a step's gradients are in."""
+
+    trainable: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    max_grad_norm: float
+
+    @classmethod
+    def build(
+        cls, trainable: list[torch.nn.Parameter], params: TrainParams, total_steps: int
+    ) -> Optimization:
+        from transformers import get_scheduler
+
+        optimizer = torch.optim.AdamW(
+            trainable, lr=params.learning_rate, weight_decay=params.weight_decay
+        )
+        scheduler = get_scheduler(
+            params.schedule,
+            optimizer,
+            num_warmup_steps=int(params.warmup_ratio * total_steps),
+            num_training_steps=total_steps,
+        )
+        return cls(trainable, optimizer, scheduler, params.max_grad_norm)
+
+    def update(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.trainable, self.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+def train_step(
+    model,
+    rows: list[Row],
+    micro_batches: list[list[int]],
+    optim: Optimization,
+    pad_id: int,
+    device: str,
+    autocast: Callable[[], AbstractContextManager],
+    step: int,
+) -> float:
+    """One optimizer step; returns its loss per labelled token over all of its rows.
+
+    Every micro-batch's loss is divided by the labelled tokens of the whole step, so the summed
+    gradients are those of one batch of all the step's rows. Under several processes each runs
+    its share of the micro-batches and the gradients are summed before the update. A loss that
+    is not finite stops the run (`Diverged`) before it touches the weights.
+    """
+    n_tokens = max(sum(rows[i].loss_tokens for m in micro_batches for i in m), 1)
+    loss_sum = 0.0
+    for m in distributed.shard(micro_batches):  # this process's rows (all of them on one)
+        with autocast():
+            loss, _ = token_loss_sum(model, collate([rows[i] for i in m], pad_id, device))
+        (loss / n_tokens).backward()
+        loss_sum += float(loss.detach())
+    distributed.sum_gradients(optim.trainable)
+    (loss_sum,) = distributed.sum_across([loss_sum], device)
+    step_loss = loss_sum / n_tokens
+    if not math.isfinite(step_loss):
+        raise Diverged(step, step_loss)
+    optim.update()
+    return step_loss
+
+
+@dataclass
+class TokenCounts:
+    """Tokens a run trained on. `real`: every non-padding example token, its shared prefix
+    included (what tokens/s counts). `computed`: positions the model really ran (a shared prefix
+    once per micro-batch, no padding); `head`: positions the vocabulary projection ran on. MFU
+    counts FLOPs from those two (`measure.mfu`)."""
+
+    head_on_labels_only: bool
+    real: int = 0
+    computed: int = 0
+    head: int = 0
+
+    def add(self, rows: list[Row], micro_batches: list[list[int]]) -> None:
+        for m in micro_batches:
+            self.real += sum(rows[i].real_tokens for i in m)
+            ran = len(rows[m[0]].prefix) + sum(len(rows[i].ids) for i in m)
+            self.computed += ran
+            self.head += sum(rows[i].loss_tokens for i in m) if self.head_on_labels_only else ran
+
+
+class DevEvaluation:
+    """Dev-loss evaluations and early stopping.
+
+    Keeps a copy of the trainable weights of the best dev loss so far, stops after `patience`
+    evaluations without a gain (never when patience is None), and puts the best weights back
+    at the end. Its time is kept apart: inside the wall time, outside tokens/s.
+    """
+
+    def __init__(
+        self,
+        rows: list[Row],
+        patience: int | None,
+        pad_id: int,
+        device: str,
+        batch_rows: int,
+        autocast: Callable[[], AbstractContextManager],
+    ):
+        self.rows, self.patience = rows, patience
+        self.pad_id, self.device, self.batch_rows, self.autocast = (
+            pad_id,
+            device,
+            batch_rows,
+            autocast,
+        )
+        self.curve: list[dict] = []
+        self.seconds = 0.0
+        self.best_loss, self.best_step = math.inf, 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.since_best = 0
+        self.stopped = False
+
+    def evaluate(self, model, step: int) -> float:
+        with Timer() as timer:
+            loss = mean_loss(
+                model, self.rows, self.pad_id, self.device, self.batch_rows, self.autocast
+            )
+        self.seconds += timer.seconds
+        self.curve.append({"step": step, "dev_loss": round(loss, 5)})
+        if loss < self.best_loss:
+            self.best_loss, self.best_step, self.since_best = loss, step, 0
+            self.best_weights = {
+                k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad
+            }
+        else:
+            self.since_best += 1
+            self.stopped = bool(self.patience) and self.since_best >= self.patience
+        return loss
+
+    def restore_best(self, model, last_step: int) -> bool:
+        """Put the best weights back unless the last step was the best; whether it did."""
+        if self.best_weights is None or self.best_step == last_step:
+            return False
+        with torch.no_grad():
+            named = dict(model.named_parameters())
+            for k, v in self.best_weights.items():
+                named[k].copy_(v)
+        return True
+
+
+class TrainLog:
+    """The loss curve; a progress bar on a terminal, else a line per dev evaluation (logs, CI).
+    Only the main process shows anything."""
+
+    def __init__(self, total_steps: int, show: bool):
+        self.total_steps, self.show = total_steps, show
+        self.curve: list[dict] = []
+        self.last = (math.nan, math.nan)  # (loss, real tokens/s) of the latest step
+        self.bar = tqdm(
+            total=total_steps, desc="train", unit="step", disable=not (show and sys.stderr.isatty())
+        )
+
+    def step(self, step: int, loss: float, tokens_per_s: float) -> None:
+        self.last = (loss, tokens_per_s)
+        self.curve.append(
+            {"step": step, "loss": round(loss, 5), "tokens_per_s": round(tokens_per_s, 1)}
+        )
+        self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:.0f}")
+        self.bar.update(1)
+
+    def evaluation(self, step: int, dev_loss: float) -> None:
+        if self.show and not sys.stderr.isatty():
+            loss, tokens_per_s = self.last
+            print(
+                f"[adaptbench] train step {step}/{self.total_steps}: loss {loss:.4f}, "
+                f"dev loss {dev_loss:.4f}, {tokens_per_s:.0f} real tokens/s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def uses_bf16(params: TrainParams, device: str) -> bool:
+    """bf16 autocast: `on`, or `auto` on a CUDA device that supports it."""
+    return params.bf16 == "on" or (
+        params.bf16 == "auto" and device == "cuda" and torch.cuda.is_bf16_supported()
+    )
+
+
 def train(
     model,
     train_rows: list[Row],
@@ -358,213 +584,63 @@ def train(
     Returns figures for the record (real tokens/s, loss curves, steps); restores the weights of
     the best dev loss when early stopping applies.
     """
-    from transformers import get_scheduler
-
+    if not train_rows:
+        raise ValueError(
+            f"nothing to train on: no example kept an answer token within max_seq_len "
+            f"({params.max_seq_len}), or there were none"
+        )
     model.config.use_cache = False  # required for packing (see the module docstring)
     if params.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    use_bf16 = params.bf16 == "on" or (
-        params.bf16 == "auto" and device == "cuda" and torch.cuda.is_bf16_supported()
+    use_bf16 = uses_bf16(params, device)
+    autocast = functools.partial(
+        torch.autocast, device_type=device, dtype=torch.bfloat16, enabled=use_bf16
     )
-
-    def autocast():
-        return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16)
-
     trainable = [p for p in model.parameters() if p.requires_grad]
     distributed.same_start(trainable)
-    progress = progress and distributed.is_main()
-    optimizer = torch.optim.AdamW(
-        trainable, lr=params.learning_rate, weight_decay=params.weight_decay
-    )
-    steps_per_epoch = max(
-        1, math.ceil(len(train_rows) / (params.rows_per_step * params.grad_accum))
-    )
-    total_steps = max(1, math.ceil(steps_per_epoch * params.epochs))
-    scheduler = get_scheduler(
-        params.schedule,
-        optimizer,
-        num_warmup_steps=int(params.warmup_ratio * total_steps),
-        num_training_steps=total_steps,
-    )
-    eval_every = max(1, steps_per_epoch // params.evals_per_epoch)
-    rng = random.Random(seed)
+    plan = StepPlan.for_rows(len(train_rows), params)
+    optim = Optimization.build(trainable, params, plan.total_steps)
+    patience = params.early_stopping_patience
+    dev = DevEvaluation(dev_rows, patience, pad_id, device, params.rows_per_step, autocast)
+    log = TrainLog(plan.total_steps, progress and distributed.is_main())
+    counts = TokenCounts(head_on_labels_only=decoder_and_head(model) is not None)
+    steps = endless_steps(train_rows, params, random.Random(seed))
     model.train()
-    curve, dev_curve = [], []
-    best = (float("inf"), None, 0)  # (dev loss, weights, step)
-    since_best, step, real_tokens = 0, 0, 0
-    bar = tqdm(
-        total=total_steps, desc="train", unit="step", disable=not (progress and sys.stderr.isatty())
-    )
-    stopped_early = False
-    dev_seconds = 0.0  # dev-loss evaluations: inside the wall time, outside tokens/s
-    # Positions the model really ran (a shared prefix once per micro-batch, no padding) and
-    # those the vocabulary projection ran on: what MFU counts FLOPs from (`mfu`).
-    head_on_labels_only = decoder_and_head(model) is not None
-    computed_tokens, head_tokens = 0, 0
+    step = 0
     with Timer() as wall:
-        while step < total_steps and not stopped_early:
-            epoch = step_batches(train_rows, params.rows_per_step, params.grad_accum, rng)
-            for step_micro in epoch:  # the whole step on every rank; the last may be smaller
-                n_tokens = sum(train_rows[i].loss_tokens for m in step_micro for i in m)
-                step_loss = 0.0
-                for m in distributed.shard(step_micro):  # this process's rows (all of them on one)
-                    with autocast():
-                        loss_sum, _ = token_loss_sum(
-                            model, collate([train_rows[i] for i in m], pad_id, device)
-                        )
-                    (loss_sum / max(n_tokens, 1)).backward()
-                    step_loss += float(loss_sum.detach())
-                distributed.sum_gradients(trainable)
-                (step_loss,) = distributed.sum_across([step_loss], device)
-                for m in step_micro:
-                    # Real tokens: every non-padding example token, its shared prefix included.
-                    real_tokens += sum(train_rows[i].real_tokens for i in m)
-                    ran = len(train_rows[m[0]].prefix) + sum(len(train_rows[i].ids) for i in m)
-                    computed_tokens += ran
-                    head_tokens += (
-                        sum(train_rows[i].loss_tokens for i in m) if head_on_labels_only else ran
-                    )
-                loss_value = step_loss / max(n_tokens, 1)
-                if not math.isfinite(loss_value):
-                    raise Diverged(step + 1, loss_value)
-                torch.nn.utils.clip_grad_norm_(trainable, params.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                elapsed = max(wall.elapsed() - dev_seconds, 1e-9)  # training time so far
-                curve.append(
-                    {
-                        "step": step,
-                        "loss": round(loss_value, 5),
-                        "tokens_per_s": round(real_tokens / elapsed, 1),
-                    }
-                )
-                bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{real_tokens / elapsed:.0f}")
-                bar.update(1)
-                if dev_rows and (step % eval_every == 0 or step == total_steps):
-                    with Timer() as dev_timer:
-                        dev = mean_loss(
-                            model, dev_rows, pad_id, device, params.rows_per_step, autocast
-                        )
-                    dev_seconds += dev_timer.seconds
-                    dev_curve.append({"step": step, "dev_loss": round(dev, 5)})
-                    if progress and not sys.stderr.isatty():  # a line per evaluation in logs and CI
-                        print(
-                            f"[adaptbench] train step {step}/{total_steps}: loss {loss_value:.4f}, "
-                            f"dev loss {dev:.4f}, {real_tokens / elapsed:.0f} real tokens/s",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                    if dev < best[0]:
-                        state = {
-                            k: v.detach().clone()
-                            for k, v in model.named_parameters()
-                            if v.requires_grad
-                        }
-                        best, since_best = (dev, state, step), 0
-                    else:
-                        since_best += 1
-                        if (
-                            params.early_stopping_patience
-                            and since_best >= params.early_stopping_patience
-                        ):
-                            stopped_early = True
-                            break
-                if step >= total_steps:
+        for step, micro_batches in zip(range(1, plan.total_steps + 1), steps):
+            loss = train_step(
+                model, train_rows, micro_batches, optim, pad_id, device, autocast, step
+            )
+            counts.add(train_rows, micro_batches)
+            log.step(step, loss, tokens_per_s(counts.real, max(wall.elapsed() - dev.seconds, 1e-9)))
+            if dev_rows and plan.evaluates_at(step):
+                log.evaluation(step, dev.evaluate(model, step))
+                if dev.stopped:
                     break
-    bar.close()
-    restored = False
-    if best[1] is not None and best[2] != step:
-        with torch.no_grad():
-            named = dict(model.named_parameters())
-            for k, v in best[1].items():
-                named[k].copy_(v)
-        restored = True
+    log.close()
+    restored = dev.restore_best(model, step)
     model.eval()
     model.config.use_cache = True  # back on for generation
+    # real tokens per second of training: the dev-loss evaluations are not counted
+    speed = tokens_per_s(counts.real, wall.seconds - dev.seconds)
     return {
         "seconds": round(wall.seconds, 3),
         "steps": step,
-        "epochs_run": round(step / steps_per_epoch, 3),
-        "real_tokens": real_tokens,
-        "computed_tokens": computed_tokens,
-        "head_tokens": head_tokens,
-        "dev_eval_seconds": round(dev_seconds, 3),
-        # real tokens per second of training: the dev-loss evaluations are not counted
-        "tokens_per_s": round(real_tokens / (wall.seconds - dev_seconds), 2)
-        if wall.seconds > dev_seconds
-        else None,
+        "epochs_run": round(step / plan.steps_per_epoch, 3),
+        "real_tokens": counts.real,
+        "computed_tokens": counts.computed,
+        "head_tokens": counts.head,
+        "dev_eval_seconds": round(dev.seconds, 3),
+        "tokens_per_s": None if speed is None else round(speed, 2),
         "rows": len(train_rows),
         "bf16_autocast": use_bf16,
         "processes": distributed.processes(),
-        "final_loss": curve[-1]["loss"] if curve else None,
-        "best_dev_loss": None if best[1] is None else round(best[0], 5),
-        "best_dev_step": best[2] if best[1] is not None else None,
+        "final_loss": log.curve[-1]["loss"] if log.curve else None,
+        "best_dev_loss": None if dev.best_weights is None else round(dev.best_loss, 5),
+        "best_dev_step": dev.best_step if dev.best_weights is not None else None,
         "restored_best": restored,
-        "stopped_early": stopped_early,
-        "loss_curve": curve,
-        "dev_loss_curve": dev_curve,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# MFU
-
-
-def device_peak_flops(device: str, bf16: bool) -> float:
-    """Measured matmul throughput (FLOP/s) of this device in the training dtype, cached per process.
-
-    bf16 when training ran under bf16 autocast, else fp32: MFU is against what the loop could use.
-    """
-    key = (device, torch.get_num_threads(), bf16)
-    if key not in _PEAK:
-        n = 1024 if device == "cpu" else 8192
-        dtype = torch.bfloat16 if bf16 else torch.float32
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        for _ in range(2):
-            a @ b
-        reps = 5 if device == "cpu" else 50
-        if device == "cuda":
-            torch.cuda.synchronize()
-        with Timer() as t:
-            for _ in range(reps):
-                a @ b
-            if device == "cuda":
-                torch.cuda.synchronize()
-        _PEAK[key] = 2 * n**3 * reps / t.seconds
-    return _PEAK[key]
-
-
-_PEAK: dict = {}
-
-
-def mfu(
-    stats: dict, params_total: int, head_params: int, full: bool, device: str, bf16: bool = False
-) -> dict:
-    """Model FLOPs utilisation of a training run: FLOPs done per second / the device's peak.
-
-    6 FLOPs per parameter and position for full fine-tuning, 4 for adapters (the frozen weights
-    need no weight gradient), counted on the positions the loop really ran: a shared prefix once
-    per micro-batch, the vocabulary projection (`head_params`) only where it ran (answer
-    positions, for plain-head models). Counting every example token at 6N instead overstated
-    the work by the shared prefix and the skipped projections: on claims triage a full
-    fine-tune read MFU 1.29 that way. Against the peak of all processes' devices, measured in
-    the dtype the matmuls ran in (`bf16`: under bf16 autocast).
-    """
-    per_param = 6 if full else 4
-    flops = per_param * (
-        (params_total - head_params) * stats["computed_tokens"] + head_params * stats["head_tokens"]
-    )
-    seconds = stats["seconds"] - stats["dev_eval_seconds"]
-    processes = stats["processes"]
-    peak = device_peak_flops(device, bf16)
-    return {
-        "flops_per_token": per_param * params_total,  # nominal (every position, every weight)
-        "training_flops": flops,
-        "device_peak_flops": round(peak),
-        "device_peak_dtype": "bfloat16" if bf16 else "float32",
-        "devices": processes,
-        "mfu": round(flops / seconds / (peak * processes), 4) if seconds > 0 and flops else None,
+        "stopped_early": dev.stopped,
+        "loss_curve": log.curve,
+        "dev_loss_curve": dev.curve,
     }

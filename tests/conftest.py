@@ -69,6 +69,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
+@pytest.fixture
+def fake_backend(monkeypatch):
+    """Runs in this test answer with a FakeBackend (tests/fake_backend.py): no model is loaded."""
+    from .fake_backend import FakeBackend, install
+
+    fake = FakeBackend()
+    install(fake, monkeypatch)
+    return fake
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """Each test gets its own adaptbench cache, so no test reuses another's finished runs."""

@@ -131,7 +131,9 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_a_changed_doc_id_recomputes_and_a_damaged_entry_is_reported(tiny_suite, tmp_path):
+def test_a_changed_doc_id_recomputes_and_a_damaged_entry_is_reported(
+    tiny_suite, tmp_path, fake_backend
+):
     out = tmp_path / "out"
     assert invoke("run", tiny_suite, "--arms", "base", "--out", out, "--no-progress").exit_code == 0
     eval_file = tmp_path / "data" / "eval.jsonl"

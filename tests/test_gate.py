@@ -259,3 +259,46 @@ def test_compare_of_runs_sharing_no_items_or_another_suite_is_exit_2(tmp_path):
     other_arm = make_run(tmp_path / "d", {"lora": GOOD})
     r = invoke("compare", a, other_arm)
     assert r.exit_code == 2 and "share no items" in r.output
+
+
+def test_a_run_gates_against_its_own_baseline_and_fails_a_floor(tiny_suite, tmp_path, fake_backend):
+    """The same commands on what the runner really writes; the fake backend's canned answers."""
+    tiny_suite.write_text(
+        tiny_suite.read_text()
+        + "gates:\n  - {metric: exact_match, max_drop: 0.05}\n  - {metric: exact_match, min: 0.5}\n"
+    )
+
+    def run(out: str) -> dict:
+        r = invoke("run", tiny_suite, "--out", tmp_path / out, "--force", "--no-progress")
+        assert r.exit_code == 0, r.output
+        return {
+            x["arm"]: x for x in json.loads((tmp_path / out / "results.json").read_text())["runs"]
+        }
+
+    runs = run("a")
+    # Canned answers: 2 of 4 answerable right, 1 abstained, 1 wrong; 1 of 2 unanswerable answered.
+    for arm in ("base", "few_shot"):
+        values = {name: m["value"] for name, m in runs[arm]["metrics"].items()}
+        assert values["exact_match"] == pytest.approx(3 / 6)
+        assert values["false_answer_rate"] == pytest.approx(1 / 4)
+        assert values["unanswerable_answered"] == pytest.approx(1 / 2)
+        assert values["abstention_rate"] == pytest.approx(2 / 6)
+    r = invoke("baseline", tmp_path / "a", "--name", "tiny", "--dir", tmp_path / "baselines")
+    assert r.exit_code == 0, r.output
+    baseline = tmp_path / "baselines" / "tiny.json"
+    run("b")
+    r = invoke("gate", tmp_path / "b", "--baseline", baseline)
+    assert (
+        r.exit_code == 0 and "PASSED" in r.output and "change +0.000 on 6 shared items" in r.output
+    )
+    r = invoke("compare", tmp_path / "a", tmp_path / "b")
+    assert r.exit_code == 0 and "0 fixed, 0 broken" in r.output
+
+    fake_backend.answers = {}  # abstains on everything: only the two unanswerable items are right
+    assert run("c")["base"]["metrics"]["exact_match"]["value"] == pytest.approx(2 / 6)
+    r = invoke("gate", tmp_path / "c", "--baseline", baseline)
+    assert r.exit_code == 1 and "FAILED" in r.output
+    assert "`qa/base: exact_match min=0.5` | exact_match 0.333" in r.output
+    r = invoke("compare", tmp_path / "a", tmp_path / "c")
+    # q1 and q2 lose their right answers; q6, unanswerable, is now rightly abstained on.
+    assert r.exit_code == 0 and "1 fixed, 2 broken.\n- fixed: q6\n- broken: q1, q2" in r.output

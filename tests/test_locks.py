@@ -27,11 +27,14 @@ with file_lock(Path(sys.argv[1])):
 """
 
 # Runs the CLI with the base arm's predict slowed down: it notes its pid in a log, then waits
-# until the test creates a "go" file, so the test decides when the first run finishes.
+# until the test creates a "go" file, so the test decides when the first run finishes. The
+# fake backend answers: the lock is under test, not the model.
 SLOW_RUN = """
 import os, sys, time
 from pathlib import Path
 from harness.arms import ARMS
+from tests.fake_backend import FakeBackend, install
+install(FakeBackend())
 log, go = Path(sys.argv[1]), Path(sys.argv[2])
 original = ARMS["base"].predict
 def slow(self, task, items):
@@ -119,4 +122,5 @@ def test_a_second_identical_run_waits_for_the_first_and_reuses_its_cell(
     (a,) = json.loads((tmp_path / "a" / "results.json").read_text())["runs"]
     (b,) = json.loads((tmp_path / "b" / "results.json").read_text())["runs"]
     assert not a["cached"] and b["cached"] and a["metrics"] == b["metrics"]
+    assert a["efficiency"]["params_total"] == 72  # the fake's 8 x 8 layer: no model was loaded
     assert "unchanged, reusing" in (tmp_path / "b.err").read_text()

@@ -17,7 +17,7 @@ def invoke(*args):
     return result
 
 
-def test_run_writes_results_and_reuses_finished_arms(tiny_suite, tmp_path):
+def test_run_writes_results_and_reuses_finished_arms(tiny_suite, tmp_path, fake_backend):
     out = tmp_path / "out"
     r = invoke("run", tiny_suite, "--out", out, "--no-progress")
     assert r.exit_code == 0, r.output
@@ -78,7 +78,7 @@ def test_run_writes_results_and_reuses_finished_arms(tiny_suite, tmp_path):
     assert forced.exit_code == 0 and [r["arm"] for r in runs] == ["base"] and not runs[0]["cached"]
 
 
-def test_limit_is_a_seeded_sample_shared_by_arms(tiny_suite, tmp_path):
+def test_limit_is_a_seeded_sample_shared_by_arms(tiny_suite, tmp_path, fake_backend):
     out = tmp_path / "out"
     assert invoke("run", tiny_suite, "--out", out, "--limit", "3", "--no-progress").exit_code == 0
     ids = []
@@ -88,7 +88,7 @@ def test_limit_is_a_seeded_sample_shared_by_arms(tiny_suite, tmp_path):
     assert len(ids[0]) == 3 and ids[0] == ids[1]
 
 
-def test_a_failing_arm_is_recorded_and_the_others_run(tiny_suite, tmp_path):
+def test_a_failing_arm_is_recorded_and_the_others_run(tiny_suite, tmp_path, fake_backend):
     out = tmp_path / "out"
     r = invoke("run", tiny_suite, "--out", out, "--set", "arms.1.params.k=50", "--no-progress")
     assert r.exit_code == 1
@@ -103,7 +103,7 @@ def test_a_failing_arm_is_recorded_and_the_others_run(tiny_suite, tmp_path):
     assert r.exit_code == 0 and runs["few_shot"]["status"] == "ok" and runs["base"]["cached"]
 
 
-def test_a_killed_run_keeps_finished_arms(tiny_suite, tmp_path, monkeypatch):
+def test_a_killed_run_keeps_finished_arms(tiny_suite, tmp_path, fake_backend, monkeypatch):
     import harness.arms.few_shot as few_shot
 
     def interrupted(self, task, items):
@@ -173,7 +173,7 @@ def test_validate_and_ls(tiny_suite, tmp_path):
     assert "--limit" in invoke("run", "--help").output
 
 
-def test_structured_output_task_reports_field_metrics(tmp_path, tiny_model_dir):
+def test_structured_output_task_reports_field_metrics(tmp_path, tiny_model_dir, fake_backend):
     rows = [
         {
             "id": f"c{i}",
@@ -209,7 +209,7 @@ def test_structured_output_task_reports_field_metrics(tmp_path, tiny_model_dir):
     }
     assert (
         m["macro_f1:route"]["n"] == 6 and m["parse_failure_rate"]["value"] == 1.0
-    )  # random weights never parse
+    )  # the fake's "I don't know." never parses
     # kNN over train items answers with a train decision: it always parses, and every line is right.
     knn = runs["retrieval_only"]["metrics"]
     assert knn["parse_failure_rate"]["value"] == 0.0 and knn["field_accuracy:line"]["value"] == 1.0

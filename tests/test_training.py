@@ -410,3 +410,11 @@ def test_mfu_counts_the_positions_the_loop_ran(tiny_model_dir):
     assert m["training_flops"] == want and m["flops_per_token"] == 6 * total
     seconds = stats["seconds"] - stats["dev_eval_seconds"]
     assert m["mfu"] == pytest.approx(want / seconds / m["device_peak_flops"], abs=1e-4)  # 4 places
+
+
+def test_training_without_rows_is_refused_not_looped(tiny_model_dir):
+    from harness.training import TrainParams, train
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    with pytest.raises(ValueError, match=r"nothing to train on.*max_seq_len \(256\)"):
+        train(model, [], [], TrainParams(), pad_id=0, device="cpu", seed=0, progress=False)

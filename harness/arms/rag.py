@@ -32,7 +32,9 @@ class RagParams(RetrievalParams):
     shot_selection: Literal["random", "similar"] = "random"
     include_unanswerable: bool = True
     passages_in_shots: bool = Field(
-        False, description="each shot shows its own retrieved passages (2-4x the prompt length)"
+        False,
+        description="each shot shows its own retrieved passages (each shot then costs about as "
+        "many prompt tokens as the question's passages)",
     )
 
 

@@ -1,4 +1,6 @@
-"""Hallucination: three separate numbers, never one vague one (DESIGN.md)."""
+"""Hallucination as three separate numbers, never one vague one: a wrong answer to an answerable
+question, an answer to an unanswerable one, and how often the arm abstains have different causes
+and fixes, and one blended rate would hide which of them moved."""
 
 from __future__ import annotations
 

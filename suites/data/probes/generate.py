@@ -1,6 +1,7 @@
 """Generate the adaptbench general-ability probes (retention / forgetting checks).
 
-Writes two JSONL files next to this script:
+Writes two JSONL files into the installed package's probe folder, harness/probes/ (this script
+lives outside the package: it makes shipped data, it is not part of what is installed):
 
 * ``general_mc.jsonl``: four-way multiple choice, ``{"id", "category", "question",
   "choices", "label"}`` with ``label`` the 0-3 index of the right choice.
@@ -13,7 +14,7 @@ generated. All randomness (arithmetic operands, distractors, choice order) comes
 is balanced across 0-3 within every category, and items are interleaved round-robin across
 categories so that any prefix of a file covers all categories.
 
-Run: ``python3 harness/probes/generate.py``. A self-check runs on the written files and
+Run from anywhere: ``python3 suites/data/probes/generate.py``. A self-check runs on the written files and
 fails with an AssertionError naming the problem.
 """
 
@@ -26,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 SEED = 20_250_117
-OUT_DIR = Path(__file__).resolve().parent
+OUT_DIR = Path(__file__).resolve().parents[3] / "harness" / "probes"
 MC_PATH = OUT_DIR / "general_mc.jsonl"
 SA_PATH = OUT_DIR / "short_answer.jsonl"
 
