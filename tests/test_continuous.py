@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
 from transformers import AutoModelForCausalLM
 
 from harness.backends import continuous
 from harness.backends.hf import HFBackend
+from harness.backends.lm_eval_adapter import SharedContextHFLM
 
 SYSTEM = "You answer questions about Brindlecombe Mutual insurance policies. Reply with the short answer only."
 QUESTIONS = [
@@ -179,3 +182,18 @@ def test_greedy_flag_matches_argmax(plain):
 def test_loglikelihood_refuses_an_empty_context(backend):
     with pytest.raises(ValueError, match="non-empty context"):
         backend.loglikelihood_tokens([([], [1, 2])])
+
+
+def test_retention_probes_score_through_shared_contexts_like_lm_eval(plain):
+    kwargs = dict(pretrained=plain.model, tokenizer=plain.tokenizer, batch_size=4)
+    contexts = ["Question: What is the deductible?\nAnswer:", "Q?", ""]
+    choices = [" $640", " 19 days", " Form BM-12", " no"]
+    requests = [
+        Instance(request_type="loglikelihood", doc={}, arguments=(c, x), idx=i)
+        for c in contexts
+        for i, x in enumerate(choices)
+    ]
+    want = HFLM(**kwargs).loglikelihood(requests, disable_tqdm=True)
+    got = SharedContextHFLM(**kwargs, scorer=plain).loglikelihood(requests, disable_tqdm=True)
+    assert [lp for lp, _ in got] == pytest.approx([lp for lp, _ in want], abs=1e-5)
+    assert [g for _, g in got] == [g for _, g in want]
