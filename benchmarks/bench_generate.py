@@ -187,6 +187,7 @@ class ForwardRecorder:
     def __init__(self, model):
         self.cuda = next(model.parameters()).is_cuda
         self.calls: list[tuple[int, int, int, float]] = []  # (rows, positions, real, seconds)
+        self.packed = False  # a forward without a 2-D padding mask (paged, packed rows)
         self._t0 = 0.0
         self.handles = [
             model.register_forward_pre_hook(self._pre, with_kwargs=True),
@@ -207,6 +208,9 @@ class ForwardRecorder:
         ids = kwargs.get("input_ids", args[0] if args else None)
         rows, width = ids.shape[:2]
         mask = kwargs.get("attention_mask")
+        if mask is None or mask.dim() != 2:
+            self.packed = True
+            mask = None
         real = int(mask[:, -width:].sum()) if mask is not None else rows * width
         self.calls.append((rows, width, real, seconds))
 
@@ -215,6 +219,11 @@ class ForwardRecorder:
             h.remove()
 
     def split(self, needed_decode_rows: int, total_seconds: float) -> dict:
+        if self.packed:  # prefill and decode rows share one packed forward: no split
+            total = sum(c[3] for c in self.calls)
+            return {"forwards": len(self.calls), "packed": True, "forward_s": round(total, 4),
+                    "prefill_s": 0.0, "padding_s": 0.0, "decode_s": round(total, 4),
+                    "finished_s": 0.0, "other_s": round(total_seconds - total, 4)}  # fmt: skip
         pre = [c for c in self.calls if c[1] > 1]
         dec = [c for c in self.calls if c[1] == 1]
         pre_s, dec_s = sum(c[3] for c in pre), sum(c[3] for c in dec)
