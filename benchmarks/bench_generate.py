@@ -208,7 +208,7 @@ class ForwardRecorder:
         ids = kwargs.get("input_ids", args[0] if args else None)
         rows, width = ids.shape[:2]
         mask = kwargs.get("attention_mask")
-        if mask is None or mask.dim() != 2:
+        if mask is not None and mask.dim() != 2:  # (None: no padding, every position real)
             self.packed = True
             mask = None
         real = int(mask[:, -width:].sum()) if mask is not None else rows * width
