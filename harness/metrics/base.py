@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-METRICS_VERSION = "1"  # bump when a definition changes
+METRICS_VERSION = "2"  # bump when a definition changes (2: a file's id credits its PDF pages)
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation) | {"\u2018", "\u2019", "\u201c", "\u201d", "\u2013", "\u2014"}
