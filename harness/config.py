@@ -55,7 +55,7 @@ class GenerationSpec(Strict):
 class FieldMap(Strict):
     """Which column of the data file holds each standard field."""
 
-    id: str = "id"
+    id: str | None = "id"  # null: items are numbered by their row (`row-<n>`)
     question: str = "question"
     answers: str = "answers"
     answerable: str | None = "answerable"

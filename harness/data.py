@@ -291,7 +291,10 @@ def _as_bool(value: Any, where: str) -> bool:
 
 def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
     f = data.fields
-    item_id = str(_get(row, f.id, where, True, "id")).strip()
+    if f.id is None:  # a spreadsheet without an id column: its row number is the id
+        item_id = "row-" + where.rsplit(":", 1)[-1].removeprefix("row ")
+    else:
+        item_id = str(_get(row, f.id, where, True, "id")).strip()
     if not item_id:
         raise DataError(f"{where}: empty id")
     question = _get(row, f.question, where, True, "question")
