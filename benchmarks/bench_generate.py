@@ -66,7 +66,7 @@ from _common import write_json
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 
-from harness.arms.prompting import conversation  # noqa: E402
+from harness.arms.prompting import conversation, wording_for  # noqa: E402
 from harness.backends.hf import HFBackend  # noqa: E402
 from harness.config import ModelSpec, load_suite  # noqa: E402
 from harness.data import load_task  # noqa: E402
@@ -215,7 +215,8 @@ def load_prompts(backend: HFBackend, suite_path: Path, n: int) -> list[str]:
     items = task.eval[:n]
     if len(items) < n:
         raise SystemExit(f"--n {n}: the task has only {len(items)} eval items")
-    return [backend.format_chat(conversation(task.spec, item)) for item in items]
+    wording = wording_for(task)
+    return [backend.format_chat(conversation(task.spec, wording, item)) for item in items]
 
 
 def check_prompt_ids(backend: HFBackend, lm: HFLM, prompts: list[str]) -> dict[str, bool]:

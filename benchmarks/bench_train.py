@@ -97,6 +97,7 @@ from transformers import (  # noqa: E402
 )
 
 from harness.arms.lora import LoraParams, lora_config  # noqa: E402
+from harness.arms.prompting import conversation, gold_answer, wording_for  # noqa: E402
 from harness.backends.hf import HFBackend  # noqa: E402
 from harness.config import DataSpec, ModelSpec, TaskSpec  # noqa: E402
 from harness.data import TaskData, load_task  # noqa: E402
@@ -179,9 +180,14 @@ def build_data(
 ) -> tuple[list[Example], list[Row]]:
     """The train examples (first `n_examples` items) and the dev rows (first `n_dev`)."""
     items = task.train[:n_examples] if n_examples else task.train
-    examples = qa_examples(backend, task, items, MAX_SEQ_LEN)
+    wording = wording_for(task)
+
+    def pairs(chosen):
+        return [(conversation(task.spec, wording, i), gold_answer(task.spec, i)) for i in chosen]
+
+    examples = qa_examples(backend, pairs(items), MAX_SEQ_LEN)
     dev_items = task.splits["dev"][:n_dev] if n_dev else task.splits["dev"]
-    dev = qa_examples(backend, task, dev_items, MAX_SEQ_LEN)
+    dev = qa_examples(backend, pairs(dev_items), MAX_SEQ_LEN)
     params = TrainParams(max_seq_len=MAX_SEQ_LEN)  # the dev rows as the lora arm makes them
     return examples, make_rows(dev, params, backend.tokenizer.pad_token_id)
 

@@ -14,6 +14,16 @@ import click
 
 from . import __version__
 from .config import SpecError, load_suite
+from .matching import MISMATCH_KINDS
+
+_ALLOW_MISMATCH = click.option(
+    "--allow-mismatch",
+    "allow",
+    multiple=True,
+    type=click.Choice(MISMATCH_KINDS),
+    help="Compare anyway when this differs between the two sides (repeatable); the output "
+    "says so. Without it a mismatch of suite, task, items, metrics or model is exit 2.",
+)
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -166,15 +176,20 @@ def report(run_dir: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the comparison as JSON.",
 )
-def compare(run_a: Path, run_b: Path, json_out: Path | None) -> None:
-    """Per-metric deltas of RUN_B against RUN_A with paired tests on shared items, and flipped items."""
+@_ALLOW_MISMATCH
+def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, ...]) -> None:
+    """Per-metric deltas of RUN_B against RUN_A with paired tests on shared items, and flipped items.
+
+    Items pair on id and content; the runs must share suite, tasks, model and metric definitions.
+    """
     import json
 
     from .compare import RunFolderError, compare_runs, comparison_markdown
+    from .matching import MismatchError
 
     try:
-        result = compare_runs(run_a, run_b)
-    except RunFolderError as exc:
+        result = compare_runs(run_a, run_b, frozenset(allow))
+    except (RunFolderError, MismatchError) as exc:
         _fail(str(exc))
     if json_out:
         json_out.write_text(json.dumps(result, indent=2) + "\n")
@@ -221,8 +236,14 @@ def baseline(run_dir: Path, name: str, folder: Path) -> None:
 @click.option(
     "--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the checks as Markdown."
 )
+@_ALLOW_MISMATCH
 def gate(
-    run_dir: Path, baseline_path: Path, suite: Path | None, junit: Path | None, md: Path | None
+    run_dir: Path,
+    baseline_path: Path,
+    suite: Path | None,
+    junit: Path | None,
+    md: Path | None,
+    allow: tuple[str, ...],
 ) -> None:
     """Check a run against the suite's gates and a baseline. Exit 0 pass, 1 a gate failed, 2 bad input.
 
@@ -233,7 +254,8 @@ def gate(
 
     from .compare import RunFolderError, load_results
     from .config import GateSpec
-    from .gate import gate_markdown, junit_xml, load_baseline, run_gates
+    from .gate import gate_markdown, gate_run, junit_xml, load_baseline
+    from .matching import MismatchError
 
     try:
         base = load_baseline(baseline_path)
@@ -248,10 +270,10 @@ def gate(
             _fail(
                 f"no gates defined: add a `gates:` list to the suite (or pass --suite) for {run_dir}"
             )
-        checks = run_gates(run_dir, base, gates)
-    except (RunFolderError, SpecError, ValidationError) as exc:
+        checks, notes = gate_run(run_dir, base, gates, frozenset(allow))
+    except (RunFolderError, SpecError, ValidationError, MismatchError) as exc:
         _fail(str(exc))
-    text = gate_markdown(checks, str(baseline_path))
+    text = gate_markdown(checks, str(baseline_path), notes)
     if junit:
         junit.write_text(junit_xml(checks), encoding="utf-8")
     if md:
@@ -324,7 +346,10 @@ def ls_cmd(what: str) -> None:
         from .arms import ARMS
 
         for name, cls in sorted(ARMS.items()):
-            params = ", ".join(f"{k}={v.default!r}" for k, v in cls.Params.model_fields.items())
+            params = ", ".join(
+                f"{k}={'(required)' if v.is_required() else repr(v.get_default(call_default_factory=True))}"
+                for k, v in cls.Params.model_fields.items()
+            )
             click.echo(f"{name:<12} {cls.summary}" + (f"  [params: {params}]" if params else ""))
     elif what == "metrics":
         from .metrics import METRICS
@@ -332,6 +357,9 @@ def ls_cmd(what: str) -> None:
         arrows = {True: "higher is better", False: "lower is better", None: "descriptive"}
         for name, m in sorted(METRICS.items()):
             click.echo(f"{name:<22} ({arrows[m.higher_is_better]}) {m.description}")
+        from .stats import INTERVALS
+
+        click.echo(f"\n{INTERVALS}")
     else:
         for f in sorted(SUITES_DIR.rglob("*.yaml")):
             try:

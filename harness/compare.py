@@ -13,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .matching import MismatchError, check_sides, check_tasks, shared_items
 from .stats import holm, paired_test
 
 ALPHA = 0.05
+TIE_DESPITE_CI = (
+    "(†) A tie although the unadjusted 95% CI of the delta excludes 0: taken alone the "
+    "difference would look real, but not after the Holm adjustment for all the comparisons "
+    "made; more items would settle it."
+)
 PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
 
 
@@ -47,6 +53,31 @@ def item_scores(run_dir: Path, record: dict) -> dict[str, dict[str, float]]:
     return out
 
 
+def item_hashes(run_dir: Path, record: dict) -> dict[str, str] | None:
+    """{item id: content hash} of a run's (or baseline's) items; None when they were written
+    without hashes (by an older adaptbench)."""
+    if "item_scores" in record:  # a baseline file carries them inline
+        return record.get("item_hashes")
+    path = Path(run_dir) / record.get("samples", "")
+    if not record.get("samples") or not path.is_file():
+        return None
+    out = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RunFolderError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or "item_hash" not in row:
+            return None
+        out[str(row.get("id"))] = row["item_hash"]
+    return out
+
+
+def only(scores: dict[str, dict[str, float]], ids: set[str]) -> dict[str, dict[str, float]]:
+    """The per-item scores of the given items only."""
+    return {i: s for i, s in scores.items() if i in ids}
+
+
 def primary_metric(metric_names) -> str | None:
     return next((m for m in PRIMARY_METRICS if m in metric_names), None)
 
@@ -64,6 +95,13 @@ class Comparison:
     @property
     def significant(self) -> bool:
         return self.p_adjusted < ALPHA
+
+    @property
+    def tie_despite_ci(self) -> bool:
+        """A tie whose unadjusted 95% CI of the delta excludes zero: significant taken alone,
+        not after the Holm adjustment for the report's other comparisons."""
+        r = self.result
+        return self.verdict == "tie" and (r["ci_low"] > 0 or r["ci_high"] < 0)
 
     @property
     def verdict(self) -> str:
@@ -89,6 +127,7 @@ class Comparison:
             "p_adjusted": self.p_adjusted,
             "significant": self.significant,
             "verdict": self.verdict,
+            "tie_despite_ci": self.tie_despite_ci,
         }
 
 
@@ -146,14 +185,24 @@ def versus_base(payload: dict, run_dir: Path, base_arm: str = "base") -> list[Co
     return adjust(comparisons)
 
 
-def compare_runs(dir_a: Path, dir_b: Path) -> dict:
-    """Per-metric paired deltas of run B against run A on shared items, and the items that flipped."""
+def compare_runs(dir_a: Path, dir_b: Path, allow: frozenset[str] = frozenset()) -> dict:
+    """Per-metric paired deltas of run B against run A on shared items, and the items that flipped.
+
+    The runs must agree on suite, tasks, model and metric definitions, and items pair on id and
+    content hash (harness.matching), unless `allow` names the kinds of mismatch to accept; runs
+    that share no items are not comparable. Raises MismatchError.
+    """
     pa, pb = load_results(dir_a), load_results(dir_b)
+    agreement = check_sides(pa, pb, f"run A ({dir_a})", f"run B ({dir_b})", allow)
+    tasks_a = {r["task"] for r in pa["runs"]} | set(pa.get("tasks") or {})
+    tasks_b = {r["task"] for r in pb["runs"]} | set(pb.get("tasks") or {})
+    check_tasks(agreement, tasks_a, tasks_b, both_ways=True)
     seed = pa["environment"].get("seed", 0)
     definitions = pa.get("metric_definitions", {})
     runs_a = {(r["task"], r["arm"]): r for r in pa["runs"] if r["status"] == "ok"}
     runs_b = {(r["task"], r["arm"]): r for r in pb["runs"] if r["status"] == "ok"}
     comparisons, flips, unmatched = [], [], []
+    total_shared = 0
     for key in sorted(set(runs_a) | set(runs_b)):
         if key not in runs_a or key not in runs_b:
             unmatched.append(
@@ -162,6 +211,16 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
             continue
         task, arm = key
         sa, sb = item_scores(dir_a, runs_a[key]), item_scores(dir_b, runs_b[key])
+        ids = shared_items(
+            agreement,
+            f"{task}/{arm}",
+            set(sa),
+            item_hashes(dir_a, runs_a[key]),
+            set(sb),
+            item_hashes(dir_b, runs_b[key]),
+        )
+        total_shared += len(ids)
+        sa, sb = only(sa, ids), only(sb, ids)
         metrics = [m for m, v in runs_b[key].get("metrics", {}).items() if v.get("n")]
         for metric in metrics:
             hib = definitions.get(metric, {}).get("higher_is_better")
@@ -171,10 +230,16 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
         primary = primary_metric(metrics)
         if primary:
             flips.append({"task": task, "arm": arm, "metric": primary, **flipped(sa, sb, primary)})
+    if total_shared == 0:
+        raise MismatchError(
+            f"run A ({dir_a}) and run B ({dir_b}) share no items: no (task, arm) of one has an "
+            f"item (same id and content) that the other scored, so there is nothing to compare"
+        )
     adjust(comparisons)
     return {
         "a": str(dir_a),
         "b": str(dir_b),
+        "notes": agreement.notes,
         "comparisons": [c.as_dict() for c in comparisons],
         "flips": flips,
         "unmatched": unmatched,
@@ -194,15 +259,19 @@ def comparison_markdown(result: dict) -> str:
         f"# adaptbench compare\n\nA = `{result['a']}`, B = `{result['b']}`. Deltas are B - A on the items both "
         f"runs scored; p-values are paired tests, Holm-adjusted across the {len(result['comparisons'])} "
         "comparisons below.",
+        *[f"\n**Note:** {n}." for n in result.get("notes", [])],
         "",
         "| task | arm | metric | n | delta (B-A) | 95% CI | test | p (Holm) | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in result["comparisons"]:
+        verdict = c["verdict"] + (" (†)" if c.get("tie_despite_ci") else "")
         lines.append(
             f"| {c['task']} | {c['b'][2:]} | {c['metric']} | {c['n']} | {c['delta']:+.3f} | "
-            f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['test']} | {c['p_adjusted']:.3g} | {c['verdict']} |"
+            f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['test']} | {c['p_adjusted']:.3g} | {verdict} |"
         )
+    if any(c.get("tie_despite_ci") for c in result["comparisons"]):
+        lines += ["", TIE_DESPITE_CI]
     for f in result["flips"]:
         lines += [
             "",

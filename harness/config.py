@@ -18,6 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+ANSWER_STYLES = ("short", "long", "label", "structured")
+# Placeholders a task template may use; every item provides all of them.
+TEMPLATE_FIELDS = {"id", "question", "context", "choices"}
 DEFAULT_ABSTAIN_PATTERNS = [
     r"\bi don'?t know\b",
     r"\bi do not know\b",
@@ -48,8 +52,50 @@ class ModelSpec(Strict):
 
 
 class GenerationSpec(Strict):
-    max_new_tokens: int = Field(32, ge=1, le=4096)
-    stop: list[str] = Field(default_factory=lambda: ["\n"])
+    """Generation limits; `None` (the default) takes them from the task's answer style."""
+
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=4096, description="default: from the gold answers' lengths"
+    )
+    stop: list[str] | None = Field(
+        None, description="default: a newline for one-line styles, none for long answers"
+    )
+
+
+class PromptVariant(Strict):
+    """A paraphrase of the prompt wording: the task instruction and the retrieval grounding.
+
+    A field left out keeps the task's (or the default) wording.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    instruction: str | None = None
+    grounding: str | None = None
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> PromptVariant:
+        if self.instruction is not None:
+            check_placeholders(self.instruction, TEMPLATE_FIELDS, "prompt variant instruction")
+        if self.grounding is not None:
+            check_placeholders(self.grounding, {"abstain_answer"}, "prompt variant grounding")
+        return self
+
+
+# Three neutral wordings `adaptbench init` writes into new suites: the verdict should not hang on
+# one phrasing. None of them states an answer style (that comes from the task).
+DEFAULT_PROMPT_VARIANTS = [
+    {"name": "plain"},
+    {
+        "name": "direct",
+        "instruction": "Answer the question.",
+        "grounding": "Answer using the passages above.",
+    },
+    {
+        "name": "helpful",
+        "instruction": "You are a helpful assistant. Reply to the question below.",
+        "grounding": "Base your reply on the passages above.",
+    },
+]
 
 
 class FieldMap(Strict):
@@ -133,6 +179,21 @@ class TaskSpec(Strict):
     data: DataSpec
     corpus: CorpusSpec | None = None
     scoring: Literal["generate", "choice"] = "generate"
+    answer_style: Literal["auto", "short", "long", "label", "structured"] = Field(
+        "auto",
+        description="how gold answers look; auto infers it from their lengths (see harness.style). "
+        "It sets the style sentence, the shots, max_new_tokens, stop and the default metrics",
+    )
+    style_instruction: str | None = Field(
+        None,
+        description="sentence on answer form added to the instruction; default: the style's own, "
+        "'' for none",
+    )
+    max_prompt_tokens: int | None = Field(
+        None,
+        ge=64,
+        description="prompt budget in model tokens; shots then passages are dropped to fit",
+    )
     instruction: str = ""
     template: str = "Question: {question}\nAnswer:"
     answer_template: str = "{answer}"
@@ -160,11 +221,11 @@ class TaskSpec(Strict):
 
     @model_validator(mode="after")
     def _templates_known(self) -> TaskSpec:
-        from .data import TEMPLATE_FIELDS  # the fields every item offers
-
+        if self.style_instruction:
+            check_placeholders(self.style_instruction, set(), "style_instruction")
         for attr in ("instruction", "template"):
-            _check_placeholders(getattr(self, attr), TEMPLATE_FIELDS, attr)
-        _check_placeholders(self.answer_template, {"answer"}, "answer_template")
+            check_placeholders(getattr(self, attr), TEMPLATE_FIELDS, attr)
+        check_placeholders(self.answer_template, {"answer"}, "answer_template")
         if self.metrics is not None:
             from .metrics import METRICS, is_known
 
@@ -195,26 +256,64 @@ class ArmSpec(Strict):
         "spread and per-seed values",
     )
 
+    prompt_variants: list[PromptVariant] | None = Field(
+        None,
+        min_length=1,
+        description="run the arm once per wording (cells `<label>~<variant>`); the report adds "
+        "the spread and checks whether the verdict holds for every wording",
+    )
+    variant: PromptVariant | None = Field(
+        None, description="the one wording this arm uses (set per cell by `prompt_variants`)"
+    )
+    family: str | None = Field(
+        None, description="set by the runner: the arm a seed or variant cell belongs to"
+    )
+
     @model_validator(mode="after")
     def _one_seed_setting(self) -> ArmSpec:
         if self.seed is not None and self.seeds is not None:
             raise ValueError("give `seed` or `seeds`, not both")
         if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"`seeds` repeats a value: {self.seeds}")
+        if self.variant is not None and self.prompt_variants is not None:
+            raise ValueError("give `variant` or `prompt_variants`, not both")
+        _unique_variant_names(self.prompt_variants)
         return self
 
     @property
     def label(self) -> str:
         return self.name or self.arm
 
-    def cells(self) -> list[ArmSpec]:
-        """The runs this arm stands for: itself, or one per seed of `seeds`."""
-        if self.seeds is None:
-            return [self]
-        return [
-            self.model_copy(update={"seeds": None, "seed": s, "name": f"{self.label}@seed{s}"})
-            for s in self.seeds
-        ]
+    def cells(self, suite_variants: list[PromptVariant] | None = None) -> list[ArmSpec]:
+        """The runs this arm stands for: one per prompt variant, times one per seed of `seeds`.
+
+        `suite_variants` (the suite's `prompt_variants`) apply when the arm has none of its own.
+        """
+        family = self.family or self.label
+        variants = self.prompt_variants or suite_variants
+        wordings = [(v, f"{self.label}~{v.name}") for v in variants] if variants else []
+        if not wordings:
+            wordings = [(self.variant, self.label)]
+        out = []
+        for variant, label in wordings:
+            common = {"prompt_variants": None, "variant": variant, "family": family}
+            if self.seeds is None:
+                out.append(self.model_copy(update=common | {"name": label}))
+            else:
+                out += [
+                    self.model_copy(
+                        update=common | {"seeds": None, "seed": s, "name": f"{label}@seed{s}"}
+                    )
+                    for s in self.seeds
+                ]
+        return out
+
+
+def _unique_variant_names(variants: list[PromptVariant] | None) -> None:
+    names = [v.name for v in variants or []]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"prompt variant name(s) {dupes} repeat: give each its own `name`")
 
 
 EFFICIENCY_GATES = ("latency_p95_s", "peak_memory_bytes", "tokens_per_s")
@@ -299,6 +398,15 @@ class SuiteSpec(Strict):
     gates: list[GateSpec] = Field(default_factory=list)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
     retention: RetentionSpec | None = None  # probes that measure forgetting (weight-changing arms)
+    embedder: str = Field(
+        DEFAULT_EMBEDDER, description="sentence embedder for answer_similarity (and shot picking)"
+    )
+    prompt_variants: list[PromptVariant] | None = Field(
+        None,
+        min_length=1,
+        description="wordings every prompting arm (one that trains no weights) runs under; an "
+        "arm's own `prompt_variants` replace them for that arm",
+    )
 
     @field_validator("arms", mode="before")
     @classmethod
@@ -310,6 +418,7 @@ class SuiteSpec(Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> SuiteSpec:
+        _unique_variant_names(self.prompt_variants)
         for kind, names in (
             ("task", [t.name for t in self.tasks]),
             ("arm", [a.label for a in self.arms]),
@@ -551,7 +660,7 @@ def _unwrap(tp: Any, index: bool) -> Any:
     return tp
 
 
-def _check_placeholders(template: str, allowed: set[str], what: str) -> None:
+def check_placeholders(template: str, allowed: set[str], what: str) -> None:
     try:
         names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError as exc:

@@ -18,10 +18,9 @@ from typing import Any
 from .config import DataSpec, TaskSpec
 from .documents import DocumentError, is_document_source, read_folder
 from .splitting import split_items
+from .style import StyleReport, resolve_task_spec
 from .tables import file_sha256, hf_rows, parquet_rows, xlsx_rows
 
-# Placeholders a task template may use; every item provides all of them.
-TEMPLATE_FIELDS = {"id", "question", "context", "choices"}
 SPLITS = ("train", "dev", "eval")
 
 
@@ -72,6 +71,7 @@ class TaskData:
     leakage: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)  # files it was built from, with hashes
     split: dict[str, Any] | None = None  # how one items file was split, when it was
+    style: StyleReport | None = None  # how the task's style-dependent defaults were resolved
 
     @property
     def train(self) -> list[Item]:
@@ -122,6 +122,7 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
     if spec.corpus is not None:
         corpus, sources["corpus"] = load_corpus_with_sources(spec)
     task = TaskData(spec=spec, splits=splits, corpus=corpus, sources=sources, split=split_info)
+    task.spec, task.style = resolve_style(task)
     task.leakage = leakage_report(task, spec.leakage_threshold)
     if strict_leakage and task.leakage.get("total", 0):
         raise DataError(
@@ -144,6 +145,18 @@ def _source_of(path: Path, split: str, sheet: str | int | None, n: int) -> dict[
         out["sheet"] = sheet
     out["items"] = n
     return out
+
+
+def resolve_style(task: TaskData) -> tuple[TaskSpec, StyleReport]:
+    """The task spec with its answer-style defaults filled in (see harness.style).
+
+    Gold lengths come from train and dev when the task has them, else from eval.
+    """
+    fitted = [i for s in ("train", "dev") for i in task.splits.get(s, [])] or task.eval
+    golds = [i.answers[0] for i in fitted if i.answerable and i.answers and i.choices is None]
+    every = [i for items in task.splits.values() for i in items]
+    unanswerable = any(not i.answerable and i.choices is None for i in every)
+    return resolve_task_spec(task.spec, golds, unanswerable)
 
 
 def detect_format(path: Path, declared: str) -> str:

@@ -15,8 +15,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compare import RunFolderError, item_scores, load_results, paired
+from .compare import RunFolderError, item_hashes, item_scores, load_results, only, paired
 from .config import GateSpec
+from .matching import MismatchError, check_sides, check_tasks, shared_items
 
 BASELINE_SCHEMA = 1
 
@@ -41,6 +42,7 @@ def write_baseline(run_dir: Path, name: str, folder: Path) -> Path:
                 "forgetting": r.get("forgetting"),
                 "spec": r.get("spec"),
                 "item_scores": item_scores(run_dir, r),
+                "item_hashes": item_hashes(run_dir, r),  # gate pairs items on id and content
             }
         )
     if not runs:
@@ -95,10 +97,49 @@ class Check:
 
 
 def run_gates(run_dir: Path, baseline: dict, gates: list[GateSpec]) -> list[Check]:
+    """`gate_run` with no mismatch allowed: the checks only."""
+    return gate_run(run_dir, baseline, gates)[0]
+
+
+def gate_run(
+    run_dir: Path, baseline: dict, gates: list[GateSpec], allow: frozenset[str] = frozenset()
+) -> tuple[list[Check], list[str]]:
+    """The checks of a run against the gates and a baseline, and notes on what was allowed.
+
+    The run and the baseline must agree on suite, tasks, model and metric definitions, and
+    items pair on id and content hash (harness.matching), unless `allow` names the kinds of
+    mismatch to accept; a run sharing no items with the baseline cannot be gated. Raises
+    MismatchError (bad input, not a failed gate).
+    """
     payload = load_results(run_dir)
+    agreement = check_sides(
+        baseline, payload, f"baseline {baseline.get('name')!r}", f"run {run_dir}", allow
+    )
+    check_tasks(
+        agreement, {r["task"] for r in baseline["runs"]}, {r["task"] for r in payload["runs"]}
+    )
     definitions = payload.get("metric_definitions", {}) | baseline.get("metric_definitions", {})
     seed = payload["environment"].get("seed", 0)
     base_runs = {(r["task"], r["arm"]): r for r in baseline["runs"]}
+    shared: dict[tuple[str, str], set[str]] = {}
+    for r in payload["runs"]:
+        key = (r["task"], r["arm"])
+        if r["status"] == "ok" and key in base_runs:
+            base = base_runs[key]
+            shared[key] = shared_items(
+                agreement,
+                f"{r['task']}/{r['arm']}",
+                set(base.get("item_scores") or {}),
+                item_hashes(run_dir, base),
+                set(item_scores(run_dir, r)),
+                item_hashes(run_dir, r),
+            )
+    finished = any(r["status"] == "ok" for r in payload["runs"])
+    if finished and not any(shared.values()):
+        raise MismatchError(
+            f"run {run_dir} shares no items (same id and content) with baseline "
+            f"{baseline.get('name')!r}: nothing to gate against"
+        )
     checks: list[Check] = []
     for gate in gates:
         matched = [
@@ -123,13 +164,18 @@ def run_gates(run_dir: Path, baseline: dict, gates: list[GateSpec]) -> list[Chec
                 msg = f"run did not finish: {record['status']}: {record.get('reason')}"
                 checks.append(Check(label, record["task"], record["arm"], False, msg))
                 continue
-            base = base_runs.get((record["task"], record["arm"]))
+            key = (record["task"], record["arm"])
+            base = base_runs.get(key)
             if gate.metric is not None:
                 hib = definitions.get(gate.metric, {}).get("higher_is_better", True)
-                checks.append(_metric_check(gate, label, record, base, run_dir, hib, seed))
+                checks.append(
+                    _metric_check(
+                        gate, label, record, base, run_dir, hib, seed, shared.get(key, set())
+                    )
+                )
             else:
                 checks.append(_efficiency_check(gate, label, record, base))
-    return checks
+    return checks, agreement.notes
 
 
 def _value(record: dict | None, metric: str) -> float | None:
@@ -148,6 +194,7 @@ def _metric_check(
     run_dir: Path,
     hib: bool | None,
     seed: int,
+    shared: set[str],
 ) -> Check:
     task, arm = record["task"], record["arm"]
     value = _value(record, gate.metric)
@@ -166,34 +213,45 @@ def _metric_check(
         if base_value is None:
             problems.append(f"no baseline value for {task}/{arm} {gate.metric}")
         else:
-            worse_by = (base_value - value) if hib is not False else (value - base_value)
-            notes.append(
-                f"baseline {base_value:.3f}, change {-worse_by if hib is not False else worse_by:+.3f}"
+            # Like with like: the change is measured on the items both sides scored (same id
+            # and content), not between means over different item sets.
+            test = paired(
+                task,
+                gate.metric,
+                "baseline",
+                only(base["item_scores"], shared),
+                "run",
+                only(item_scores(run_dir, record), shared),
+                hib,
+                seed,
             )
-            if worse_by > gate.max_drop:
-                test = paired(
-                    task,
-                    gate.metric,
-                    "baseline",
-                    base["item_scores"],
-                    "run",
-                    item_scores(run_dir, record),
-                    hib,
-                    seed,
+            if test is not None:
+                delta = test.result["delta"]  # run - baseline
+                notes.append(
+                    f"baseline {base_value:.3f}, change {delta:+.3f} on {test.result['n']} "
+                    "shared items"
                 )
+            else:
+                delta = value - base_value
+                notes.append(f"baseline {base_value:.3f}, change {delta:+.3f}")
+            worse_by = -delta if hib is not False else delta
+            if worse_by > gate.max_drop:
                 if test is None:
                     problems.append(
-                        f"worse than the baseline by {worse_by:.3f} (> {gate.max_drop}); no shared items to test significance"
+                        f"worse than the baseline by {worse_by:.3f} (> {gate.max_drop}); "
+                        "no shared items to test significance"
                     )
                 elif test.result["p_value"] < gate.alpha:
                     problems.append(
-                        f"worse than the baseline by {worse_by:.3f} (> tolerance {gate.max_drop}), significant: "
-                        f"{test.result['test']} p={test.result['p_value']:.3g} on {test.result['n']} shared items"
+                        f"worse than the baseline by {worse_by:.3f} (> tolerance "
+                        f"{gate.max_drop}), significant: {test.result['test']} "
+                        f"p={test.result['p_value']:.3g} on {test.result['n']} shared items"
                     )
                 else:
                     notes.append(
                         f"drop {worse_by:.3f} exceeds {gate.max_drop} but is not significant "
-                        f"({test.result['test']} p={test.result['p_value']:.3g}, n={test.result['n']}): passes"
+                        f"({test.result['test']} p={test.result['p_value']:.3g}, "
+                        f"n={test.result['n']}): passes"
                     )
     if problems:
         return Check(label, task, arm, False, "; ".join(problems))
@@ -270,7 +328,7 @@ def junit_xml(checks: list[Check]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def gate_markdown(checks: list[Check], baseline_path: str) -> str:
+def gate_markdown(checks: list[Check], baseline_path: str, notes: list[str] = ()) -> str:
     failed = [c for c in checks if not c.passed]
     verdict = (
         f"**FAILED**: {len(failed)} of {len(checks)} checks"
@@ -282,6 +340,7 @@ def gate_markdown(checks: list[Check], baseline_path: str) -> str:
         "",
         f"Baseline: `{baseline_path}`",
         "",
+        *[f"**Note:** {n}.\n" for n in notes],
         "| | check | detail |",
         "|---|---|---|",
     ]

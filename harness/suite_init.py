@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from . import config
 from .arms import ARMS
 from .config import SpecError, SuiteSpec, TaskSpec, load_suite
 from .data import DataError, detect_format, load_task, table_rows
@@ -290,8 +291,9 @@ def guess_fields(path: Path, sheet: str | int | None = None) -> Guess:
 
 def verdict_keys(g: Guess, names_documents: bool) -> dict[str, Any]:
     """Optional keys for long answers and oracle runs that the installed schema accepts."""
-    out: dict[str, Any] = {"task": {}, "metrics": [], "arms": [], "train_params": {}}
-    if "answer_style" in TaskSpec.model_fields and g.style in ("short", "long", "label"):
+    out: dict[str, Any] = {"task": {}, "metrics": [], "arms": [], "rag_train_params": {}}
+    out["styled"] = "answer_style" in TaskSpec.model_fields  # style sets wording and lengths
+    if out["styled"] and g.style in ("short", "long", "label"):
         out["task"]["answer_style"] = g.style
     if g.style == "long":
         out["metrics"] = [m for m in ("rouge_l", "answer_similarity") if is_known(m)]
@@ -299,7 +301,12 @@ def verdict_keys(g: Guess, names_documents: bool) -> dict[str, Any]:
         out["arms"].append({"arm": "oracle_context"})
     lora_params = getattr(ARMS["lora"], "Params", None)
     if lora_params is not None and "train_with_retrieval" in lora_params.model_fields:
-        out["train_params"]["train_with_retrieval"] = False
+        out["rag_train_params"]["train_with_retrieval"] = True  # RAFT-style for lora+rag
+    out["prompt_variants"] = (
+        getattr(config, "DEFAULT_PROMPT_VARIANTS", None)
+        if "prompt_variants" in SuiteSpec.model_fields
+        else None
+    )
     return out
 
 
@@ -403,16 +410,20 @@ def build_suite(
     else:
         instruction = "Reply with the short answer only."
         max_new = 32
+    if vk["styled"]:
+        instruction = ""  # the answer style supplies the style sentence, lengths and stop
     if g.unanswerable or g.fmt == "squad":
         instruction += " If you do not know, reply: I don't know."
-    say(f"    instruction: {_flow(instruction)}")
+    if instruction.strip():
+        say(f"    instruction: {_flow(instruction.strip())}")
     template = (
         "Context: {context}\nQuestion: {question}"
         if "context" in g.fields
         else "Question: {question}"
     )
     say(f"    template: {_flow(template)}")
-    say(f'    generation: {{max_new_tokens: {max_new}, stop: ["\\n"]}}')
+    if not vk["styled"]:
+        say(f'    generation: {{max_new_tokens: {max_new}, stop: ["\\n"]}}')
     say(f"    metrics: {_flow(metrics_for(g, has_docs, vk['metrics']))}")
     # arms
     trained = (
@@ -428,7 +439,7 @@ def build_suite(
         rag_params: dict[str, Any] = {"k": 3}
         if has_docs:
             rag_params |= {"chunk_tokens": 128, "chunk_overlap": 16}
-        if g.style == "long":
+        if g.style == "long" and not vk["styled"]:
             rag_params["instruction"] = (
                 "Use only the passages above. Answer in one or two sentences. If the passages "
                 "do not contain the answer, reply: {abstain_answer}"
@@ -449,9 +460,9 @@ def build_suite(
             )
             say("  # on a GPU remove max_train_items and set epochs: 3.")
         lp = {k: v for k, v in trained.items() if v is not None}
-        lp |= {"learning_rate": 0.0005, "rows_per_step": 2, "grad_accum": 2} | vk["train_params"]
+        lp |= {"learning_rate": 0.0005, "rows_per_step": 2, "grad_accum": 2}
         fp = {k: v for k, v in trained.items() if v is not None}
-        fp |= {"learning_rate": 0.0001, "rows_per_step": 2, "grad_accum": 2} | vk["train_params"]
+        fp |= {"learning_rate": 0.0001, "rows_per_step": 2, "grad_accum": 2}
         say("  - arm: lora")
         say(f"    params: {_flow(lp)}")
         say("  - arm: full")
@@ -464,8 +475,14 @@ def build_suite(
         if has_docs:
             say("  - arm: lora")
             say("    name: lora+rag   # the LoRA model given the same passages as rag")
-            say(f"    params: {_flow(lp)}")
+            say(f"    params: {_flow(lp | vk['rag_train_params'])}")
             say("    retrieval: {k: 3, chunk_tokens: 128, chunk_overlap: 16}")
+    if vk["prompt_variants"]:
+        say("# Each arm runs once per wording: the verdict should not hang on one phrasing.")
+        say("# On a CPU keep one (delete the others) to run in a third of the time.")
+        say("prompt_variants:")
+        for v in vk["prompt_variants"]:
+            say(f"  - {_flow(v)}")
     report = [f"read {primary}" + (f" (sheet {g.sheet!r})" if g.sheet is not None else "")]
     report += [f"  {k} <- {v!r}" for k, v in g.fields.items()]
     report += [f"  {n}" for n in g.notes]

@@ -37,8 +37,9 @@ from pydantic import Field
 from tqdm.auto import tqdm
 
 from . import distributed
+from .backends.base import Message
 from .config import Strict
-from .data import Document, Item, TaskData
+from .data import Document
 from .measure import Timer
 
 IGNORE = -100
@@ -89,6 +90,13 @@ class TrainParams(Strict):
         False, description="also train on the task's corpus documents (all tokens)"
     )
     max_train_items: int | None = Field(None, ge=1)
+    train_with_retrieval: bool = Field(
+        False,
+        description="RAFT-style: each training question shows retrieved passages (needs the "
+        "arm's `retrieval:` block); the gold passage is among them with probability "
+        "raft_gold_probability, distractors always",
+    )
+    raft_gold_probability: float = Field(0.8, ge=0, le=1)
 
 
 @dataclass
@@ -101,15 +109,17 @@ class Example:
         return len(self.ids)
 
 
-def qa_examples(backend, task: TaskData, items: list[Item], max_len: int) -> list[Example]:
-    """Each item as (conversation prompt -> gold answer + end of turn), loss on the answer."""
-    from .arms.prompting import conversation, gold_answer
+def qa_examples(
+    backend, conversations: list[tuple[list[Message], str]], max_len: int
+) -> list[Example]:
+    """Each (conversation, gold answer) as prompt -> answer + end of turn, loss on the answer.
 
+    The arm renders the conversations (harness.arms.prompting) exactly as it asks at evaluation.
+    """
     examples = []
-    for item in items:
-        messages = conversation(task.spec, item)
+    for messages, gold in conversations:
         prompt = backend.format_chat(messages)
-        full = backend.format_training(messages, gold_answer(task.spec, item))
+        full = backend.format_training(messages, gold)
         p_ids = backend.encode(prompt)
         f_ids = backend.encode(full)
         if f_ids[: len(p_ids)] != p_ids:  # tokenisation merged across the boundary: split by hand

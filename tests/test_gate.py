@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
@@ -22,43 +23,58 @@ GATES = [
 
 
 def make_run(
-    folder: Path, arms: dict[str, list[float]], latency: float = 1.0, gates=GATES, decision=None
+    folder: Path,
+    arms: dict[str, list[float]],
+    latency: float = 1.0,
+    gates=GATES,
+    decision=None,
+    suite: str = "s",
+    task: str = "t",
+    content: str = "c",
+    model: str = "weights1",
+    version: str = "1",
 ) -> Path:
-    """A run folder with one task, one record per arm and per-item exact_match scores."""
+    """A run folder with one task, one record per arm and per-item exact_match scores.
+
+    `content` stands for the items' content: the same id with another content is another item.
+    """
     runs = []
     for arm, scores in arms.items():
         rows = [
             {
                 "id": f"q{i}",
+                "item_hash": f"{content}{i}",
                 "output": "<script>x</script>",
                 "scores": {"exact_match": {"value": v, "reason": "r"}},
             }
             for i, v in enumerate(scores)
         ]
         (folder / "samples").mkdir(parents=True, exist_ok=True)
-        (folder / "samples" / f"t__{arm}.jsonl").write_text(
+        (folder / "samples" / f"{task}__{arm}.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in rows)
         )
         runs.append(
             {
-                "task": "t",
+                "task": task,
                 "arm": arm,
                 "kind": arm.split("-")[0],
                 "status": "ok",
                 "metrics": {"exact_match": summarize(scores) | {"higher_is_better": True}},
                 "efficiency": {"latency_p95_s": latency, "peak_memory_bytes": 2**30},
-                "samples": f"samples/t__{arm}.jsonl",
+                "samples": f"samples/{task}__{arm}.jsonl",
             }
         )
     payload = {
         "schema_version": 1,
-        "suite": "s",
+        "suite": suite,
         "environment": {"seed": 1},
+        "model": {"name": "m", "fingerprint": model},
         "metric_definitions": {
-            n: {"higher_is_better": m.higher_is_better} for n, m in METRICS.items()
+            n: {"higher_is_better": m.higher_is_better, "version": version}
+            for n, m in METRICS.items()
         },
         "suite_spec": {"gates": gates, "decision": decision or {}},
-        "tasks": {"t": {}},
+        "tasks": {task: {}},
         "runs": runs,
     }
     (folder / "results.json").write_text(json.dumps(payload))
@@ -163,3 +179,83 @@ def test_a_significant_change_on_a_directionless_metric_is_not_called_a_tie():
     assert Comparison("t", "m", "a", "b", None, result | {"delta": -0.3}, 1e-6).verdict == "lower"
     assert Comparison("t", "m", "a", "b", None, result, p_adjusted=0.2).verdict == "tie"
     assert Comparison("t", "m", "a", "b", True, result, p_adjusted=1e-6).verdict == "better"
+
+
+def _baseline(tmp_path: Path, **kw) -> Path:
+    run = make_run(tmp_path / "base", {"few_shot": GOOD}, **kw)
+    assert invoke("baseline", run, "--name", "b", "--dir", tmp_path).exit_code == 0
+    return tmp_path / "b.json"
+
+
+def test_a_baseline_of_another_suite_is_bad_input_not_a_failed_gate(tmp_path):
+    baseline = _baseline(tmp_path, suite="other-suite", content="z")
+    run = make_run(tmp_path / "run", {"few_shot": WORSE})
+    r = invoke("gate", run, "--baseline", baseline)
+    assert r.exit_code == 2 and "FAILED" not in r.output
+    assert "suite 'other-suite' in baseline 'b', 's' in run" in r.output
+    assert "--allow-mismatch suite" in r.output
+
+
+@pytest.mark.parametrize(
+    ("kw", "kind", "words"),
+    [
+        ({"model": "weights2"}, "model", "weights weights2"),
+        ({"version": "2"}, "metrics", "METRICS_VERSION 2 in baseline 'b', 1 in run"),
+        ({"task": "other"}, "task", "task(s) ['t'] of run"),
+        ({"content": "z"}, "items", "100 item(s) have the same id but other content"),
+    ],
+)
+def test_gate_mismatches_are_exit_2_unless_explicitly_allowed(tmp_path, kw, kind, words):
+    baseline = _baseline(tmp_path, **kw)
+    run = make_run(tmp_path / "run", {"few_shot": GOOD})
+    r = invoke("gate", run, "--baseline", baseline)
+    assert r.exit_code == 2 and words in r.output, r.output
+    allowed = invoke("gate", run, "--baseline", baseline, "--allow-mismatch", kind)
+    if kind in ("task", "items"):  # then no item is shared: still nothing to gate against
+        assert allowed.exit_code == 2 and "shares no items" in allowed.output
+    else:
+        assert allowed.exit_code == 0, allowed.output
+        assert f"{kind} mismatch allowed by --allow-mismatch {kind}" in allowed.output
+
+
+def test_items_whose_content_changed_are_left_out_when_allowed(tmp_path):
+    baseline = _baseline(tmp_path)
+    data = json.loads(baseline.read_text())
+    hashes = data["runs"][0]["item_hashes"]
+    for i in range(30):  # the 30 items WORSE gets wrong changed content since the baseline
+        hashes[f"q{i}"] = "changed"
+    baseline.write_text(json.dumps(data))
+    worse = make_run(tmp_path / "run", {"few_shot": WORSE})
+    r = invoke("gate", worse, "--baseline", baseline)
+    assert r.exit_code == 2 and "30 item(s) have the same id but other content" in r.output
+    r = invoke("gate", worse, "--baseline", baseline, "--allow-mismatch", "items")
+    assert r.exit_code == 0, r.output  # on the 70 unchanged items nothing got worse
+    assert "change +0.000 on 70 shared items" in r.output and "items mismatch allowed" in r.output
+
+
+def test_an_old_baseline_without_item_hashes_still_gates_and_says_so(tmp_path):
+    baseline = _baseline(tmp_path)
+    data = json.loads(baseline.read_text())
+    for run in data["runs"]:
+        del run["item_hashes"]
+    baseline.write_text(json.dumps(data))
+    r = invoke("gate", make_run(tmp_path / "run", {"few_shot": GOOD}), "--baseline", baseline)
+    assert r.exit_code == 0 and "PASSED" in r.output
+    assert "no per-item content hashes" in r.output and "matched by id alone" in r.output
+
+
+def test_compare_of_runs_sharing_no_items_or_another_suite_is_exit_2(tmp_path):
+    a = make_run(tmp_path / "a", {"few_shot": GOOD})
+    other_items = make_run(tmp_path / "b", {"few_shot": GOOD}, content="z")
+    r = invoke("compare", a, other_items)
+    assert r.exit_code == 2 and "same id but other content" in r.output
+    r = invoke("compare", a, other_items, "--allow-mismatch", "items")
+    assert r.exit_code == 2 and "share no items" in r.output
+    other_suite = make_run(tmp_path / "c", {"few_shot": GOOD}, suite="x")
+    r = invoke("compare", a, other_suite)
+    assert r.exit_code == 2 and "suite 's' in run A" in r.output
+    r = invoke("compare", a, other_suite, "--allow-mismatch", "suite")
+    assert r.exit_code == 0 and "suite mismatch allowed" in r.output
+    other_arm = make_run(tmp_path / "d", {"lora": GOOD})
+    r = invoke("compare", a, other_arm)
+    assert r.exit_code == 2 and "share no items" in r.output

@@ -97,7 +97,7 @@ def test_init_train_eval_files_long_answers_and_labels(tmp_path):
     assert "answers are paragraphs" in res.output
     task = yaml.safe_load(out.read_text())["tasks"][0]
     assert "exact_match" not in task["metrics"] and "token_f1" in task["metrics"]
-    assert task["generation"]["max_new_tokens"] >= 64
+    assert task.get("answer_style", "long") == "long"
     assert [a.get("name") or a["arm"] for a in yaml.safe_load(out.read_text())["arms"]][:4] == [
         "base",
         "few_shot",

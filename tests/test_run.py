@@ -95,7 +95,7 @@ def test_a_failing_arm_is_recorded_and_the_others_run(tiny_suite, tmp_path):
     runs = {x["arm"]: x for x in json.loads((out / "results.json").read_text())["runs"]}
     assert runs["base"]["status"] == "ok"
     assert runs["few_shot"]["status"] == "failed"
-    assert "needs more than k=50 train items" in runs["few_shot"]["reason"]
+    assert "need more than k=50 train items" in runs["few_shot"]["reason"]
     assert "few_shot" in (out / "report.md").read_text()
     # The failure is not cached: fixing the parameter runs it, and base is reused.
     r = invoke("run", tiny_suite, "--out", out, "--no-progress")

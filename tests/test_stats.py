@@ -36,8 +36,11 @@ def test_bootstrap_is_seeded_and_brackets_the_mean():
 
 def test_summarize_edge_cases():
     assert summarize([]) == {"value": None, "ci_low": None, "ci_high": None, "n": 0}
-    s = summarize([1.0, 1.0, 1.0])
-    assert s == {"value": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n": 3}
+    s = summarize([1.0, 1.0, 1.0])  # 3/3: a Wilson interval, not a zero-width [1, 1]
+    assert s["value"] == 1.0 and s["ci_high"] == 1.0 and s["n"] == 3
+    assert s["ci_low"] == pytest.approx(0.4385, abs=1e-4) and s["ci_method"] == "wilson"
+    s = summarize([0.5, 0.5])  # constant non-0/1 scores: the bootstrap's point is honest
+    assert (s["ci_low"], s["ci_high"], s["ci_method"]) == (0.5, 0.5, "bootstrap")
 
 
 # ------------------------------------------------------------------------------ McNemar

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from .base import BaseArm
 from .core import Arm, ArmError
 from .few_shot import FewShotArm
 from .full import FullArm
 from .lora import LoraArm
+from .oracle_context import OracleContextArm
 from .qlora import QloraArm
 from .rag import RagArm
 from .retrieval_only import RetrievalOnlyArm
+from .zero_shot import ZeroShotArm
 
+# Adding an arm: its own file, and one entry here.
 ARMS: dict[str, type[Arm]] = {
-    a.kind: a for a in (BaseArm, FewShotArm, RagArm, RetrievalOnlyArm, LoraArm, FullArm, QloraArm)
+    a.kind: a
+    for a in (
+        ZeroShotArm,
+        FewShotArm,
+        RagArm,
+        RetrievalOnlyArm,
+        OracleContextArm,
+        LoraArm,
+        FullArm,
+        QloraArm,
+    )
 }
 
 __all__ = ["ARMS", "Arm", "ArmError"]

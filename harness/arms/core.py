@@ -1,7 +1,10 @@
 """The arm seam: `setup` (the arm's own `prepare`, then the retrieval index), then `predict`.
 
-Any arm may carry a `retrieval:` block (hybrids such as `lora+rag`): `setup` then builds a
-retriever over the task's corpus (or its train items) and `retrieve` gives each item its passages.
+An arm is built for one cell with everything it needs (parameters, the run context, its seed,
+its retrieval settings and prompt wording) and decides which messages the model sees; `respond`
+renders them within the task's prompt budget and asks the generator. Any arm may carry a
+`retrieval:` block (hybrids such as `lora+rag`): `setup` then builds a retriever over the task's
+corpus (or its train items) and `retrieve` gives each item its passages.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from ..config import PromptVariant
 from ..data import Item, TaskData
 from ..measure import count_parameters
 from ..metrics import Prediction
 from ..retrieval import Hit, RetrievalError, RetrievalParams, Retriever, documents_from_train
+from .prompting import answer, fit_to_budget, wording_for
 
 
 class ArmError(RuntimeError):
@@ -26,24 +31,41 @@ class Arm:
     Params: ClassVar[type[BaseModel]]
     changes_weights: ClassVar[bool] = False
     uses_generator: ClassVar[bool] = True
+    # Whether a retriever must exist before `prepare` (training that shows passages).
+    retrieves_before_prepare: ClassVar[bool] = False
 
-    def __init__(self, params: BaseModel, ctx: Any, retrieval: RetrievalParams | None = None):
+    def __init__(
+        self,
+        params: BaseModel,
+        ctx: Any,  # harness.runner.RunContext: backend and embedders, loaded lazily
+        retrieval: RetrievalParams | None = None,
+        seed: int | None = None,
+        variant: PromptVariant | None = None,
+    ):
         self.params = params
-        self.ctx = ctx  # harness.runner.RunContext: backend and embedders (lazy)
-        self.seed: int = ctx.seed  # the runner sets the arm's own seed (`seed`/`seeds`) if given
+        self.ctx = ctx
+        self.seed: int = ctx.seed if seed is None else seed
         self.retrieval = retrieval
+        self.variant = variant
         self.retriever: Retriever | None = None
         self.stats: dict[str, Any] = {}  # arm-specific efficiency figures for the record
 
     def setup(self, task: TaskData) -> None:
         # prepare (training, for fine-tuned arms) first: in a multi-GPU run the other processes
         # are already waiting in that training (harness.distributed).
+        if self.retrieves_before_prepare:
+            self.build_retriever(task)
         self.prepare(task)
-        if self.retrieval is not None:
-            self.retriever = build_retriever(self.retrieval, task, self.ctx)
-            self.stats["retrieval"] = self.retriever.stats
-            if self.retriever.warnings:
-                self.stats["retrieval_warnings"] = self.retriever.warnings
+        if not self.retrieves_before_prepare:
+            self.build_retriever(task)
+
+    def build_retriever(self, task: TaskData) -> None:
+        if self.retrieval is None or self.retriever is not None:
+            return
+        self.retriever = build_retriever(self.retrieval, task, self.ctx)
+        self.stats["retrieval"] = self.retriever.stats
+        if self.retriever.warnings:
+            self.stats["retrieval_warnings"] = self.retriever.warnings
 
     def prepare(self, task: TaskData) -> None:
         """Work done once per task before predicting (nothing for prompting arms)."""
@@ -54,7 +76,40 @@ class Arm:
         return self.retriever.search([i.question for i in items], self.retrieval.k)
 
     def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:
-        raise NotImplementedError
+        """Zero-shot (with passages when the arm retrieves); arms with shots override this."""
+        hits, seconds = self.retrieve(items)
+        return self.respond(task, items, hits=hits, seconds=seconds)
+
+    def respond(
+        self,
+        task: TaskData,
+        items: list[Item],
+        shots: list[list[Item]] | None = None,
+        hits: list[list[Hit]] | None = None,
+        seconds: list[float] | None = None,
+        shot_passages: dict[str, list[Hit]] | None = None,
+    ) -> list[Prediction]:
+        """Each item's conversation fitted to the prompt budget, answered by the generator."""
+        generator = self.generator()
+        wording = wording_for(task, self.variant, self.retrieval)
+        fitted = [
+            fit_to_budget(
+                generator,
+                task.spec,
+                wording,
+                item,
+                shots[i] if shots else (),
+                hits[i] if hits else None,
+                self.retrieval,
+                shot_passages,
+            )
+            for i, item in enumerate(items)
+        ]
+        preds = answer(generator, task.spec, items, fitted, seconds)
+        for pred, fit in zip(preds, fitted):
+            if shots:
+                pred.extra["shot_ids"] = [shot.id for shot in fit.shots]
+        return preds
 
     def generator(self):
         """The backend that answers: the base model, or a trained one for fine-tuning arms."""

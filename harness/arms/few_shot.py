@@ -1,9 +1,10 @@
 """Arm `few_shot`: k solved examples from the train split before each question.
 
-`selection: random` draws shots per item with a generator seeded by (suite seed, item id): the
-same item gets the same shots in every run, whatever `--limit` selects around it.
+`selection: random` draws shots per item with a generator seeded by (seed, item id): the same
+item gets the same shots in every run, whatever `--limit` selects around it.
 `selection: similar` takes the k train items whose questions are nearest to the item's question
-(cosine over the same embedder the RAG arm uses).
+(cosine over the same embedder the RAG arm uses). Shots that do not fit the task's prompt budget
+are dropped, the farthest from the question first.
 """
 
 from __future__ import annotations
@@ -15,12 +16,61 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..config import Strict
+from ..config import DEFAULT_EMBEDDER, Strict
 from ..data import Item, TaskData, normalize_question
 from ..metrics import Prediction
-from ..retrieval import DEFAULT_EMBEDDER
 from .core import Arm, ArmError
-from .prompting import answer, conversation
+
+
+class ShotPicker:
+    """Chooses k solved train items per question; never the question itself or a rewording of it
+    that normalises to the same text."""
+
+    def __init__(
+        self,
+        task: TaskData,
+        k: int,
+        selection: str,
+        seed: int,
+        include_unanswerable: bool = True,
+        embedder=None,
+    ):
+        pool = [i for i in task.train if include_unanswerable or i.answerable]
+        if len(pool) <= k:
+            raise ArmError(
+                f"shots need more than k={k} train items in task '{task.spec.name}', "
+                f"found {len(pool)} (is data.train set?)"
+            )
+        self.pool, self.k, self.selection, self.seed = pool, k, selection, seed
+        self.pool_keys = [normalize_question(s.question) for s in pool]
+        self.embedder = embedder
+        if selection == "similar":
+            self.pool_vectors = embedder.encode([s.question for s in pool])
+
+    def _usable(self, item: Item) -> list[int]:
+        question = normalize_question(item.question)
+        return [
+            j for j, s in enumerate(self.pool) if s.id != item.id and self.pool_keys[j] != question
+        ]
+
+    def random_shots(self, item: Item) -> list[Item]:
+        digest = hashlib.sha256(f"{self.seed}:{item.id}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:8], "big"))
+        return [self.pool[j] for j in rng.sample(self._usable(item), self.k)]
+
+    def similar_shots(self, items: list[Item]) -> list[list[Item]]:
+        sims = self.embedder.encode([i.question for i in items]) @ self.pool_vectors.T
+        out = []
+        for row, item in enumerate(items):
+            usable = np.array(self._usable(item))
+            best = usable[np.argsort(-sims[row, usable], kind="stable")[: self.k]]
+            out.append([self.pool[j] for j in best[::-1]])  # the nearest sits next to the question
+        return out
+
+    def choose(self, items: list[Item]) -> list[list[Item]]:
+        if self.selection == "similar":
+            return self.similar_shots(items)
+        return [self.random_shots(item) for item in items]
 
 
 class FewShotArm(Arm):
@@ -37,69 +87,13 @@ class FewShotArm(Arm):
         )
 
     def prepare(self, task: TaskData) -> None:
-        pool = [i for i in task.train if self.params.include_unanswerable or i.answerable]
-        if len(pool) <= self.params.k:
-            raise ArmError(
-                f"few_shot needs more than k={self.params.k} train items in task '{task.spec.name}', "
-                f"found {len(pool)} (is data.train set?)"
-            )
-        self.pool = pool
-        self.pool_keys = [normalize_question(s.question) for s in pool]
-        if self.params.selection == "similar":
-            self.embedder = self.ctx.embedder(self.params.embedder)
-            self.pool_vectors = self.embedder.encode([s.question for s in pool])
-
-    def _usable(self, item: Item) -> list[int]:
-        question = normalize_question(item.question)
-        return [
-            j for j, s in enumerate(self.pool) if s.id != item.id and self.pool_keys[j] != question
-        ]
-
-    def random_shots(self, item: Item) -> list[Item]:
-        digest = hashlib.sha256(f"{self.seed}:{item.id}".encode()).digest()
-        rng = random.Random(int.from_bytes(digest[:8], "big"))
-        return [self.pool[j] for j in rng.sample(self._usable(item), self.params.k)]
-
-    def similar_shots(self, items: list[Item]) -> list[list[Item]]:
-        sims = self.embedder.encode([i.question for i in items]) @ self.pool_vectors.T
-        out = []
-        for row, item in enumerate(items):
-            usable = np.array(self._usable(item))
-            best = usable[np.argsort(-sims[row, usable], kind="stable")[: self.params.k]]
-            out.append(
-                [self.pool[j] for j in best[::-1]]
-            )  # the most similar shot sits next to the question
-        return out
-
-    def shot_passages(self, shots: list[list[Item]]) -> dict[str, list] | None:
-        """Passages for each shot when the arm retrieves and demonstrations should show them."""
-        if self.retriever is None or not getattr(self, "passages_in_shots", False):
-            return None
-        unique = list({s.id: s for group in shots for s in group}.values())
-        hits, _ = self.retrieve(unique)
-        return {s.id: h for s, h in zip(unique, hits or [])}
-
-    def choose_shots(self, items: list[Item]) -> list[list[Item]]:
-        if self.params.selection == "similar":
-            return self.similar_shots(items)
-        return [self.random_shots(item) for item in items]
+        p = self.params
+        embedder = self.ctx.embedder(p.embedder) if p.selection == "similar" else None
+        self.picker = ShotPicker(
+            task, p.k, p.selection, self.seed, p.include_unanswerable, embedder
+        )
 
     def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:
-        shots = self.choose_shots(items)
+        shots = self.picker.choose(items)
         hits, seconds = self.retrieve(items)
-        shot_hits = self.shot_passages(shots)
-        convs = [
-            conversation(
-                task.spec,
-                item,
-                s,
-                passages=hits[i] if hits else None,
-                retrieval=self.retrieval,
-                shot_passages=shot_hits,
-            )
-            for i, (item, s) in enumerate(zip(items, shots))
-        ]
-        preds = answer(self.generator(), task.spec, items, convs, hits, seconds)
-        for pred, s in zip(preds, shots):
-            pred.extra["shot_ids"] = [shot.id for shot in s]
-        return preds
+        return self.respond(task, items, shots=shots, hits=hits, seconds=seconds)

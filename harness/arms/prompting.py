@@ -8,17 +8,51 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..backends.base import Backend, Message
-from ..config import TaskSpec
-from ..data import Item
+from ..config import PromptVariant, TaskSpec
+from ..data import Item, TaskData
 from ..measure import Timer
 from ..metrics import Prediction
-from ..retrieval import Hit, RetrievalParams, format_passages
+from ..retrieval import ABSTAIN_CLAUSE, DEFAULT_GROUNDING, Hit, RetrievalParams, format_passages
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The sentences a prompt is made of, resolved once per (task, arm, prompt variant).
+
+    `instruction` is the task's (or the variant's) plus the answer-style sentence; `grounding` is
+    what retrieval adds after the passages: where to look, never what form to answer in.
+    """
+
+    instruction: str
+    grounding: str
+
+
+def wording_for(
+    task: TaskData, variant: PromptVariant | None = None, retrieval: RetrievalParams | None = None
+) -> Wording:
+    spec = task.spec
+    base = spec.instruction
+    if variant is not None and variant.instruction is not None:
+        base = variant.instruction
+    instruction = " ".join(p for p in (base.strip(), (spec.style_instruction or "").strip()) if p)
+    if variant is not None and variant.grounding is not None:
+        grounding = variant.grounding
+    elif retrieval is not None and retrieval.instruction is not None:
+        grounding = retrieval.instruction
+    else:
+        # Telling the model how to abstain only where abstaining can be right: on a task without
+        # unanswerable items the clause invites refusals whenever retrieval misses.
+        abstains = task.style is not None and task.style.has_unanswerable
+        grounding = DEFAULT_GROUNDING + (" " + ABSTAIN_CLAUSE if abstains else "")
+    return Wording(instruction, grounding.format(abstain_answer=spec.abstain_answer).strip())
 
 
 def user_turn(
     task: TaskSpec,
+    wording: Wording,
     item: Item,
     with_instruction: bool = True,
     passages: list[Hit] | None = None,
@@ -27,19 +61,16 @@ def user_turn(
     """Retrieved passages (if any), then the instructions, then the item through the task template.
 
     Passages come first so the instructions sit next to the question: a small model follows the
-    last thing it read (measured on insurance-policy-qa: instructions before ~500 tokens of
-    passages were mostly ignored, answers came as full sentences).
+    last thing it read (README, "Limits today").
     """
     parts = []
     if passages is not None and retrieval is not None:
         parts.append("Passages:\n" + format_passages(passages, retrieval))
     instructions = []
-    if with_instruction and task.instruction.strip():
-        instructions.append(task.instruction.format(**item.template_fields()).strip())
+    if with_instruction and wording.instruction:
+        instructions.append(wording.instruction.format(**item.template_fields()).strip())
     if passages is not None and retrieval is not None:
-        instructions.append(
-            retrieval.instruction.format(abstain_answer=task.abstain_answer).strip()
-        )
+        instructions.append(wording.grounding)
     if instructions:
         parts.append(" ".join(instructions))
     parts.append(task.template.format(**item.template_fields()))
@@ -59,6 +90,7 @@ def gold_answer(task: TaskSpec, item: Item) -> str:
 
 def conversation(
     task: TaskSpec,
+    wording: Wording,
     item: Item,
     shots: Sequence[Item] = (),
     passages: list[Hit] | None = None,
@@ -74,13 +106,62 @@ def conversation(
     for i, shot in enumerate(shots):
         shot_hits = (shot_passages or {}).get(shot.id)
         content = user_turn(
-            task, shot, with_instruction=i == 0, passages=shot_hits, retrieval=retrieval
+            task, wording, shot, with_instruction=i == 0, passages=shot_hits, retrieval=retrieval
         )
         messages.append({"role": "user", "content": content})
         messages.append({"role": "assistant", "content": gold_answer(task, shot)})
-    last = user_turn(task, item, with_instruction=not shots, passages=passages, retrieval=retrieval)
+    last = user_turn(
+        task, wording, item, with_instruction=not shots, passages=passages, retrieval=retrieval
+    )
     messages.append({"role": "user", "content": last})
     return messages
+
+
+@dataclass
+class Fitted:
+    """A prompt within the task's token budget, and what was dropped to get there."""
+
+    messages: list[Message]
+    shots: list[Item]
+    passages: list[Hit] | None
+    prompt_tokens: int
+    dropped_shots: int = 0
+    dropped_passages: int = 0
+
+
+def fit_to_budget(
+    backend: Backend,
+    task: TaskSpec,
+    wording: Wording,
+    item: Item,
+    shots: Sequence[Item] = (),
+    passages: list[Hit] | None = None,
+    retrieval: RetrievalParams | None = None,
+    shot_passages: dict[str, list[Hit]] | None = None,
+) -> Fitted:
+    """The conversation, dropping shots (farthest from the question first), then the lowest-ranked
+    passages, until the rendered prompt fits `task.max_prompt_tokens`.
+
+    The question and the first passage are never dropped: a prompt that still does not fit is
+    kept whole and counted as over budget by the caller (its prompt_tokens say by how much).
+    """
+    budget = task.max_prompt_tokens or 0
+    shots, kept = list(shots), list(passages) if passages is not None else None
+    dropped_shots = dropped_passages = 0
+    while True:
+        messages = conversation(task, wording, item, shots, kept, retrieval, shot_passages)
+        tokens = backend.count_tokens(backend.format_chat(messages))
+        if not budget or tokens <= budget:
+            break
+        if shots:
+            shots.pop(0)  # shots are ordered with the most relevant next to the question
+            dropped_shots += 1
+        elif kept is not None and len(kept) > 1:
+            kept.pop()
+            dropped_passages += 1
+        else:
+            break
+    return Fitted(messages, shots, kept, tokens, dropped_shots, dropped_passages)
 
 
 def is_abstention(text: str, patterns: Sequence[str]) -> bool:
@@ -93,22 +174,30 @@ def answer(
     backend: Backend,
     task: TaskSpec,
     items: Sequence[Item],
-    convs: Sequence[list[Message]],
-    hits: list[list[Hit]] | None = None,
+    fitted: Sequence[Fitted],
     retrieval_s: list[float] | None = None,
 ) -> list[Prediction]:
-    """Run the backend on prepared conversations: generation or choice log-likelihoods.
+    """Run the backend on fitted prompts: generation or choice log-likelihoods.
 
-    With retrieval, each prediction records its passages and its latency includes retrieval.
+    Each prediction records its prompt length and what the budget dropped; with retrieval, its
+    passages, and its latency includes retrieval.
     """
-    prompts = [backend.format_chat(c) for c in convs]
+    prompts = [backend.format_chat(f.messages) for f in fitted]
     if task.scoring == "choice":
         preds = _choose(backend, task, items, prompts)
     else:
         preds = _generate(backend, task, prompts)
-    if hits is not None and retrieval_s is not None:
-        for pred, item_hits, seconds in zip(preds, hits, retrieval_s):
-            attach_retrieval(pred, item_hits, seconds)
+    for i, (pred, fit) in enumerate(zip(preds, fitted)):
+        pred.extra["prompt_tokens"] = fit.prompt_tokens
+        if fit.dropped_shots or fit.dropped_passages:
+            pred.extra["budget_dropped"] = {
+                "shots": fit.dropped_shots,
+                "passages": fit.dropped_passages,
+            }
+        if fit.prompt_tokens > (task.max_prompt_tokens or fit.prompt_tokens):
+            pred.extra["over_budget"] = True
+        if fit.passages is not None and retrieval_s is not None:
+            attach_retrieval(pred, fit.passages, retrieval_s[i])
     return preds
 
 
@@ -131,7 +220,7 @@ def _generate(backend: Backend, task: TaskSpec, prompts: list[str]) -> list[Pred
             abstained=is_abstention(o.text, task.abstain_patterns),
             new_tokens=o.new_tokens,
             latency_s=o.batch_seconds,
-            extra={"finish": o.finish, "prompt_tokens": o.prompt_tokens},
+            extra={"finish": o.finish},
         )
         for o, p in zip(outs, prompts)
     ]

@@ -1,12 +1,10 @@
 """Arm `rag`: retrieve the top-k passages (FAISS over the task's corpus), answer from them.
 
-The base model is unchanged; the passages, then an instruction to answer only from them (or to
-say it does not know), then the question. `shots` solved train examples (no passages) show the
-answer format first: without them a 135M instruct model answered in full sentences and scored
-near zero on exact match although it had the right passage (measured on insurance-policy-qa,
-see `RagParams.shots`).
-Shots are random by default so that they teach format, not facts: similar shots would retrieve
-train questions about the same fact, which is what `few_shot` with `selection: similar` measures.
+The base model is unchanged; the prompt is the passages, the task's instruction, a grounding
+sentence that says where to look (never what form to answer in: that is the task's answer
+style), then the question. `shots` solved train examples (random by default, so that they teach
+the answer's form, not facts) come first; by default their number follows the answer style
+(harness.style.RAG_SHOTS) and the prompt budget drops them before any passage.
 """
 
 from __future__ import annotations
@@ -15,59 +13,59 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..data import Item, TaskData
+from ..metrics import Prediction
 from ..retrieval import RetrievalParams
-from .few_shot import FewShotArm
+from ..style import RAG_SHOTS
+from .core import Arm
+from .few_shot import ShotPicker
 
 
 class RagParams(RetrievalParams):
-    shots: int = Field(
-        5,
+    shots: int | None = Field(
+        None,
         ge=0,
         le=64,
-        description="solved train examples shown before the question (insurance-policy-qa, "
-        "SmolLM2-135M, n=177: 0 shots 0.040 exact match, 3 shots 0.124, 5 shots 0.175, 8 shots 0.153)",
+        description="solved train examples before the question; default: by answer style "
+        "(3 for one-line styles, 0 for long answers)",
     )
     shot_selection: Literal["random", "similar"] = "random"
     include_unanswerable: bool = True
     passages_in_shots: bool = Field(
-        False,
-        description="each shot shows its own retrieved passages (insurance-policy-qa, SmolLM2-135M, "
-        "3 shots: +0.03 exact match at n=60 in one run, 0.073 vs 0.124 at n=177 in another, for "
-        "2-4x the prompt length, so off by default)",
+        False, description="each shot shows its own retrieved passages (2-4x the prompt length)"
     )
 
 
-class RagArm(FewShotArm):
+def retrieval_part(params: RetrievalParams) -> RetrievalParams:
+    """The retrieval settings inside a parameter model that extends them."""
+    return RetrievalParams(**params.model_dump(include=set(RetrievalParams.model_fields)))
+
+
+class RagArm(Arm):
     kind = "rag"
-    summary = (
-        "retrieval-augmented: top-k passages from the task's corpus (FAISS) + format demonstrations"
-    )
+    summary = "retrieval-augmented: top-k passages from the task's corpus (FAISS) + format shots"
     Params = RagParams
 
-    def __init__(self, params: RagParams, ctx, retrieval: RetrievalParams | None = None):
-        shot_params = FewShotArm.Params(
-            k=max(1, params.shots),
-            selection=params.shot_selection,
-            embedder=params.embedder,
-            include_unanswerable=params.include_unanswerable,
-        )
-        super().__init__(
-            shot_params,
-            ctx,
-            retrieval=RetrievalParams(
-                **params.model_dump(
-                    exclude=set(RagParams.model_fields) - set(RetrievalParams.model_fields)
-                )
-            ),
-        )
-        self.shots = params.shots
-        self.passages_in_shots = params.passages_in_shots
+    def __init__(self, params: RagParams, ctx, retrieval=None, seed=None, variant=None):
+        super().__init__(params, ctx, retrieval_part(params), seed, variant)
 
-    def prepare(self, task) -> None:
+    def prepare(self, task: TaskData) -> None:
+        p = self.params
+        self.shots = p.shots if p.shots is not None else RAG_SHOTS[task.spec.answer_style]
+        self.picker = None
         if self.shots:
-            super().prepare(task)
+            embedder = self.ctx.embedder(p.embedder) if p.shot_selection == "similar" else None
+            self.picker = ShotPicker(
+                task, self.shots, p.shot_selection, self.seed, p.include_unanswerable, embedder
+            )
+        self.stats["shots"] = self.shots
 
-    def choose_shots(self, items):
-        if not self.shots:
-            return [[] for _ in items]
-        return super().choose_shots(items)
+    def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:
+        hits, seconds = self.retrieve(items)
+        shots = self.picker.choose(items) if self.picker else None
+        shot_hits = None
+        if shots and self.params.passages_in_shots:
+            unique = list({s.id: s for group in shots for s in group}.values())
+            found, _ = self.retrieve(unique)
+            shot_hits = {s.id: h for s, h in zip(unique, found or [])}
+        return self.respond(task, items, shots, hits, seconds, shot_hits)

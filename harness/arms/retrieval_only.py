@@ -20,8 +20,8 @@ class RetrievalOnlyArm(Arm):
     Params = RetrievalParams
     uses_generator = False
 
-    def __init__(self, params: RetrievalParams, ctx, retrieval: RetrievalParams | None = None):
-        super().__init__(params, ctx, retrieval=params)
+    def __init__(self, params: RetrievalParams, ctx, retrieval=None, seed=None, variant=None):
+        super().__init__(params, ctx, params, seed, variant)
 
     def predict(self, task: TaskData, items: list[Item]) -> list[Prediction]:
         hits, seconds = self.retrieve(items)

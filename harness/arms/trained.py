@@ -10,19 +10,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
+import sys
+from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
+from .. import distributed
 from ..backends.hf import HFBackend
-from ..data import TaskData
+from ..data import Item, TaskData
+from ..itemhash import item_hash
+from ..locks import file_lock, lock_path
 from ..measure import count_parameters, phase
 from ..models import cache_dir, resolve_model
+from ..retrieval import Hit, gold_hits, same_document
 from ..training import corpus_examples, make_rows, mfu, qa_examples, train
-from .base import BaseArm
+from .core import Arm
+from .prompting import conversation, gold_answer, wording_for
 
 
-class TrainedArm(BaseArm):
+class TrainedArm(Arm):
     changes_weights = True
     full_finetune: ClassVar[bool] = False  # 6N FLOPs per token when True, else 4N (adapters)
 
@@ -39,6 +48,10 @@ class TrainedArm(BaseArm):
     def for_inference(self, model):
         return model
 
+    @property
+    def retrieves_before_prepare(self) -> bool:  # RAFT training shows passages
+        return bool(self.params.train_with_retrieval)
+
     # ---- shared flow
     def artifact(self, task: TaskData) -> tuple[Path, Path]:
         """(base model folder, artifact folder); the artifact is complete when it holds training.json."""
@@ -50,26 +63,24 @@ class TrainedArm(BaseArm):
     def join_training(self, task: TaskData) -> None:
         """A helper process of a multi-GPU run (rank > 0): train alongside rank 0, save nothing."""
         base_path, folder = self.artifact(task)
-        if not (folder / "training.json").is_file():
+        if _finished_stats(folder) is None:
             self._train(task, self.ctx.backend, base_path)
 
     def prepare(self, task: TaskData) -> None:
         base = self.ctx.backend  # tokenizer, chat format, device
         base_path, folder = self.artifact(task)
-        done = folder / "training.json"
-        if done.is_file():
-            model = self.load(base_path, folder)
-            stats = json.loads(done.read_text()) | {"artifact_cached": True}
-        else:
-            model, stats = self._train(task, base, base_path)
-            tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            self.save(model, tmp)
-            stats["artifact_bytes"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            (tmp / "training.json").write_text(json.dumps(stats))
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)  # training.json inside: its presence means a complete artifact
-            stats["artifact_cached"] = False
+        # One process trains a given artifact; another that needs it waits, then loads it. Not in
+        # a multi-process run: its helper ranks decide on their own whether to train.
+        lock = (
+            nullcontext()
+            if distributed.active()
+            else file_lock(
+                lock_path(cache_dir(), "artifact", folder.name),
+                on_wait=lambda: _warn(f"another run is training {folder}; waiting for it"),
+            )
+        )
+        with lock:
+            model, stats = self._load_or_train(task, base, base_path, folder)
         self.counts = count_parameters(model)
         stats["trainable_params"], stats["total_params"] = self.counts[1], self.counts[0]
         self.stats["training"] = stats
@@ -85,12 +96,39 @@ class TrainedArm(BaseArm):
             progress=base.progress,
         )
 
+    def _load_or_train(self, task: TaskData, base, base_path: Path, folder: Path):
+        """The cached artifact when it is whole, else a fresh training saved atomically."""
+        if not distributed.active():  # this process holds the artifact's lock
+            for orphan in folder.parent.glob(f"{folder.name}.tmp*"):
+                shutil.rmtree(orphan, ignore_errors=True)  # left by a killed run
+        stats = _finished_stats(folder)
+        if stats is not None:
+            return self.load(base_path, folder), stats | {"artifact_cached": True}
+        model, stats = self._train(task, base, base_path)
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            self.save(model, tmp)
+            stats["artifact_bytes"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+            (tmp / "training.json").write_text(json.dumps(stats))
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)  # training.json inside: its presence means a complete artifact
+        except BaseException:  # interrupted or failed: leave no orphan temporary folder
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return model, stats | {"artifact_cached": False}
+
     def _train(self, task: TaskData, base, base_path: Path):
         p = self.params
         items = task.train[: p.max_train_items] if p.max_train_items else task.train
         if not items:
             raise ValueError(f"{self.kind} needs a train split in task '{task.spec.name}'")
-        examples = qa_examples(base, task, items, p.max_seq_len)
+        if p.train_with_retrieval and self.retriever is None:
+            raise ValueError(
+                f"{self.kind}: train_with_retrieval needs a `retrieval:` block on the arm "
+                "(the passages it trains with are the ones it is evaluated with)"
+            )
+        examples = qa_examples(base, self.training_conversations(task, items), p.max_seq_len)
         if p.corpus_training:
             if not task.corpus:
                 raise ValueError(f"corpus_training is on but task '{task.spec.name}' has no corpus")
@@ -98,7 +136,13 @@ class TrainedArm(BaseArm):
         pad = base.tokenizer.pad_token_id
         rows = make_rows(examples, p, pad)
         dev = task.splits.get("dev", [])
-        dev_rows = make_rows(qa_examples(base, task, dev, p.max_seq_len), p, pad) if dev else []
+        dev_rows = (
+            make_rows(
+                qa_examples(base, self.training_conversations(task, dev), p.max_seq_len), p, pad
+            )
+            if dev
+            else []
+        )
         model = self.trainable_model(base_path).to(base.device)
         with phase("train") as ph:
             stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, self.ctx.progress)
@@ -119,18 +163,70 @@ class TrainedArm(BaseArm):
         }
         return model, stats
 
+    def training_conversations(self, task: TaskData, items: list[Item]) -> list[tuple[list, str]]:
+        """(conversation, gold answer) per item, worded as the arm asks at evaluation.
+
+        With `train_with_retrieval` (RAFT, Zhang et al. 2024) each question shows k passages:
+        with probability `raft_gold_probability` the best chunk of its gold document and k-1
+        retrieved distractors, otherwise k distractors; the draw is seeded per item.
+        """
+        wording = wording_for(task, self.variant, self.retrieval)
+        passages: list[list[Hit] | None] = [None] * len(items)
+        if self.params.train_with_retrieval and self.retriever is not None:
+            passages = self.raft_passages(items)
+        return [
+            (
+                conversation(task.spec, wording, item, passages=hits, retrieval=self.retrieval),
+                gold_answer(task.spec, item),
+            )
+            for item, hits in zip(items, passages)
+        ]
+
+    def raft_passages(self, items: list[Item]) -> list[list[Hit]]:
+        k = self.retrieval.k
+        found, _ = self.retriever.search(
+            [i.question for i in items], min(2 * k, len(self.retriever.chunks))
+        )
+        out, with_gold = [], 0
+        for item, hits in zip(items, found):
+            distractors = [
+                h for h in hits if not any(same_document(h.doc_id, d) for d in item.doc_ids)
+            ]
+            gold = gold_hits(self.retriever, item.question, item.doc_ids, 1) if item.doc_ids else []
+            digest = hashlib.sha256(f"raft:{self.seed}:{item.id}".encode()).digest()
+            rng = random.Random(int.from_bytes(digest[:8], "big"))
+            if gold and rng.random() < self.params.raft_gold_probability:
+                chosen = distractors[: k - 1]
+                chosen.insert(rng.randrange(len(chosen) + 1), gold[0])
+                with_gold += 1
+            else:
+                chosen = distractors[:k]
+            out.append([replace(h, rank=r) for r, h in enumerate(chosen, 1)])
+        self.stats["raft"] = {"items": len(items), "with_gold_passage": with_gold}
+        return out
+
     def artifact_key(self, task: TaskData, model_fp: str) -> str:
         from ..runner import code_fingerprint
 
         h = hashlib.sha256()
         spec = task.spec.model_dump(
-            include={"template", "instruction", "answer_template", "abstain_answer"}
+            include={
+                "template",
+                "instruction",
+                "answer_template",
+                "abstain_answer",
+                "style_instruction",
+            }
         )
         parts = {
             "kind": self.kind,
             "params": self.params.model_dump(),
             "model": model_fp,
             "seed": self.seed,
+            "wording": wording_for(task, self.variant, self.retrieval).__dict__,
+            "retrieval": self.retrieval.model_dump()
+            if self.params.train_with_retrieval and self.retrieval
+            else None,
         }
         parts |= {
             "task": spec,
@@ -140,14 +236,10 @@ class TrainedArm(BaseArm):
         h.update(json.dumps(parts, sort_keys=True).encode())
         for split in ("train", "dev"):
             for it in task.splits.get(split, []):
-                h.update(
-                    repr(
-                        (split, it.id, it.question, it.answers, it.answerable, it.choices, it.label)
-                    ).encode()
-                )
-        if self.params.corpus_training and task.corpus:
+                h.update(f"{split}:{item_hash(it)}".encode())  # the whole item as loaded
+        if (self.params.corpus_training or self.params.train_with_retrieval) and task.corpus:
             for d in task.corpus:
-                h.update(repr((d.id, d.title, d.text)).encode())
+                h.update(item_hash(d).encode())
         return h.hexdigest()[:20]
 
     def generator(self):
@@ -155,3 +247,22 @@ class TrainedArm(BaseArm):
 
     def parameter_counts(self) -> tuple[int, int]:
         return self.counts
+
+
+def _warn(msg: str) -> None:
+    print(f"[adaptbench] warning: {msg}", file=sys.stderr, flush=True)
+
+
+def _finished_stats(folder: Path) -> dict | None:
+    """The training stats of a complete cached artifact; None when absent or damaged (reported)."""
+    done = folder / "training.json"
+    if not done.is_file():
+        return None
+    try:
+        stats = json.loads(done.read_text(encoding="utf-8"))
+        if not isinstance(stats, dict):
+            raise ValueError(f"a JSON {type(stats).__name__}, not an object")
+    except (OSError, ValueError) as exc:
+        _warn(f"damaged cached artifact {done} ({exc}); training again")
+        return None
+    return stats

@@ -25,6 +25,10 @@ class Backend(Protocol):
         """Render a conversation as the prompt text the model continues (chat template or plain)."""
         ...
 
+    def count_tokens(self, prompt: str) -> int:
+        """Tokens the model reads for a rendered prompt (what the prompt budget counts)."""
+        ...
+
     def generate(
         self, prompts: list[str], max_new_tokens: int, stop: list[str]
     ) -> list[Generation]:

@@ -113,6 +113,9 @@ class HFBackend:
         add = (not self.use_chat) if special is None else special
         return self.tokenizer(text, add_special_tokens=add)["input_ids"]
 
+    def count_tokens(self, prompt: str) -> int:
+        return len(self._encode([prompt])[0])
+
     def _encode(self, texts: list[str]) -> list[list[int]]:
         # A chat template already writes its special tokens; plain prompts get the tokenizer's own.
         return self.tokenizer(texts, add_special_tokens=not self.use_chat)["input_ids"]

@@ -10,7 +10,8 @@ from .accuracy import choice_accuracy, exact_match, token_f1
 from .base import METRICS_VERSION, Metric, Prediction, Score
 from .fields import field_accuracy, fields_exact, parse_failure_rate
 from .hallucination import abstention_rate, false_answer_rate, unanswerable_answered
-from .retrieval import mrr, recall_at_k, unsupported_by_context
+from .long_answer import SIMILARITY_KEY, annotate_similarity, answer_similarity, rouge_l
+from .retrieval import mrr, recall_at_k, unsupported_by_context, unsupported_share
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -24,6 +25,9 @@ METRICS: dict[str, Metric] = {
         recall_at_k,
         mrr,
         unsupported_by_context,
+        unsupported_share,
+        rouge_l,
+        answer_similarity,
         fields_exact,
         parse_failure_rate,
     )
@@ -48,13 +52,18 @@ def is_known(name: str) -> bool:
     )
 
 
-def default_metrics(scoring: str, output_fields: list[str] | None) -> list[str]:
+def default_metrics(
+    scoring: str, output_fields: list[str] | None, style: str = "short"
+) -> list[str]:
+    """The metrics a task gets when its suite lists none: by scoring kind and answer style."""
     if output_fields:
         per_field = [f"field_accuracy:{f}" for f in output_fields] + [
             f"{CORPUS_PREFIX}{f}" for f in output_fields
         ]
         return ["fields_exact", "parse_failure_rate", *per_field]
-    return DEFAULT_METRICS[scoring]
+    if scoring == "choice":
+        return list(DEFAULT_METRICS["choice"])
+    return list(DEFAULT_METRICS["long" if style == "long" else "generate"])
 
 
 DEFAULT_METRICS = {
@@ -68,6 +77,18 @@ DEFAULT_METRICS = {
         "mrr",
         "unsupported_by_context",
     ],
+    # Paragraph answers: exact match and the exact-match-based false_answer_rate are near zero
+    # for every arm, and one unsupported word flags a whole paragraph, so graded metrics instead.
+    "long": [
+        "token_f1",
+        "rouge_l",
+        "answer_similarity",
+        "unanswerable_answered",
+        "abstention_rate",
+        "recall@k",
+        "mrr",
+        "unsupported_share",
+    ],
     "choice": ["choice_accuracy", "recall@k", "mrr"],
 }
 
@@ -78,6 +99,8 @@ __all__ = [
     "get_metric",
     "is_known",
     "default_metrics",
+    "annotate_similarity",
+    "SIMILARITY_KEY",
     "METRICS_VERSION",
     "Metric",
     "Prediction",

@@ -60,17 +60,36 @@ def content_tokens(text: str) -> list[str]:
     return [t for t in normalize_answer(text).split() if t not in STOPWORDS]
 
 
-def _unsupported(item, pred: Prediction) -> Score | None:
+def _unsupported_tokens(item, pred: Prediction) -> tuple[list[str], list[str]] | None:
+    """(content tokens of the answer, those found neither in the passages nor the question)."""
     if "retrieved" not in pred.extra or item.choices is not None or pred.abstained:
         return None
     tokens = content_tokens(pred.output)
-    if not tokens:
-        return Score(0.0, "no content tokens in the answer")
     # Words the answer repeats from the question ("The deductible for X is ...") are not claims.
     known = set(
         normalize_answer(" ".join(pred.extra.get("passages", [])) + " " + item.question).split()
     )
-    missing = [t for t in tokens if t not in known]
+    return tokens, [t for t in tokens if t not in known]
+
+
+def _unsupported_share(item, pred: Prediction) -> Score | None:
+    found = _unsupported_tokens(item, pred)
+    if found is None:
+        return None
+    tokens, missing = found
+    if not tokens:
+        return Score(0.0, "no content tokens in the answer")
+    share = len(missing) / len(tokens)
+    return Score(share, f"{len(missing)} of {len(tokens)} content words unsupported: {missing[:5]}")
+
+
+def _unsupported(item, pred: Prediction) -> Score | None:
+    found = _unsupported_tokens(item, pred)
+    if found is None:
+        return None
+    tokens, missing = found
+    if not tokens:
+        return Score(0.0, "no content tokens in the answer")
     if missing:
         return Score(1.0, f"not in the retrieved passages: {missing[:5]}")
     return Score(0.0, "every content token appears in the retrieved passages")
@@ -96,4 +115,12 @@ unsupported_by_context = Metric(
     False,
     "Answered (non-abstaining) items whose answer has a content token (normalised, stopwords removed) "
     "found neither in the retrieved passages nor in the question / answered items (retrieval arms only).",
+)
+unsupported_share = Metric(
+    "unsupported_share",
+    _unsupported_share,
+    False,
+    "Graded form of unsupported_by_context for long answers: per answered item, the share of the "
+    "answer's content tokens found neither in the retrieved passages nor in the question; the "
+    "mean over answered items (retrieval arms only).",
 )

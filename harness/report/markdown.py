@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import versus_base
+from ..compare import TIE_DESPITE_CI, versus_base
+from ..stats import INTERVALS
 from .decision import decide
 
 
@@ -93,6 +94,67 @@ def _seed_lines(groups: list[dict]) -> list[str]:
     return lines
 
 
+def _style_lines(info: dict) -> list[str]:
+    """The task's answer style and what it set, and the ceiling the length limit allows."""
+    st = info.get("style")
+    if not st:
+        return []
+    how = f"inferred: {st['reason']}" if st.get("inferred") else "set in the suite"
+    lines = [
+        "",
+        f"Answer style **{st['answer_style']}** ({_cell(how)}): max_new_tokens "
+        f"{st['max_new_tokens']}, prompt budget {st['max_prompt_tokens']} tokens"
+        + (
+            f", style sentence “{_cell(st['style_instruction'])}”"
+            if st["style_instruction"]
+            else ""
+        )
+        + ".",
+    ]
+    ceiling = info.get("ceiling")
+    if ceiling and ceiling.get("metrics"):
+        parts = ", ".join(f"{n} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
+        lines += [
+            "",
+            f"Ceiling (each gold answer cut to {ceiling['max_new_tokens']} tokens, scored; "
+            f"{ceiling['answers_cut']} cut): {parts}.",
+        ]
+    return lines
+
+
+def _prompt_tokens(e: dict) -> str:
+    mean = e.get("prompt_tokens_mean")
+    if mean is None:
+        return "–"
+    over = e.get("prompts_over_budget") or 0
+    return f"{mean:.0f} ({e.get('prompt_tokens_max')})" + (f", {over} over budget" if over else "")
+
+
+def _variant_lines(groups: list[dict]) -> list[str]:
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Prompt wordings (`prompt_variants`)",
+        "",
+        "Each arm below ran once per wording of its instruction and grounding sentence; mean ± "
+        "sample standard deviation over wordings, range, and every wording's value. A difference "
+        "between arms smaller than this spread depends on how the prompt is phrased.",
+        "",
+        "| task | arm | metric | mean ± sd | min – max | per wording |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in groups:
+        for name, m in g["metrics"].items():
+            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
+            per = ", ".join(f"{_cell(v)}: {x:.3f}" for v, x in m["per_variant"].items())
+            lines.append(
+                f"| {_cell(g['task'])} | `{_cell(g['arm'])}` | {name} | {m['mean']:.3f}{sd} | "
+                f"{m['min']:.3f} – {m['max']:.3f} | {per} |"
+            )
+    return lines
+
+
 def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
     lines = ["", "## Decision", ""]
     for d in decide(payload, run_dir):
@@ -103,6 +165,8 @@ def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
         )
         lines.append(head + (f" (decided on {d['metric']})" if d.get("metric") else ""))
         lines += [f"- {r}" for r in d["reasons"]]
+        if d.get("bottleneck"):
+            lines.append(f"- Where RAG loses: {d['bottleneck']['text']}.")
         if d.get("would_change"):
             lines.append("- What would change the verdict: " + "; ".join(d["would_change"]) + ".")
         lines.append("")
@@ -127,10 +191,13 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
     for c in comps:
         r = c.result
         verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
+        verdict += " (†)" if c.tie_despite_ci else ""
         lines.append(
             f"| {c.task} | `{_cell(c.b)}` | {c.metric} | {r['n']} | {r['delta']:+.3f} | "
             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
         )
+    if any(c.tie_despite_ci for c in comps):
+        lines += ["", TIE_DESPITE_CI]
     return lines
 
 
@@ -161,6 +228,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
             + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
             + "."
         )
+        lines += _style_lines(info)
         leak = info.get("leakage") or {}
         if leak.get("total"):
             lines.append(
@@ -178,8 +246,8 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines += [
             "",
-            "| arm | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
-            "|---|---|---|---|---|---|---|",
+            "| arm | prompt tokens mean (max) | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in runs:
             e = r.get("efficiency") or {}
@@ -189,6 +257,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
                 + " | ".join(
                     [
                         f"`{r['arm']}`",
+                        _prompt_tokens(e),
                         _fmt_num(e.get("tokens_per_s")),
                         _fmt_num(e.get("latency_p50_s"), " s", 3),
                         _fmt_num(e.get("latency_p95_s"), " s", 3),
@@ -210,12 +279,14 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
                 f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
             ]
     lines += _seed_lines(payload.get("seed_groups") or [])
+    lines += _variant_lines(payload.get("variant_groups") or [])
     lines += _versus_base_lines(payload, run_dir)
     lines += _decision_lines(payload, run_dir)
     used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
     if used:
         lines += ["", "## Metric definitions", ""]
         lines += [f"- **{n}**: {definitions[n]['description']}" for n in used if n in definitions]
+        lines += ["", INTERVALS]
     lines += [
         "",
         "Latency is the wall time of the batch an item was generated in (what a caller waits when "
