@@ -362,6 +362,61 @@ def gate(
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--items",
+    type=click.Path(exists=True, path_type=Path),
+    help="One file of all items, split for you.",
+)
+@click.option("--train", type=click.Path(exists=True, path_type=Path), help="Train items.")
+@click.option("--eval", "eval_", type=click.Path(exists=True, path_type=Path), help="Eval items.")
+@click.option("--dev", type=click.Path(exists=True, path_type=Path), help="Dev items (optional).")
+@click.option("--docs", help="A folder (or glob) of documents: .md .txt .html .pdf .docx.")
+@click.option("--sheet", help="The .xlsx sheet of the items (default: the first with questions).")
+@click.option("--name", help="Suite and task name (default: from the items file).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("suite.yaml"),
+    show_default=True,
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing suite file.")
+def init(
+    items: Path | None,
+    train: Path | None,
+    eval_: Path | None,
+    dev: Path | None,
+    docs: str | None,
+    sheet: str | None,
+    name: str | None,
+    out: Path,
+    force: bool,
+) -> None:
+    """Write a suite from your items (and documents): guessed, commented, validated."""
+    from .suite_init import InitError, write_suite
+
+    sheet_arg: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+    try:
+        spec, lines = write_suite(
+            out,
+            items=items,
+            train=train,
+            eval_=eval_,
+            dev=dev,
+            docs=docs,
+            sheet=sheet_arg,
+            name=name,
+            force=force,
+        )
+    except InitError as exc:
+        _fail(str(exc))
+    for line in lines:
+        click.echo(line)
+    arms = ", ".join(a.label for a in spec.arms)
+    click.echo(f"wrote {out} (validated): task {spec.tasks[0].name}; arms {arms}")
+    click.echo(f"next: adaptbench run {out}   (try --limit 40 first)")
+
+
 @main.command(name="ls")
 @click.argument("what", type=click.Choice(["arms", "metrics", "suites"]))
 def ls_cmd(what: str) -> None:

@@ -105,7 +105,7 @@ DEFAULT_PROMPT_VARIANTS = [
 class FieldMap(Strict):
     """Which column of the data file holds each standard field."""
 
-    id: str = "id"
+    id: str | None = "id"  # null: items are numbered by their row (`row-<n>`)
     question: str = "question"
     answers: str = "answers"
     answerable: str | None = "answerable"
@@ -116,16 +116,63 @@ class FieldMap(Strict):
     labels: str = "labels"
 
 
+class SplitSpec(Strict):
+    """How one items file is split (harness.splitting): shares of eval and dev, the rest train."""
+
+    eval: float = Field(0.3, gt=0, lt=1)
+    dev: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _leaves_train(self) -> SplitSpec:
+        if self.eval + self.dev >= 1:
+            raise ValueError(f"eval ({self.eval}) + dev ({self.dev}) must leave a train share")
+        return self
+
+
 class DataSpec(Strict):
-    format: Literal["auto", "jsonl", "csv", "squad"] = "auto"
+    format: Literal["auto", "jsonl", "csv", "squad", "xlsx", "parquet", "hf"] = "auto"
+    items: str | None = Field(None, description="one file of all items, split by `split`")
+    split: SplitSpec | None = None
     train: str | None = None
     dev: str | None = None
-    eval: str
+    eval: str | None = None
+    sheet: str | int | dict[str, str | int] | None = Field(
+        None,
+        description="xlsx sheet by name or 0-based index (default the first), or one per split "
+        "({train: ..., eval: ..., items: ...})",
+    )
+    no_answer: list[str] = Field(
+        default_factory=list,
+        description="answer cells equal to one of these (any case) mark an unanswerable item",
+    )
     fields: FieldMap = Field(default_factory=FieldMap)
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> DataSpec:
+        split_files = [s for s in ("train", "dev", "eval") if getattr(self, s) is not None]
+        if self.items is not None:
+            if split_files:
+                raise ValueError(
+                    f"give `items` (one file, split for you) or train/dev/eval files, not both "
+                    f"(found {', '.join(split_files)})"
+                )
+            if self.split is None:
+                self.split = SplitSpec()
+        elif self.eval is None:
+            raise ValueError("missing required key 'eval' (or `items` with a `split`)")
+        elif self.split is not None:
+            raise ValueError("`split` splits the file of `items`; it needs `items`, not `eval`")
+        return self
 
 
 class CorpusSpec(Strict):
-    path: str
+    path: str = Field(
+        description="a JSONL/CSV/SQuAD file, or a folder or glob of .md .txt .html .pdf .docx"
+    )
+    skip_unreadable: bool = Field(
+        False, description="skip encrypted, empty or corrupt documents with a warning"
+    )
     id_field: str = "id"
     text_field: str = "text"
     title_field: str | None = "title"
@@ -440,7 +487,7 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     _validate_arm_params(path, suite, node)
     base = path.resolve().parent
     for task in suite.tasks:
-        for split in ("train", "dev", "eval"):
+        for split in ("items", "train", "dev", "eval"):
             value = getattr(task.data, split)
             if value is not None:
                 setattr(task.data, split, str((base / value).resolve()))

@@ -1,4 +1,5 @@
-"""Task data: JSONL, CSV and SQuAD-format JSON loaders, split checks, and the leakage check.
+"""Task data: items from JSONL, CSV, SQuAD JSON, .xlsx, .parquet and `datasets` folders; corpora
+from files or document folders; split checks, one-file splitting and the leakage check.
 
 Every error names the file and the line (or row) so a user can fix their data without guessing.
 """
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import DataSpec, TaskSpec
+from .documents import DocumentError, is_document_source, read_folder
 from .metrics.base import normalize_answer
+from .splitting import split_items
 from .style import StyleReport, resolve_task_spec
+from .tables import file_sha256, hf_rows, parquet_rows, xlsx_rows
 
 SPLITS = ("train", "dev", "eval")
 
@@ -68,6 +72,8 @@ class TaskData:
     splits: dict[str, list[Item]]
     corpus: list[Document] | None = None
     leakage: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)  # files it was built from, with hashes
+    split: dict[str, Any] | None = None  # how one items file was split, when it was
     style: StyleReport | None = None  # how the task's style-dependent defaults were resolved
 
     @property
@@ -82,13 +88,17 @@ class TaskData:
 def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
     """Load every split of a task (and its corpus), check them, and measure train/eval leakage."""
     splits: dict[str, list[Item]] = {}
-    for split in SPLITS:
-        path = getattr(spec.data, split)
+    sources: dict[str, Any] = {"items": []}
+    split_info = None
+    files = {s: getattr(spec.data, s) for s in ("items", *SPLITS)}
+    for split, path in files.items():
         if path is None:
             continue
-        items = load_items(Path(path), spec.data, scoring=spec.scoring)
+        sheet = sheet_for(spec.data, split)
+        items = load_items(Path(path), spec.data, scoring=spec.scoring, sheet=sheet)
         if not items:
             raise DataError(f"{path}: split '{split}' of task '{spec.name}' has no items")
+        sources["items"].append(_source_of(Path(path), split, sheet, len(items)))
         for item in items if spec.output_fields else []:
             missing = [f for f in spec.output_fields if f not in dict(item.labels)]
             if missing:
@@ -97,9 +107,26 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
                 )
         if spec.scoring == "generate":
             items = [_check_golds(item, spec.abstain_patterns) for item in items]
+        if split == "items":
+            assert spec.data.split is not None  # DataSpec gives `items` a default split
+            sp = spec.data.split
+            parts, split_info = split_items(
+                items, sp.eval, sp.dev, sp.seed, spec.leakage_threshold, normalize_question
+            )
+            split_info["from"] = path
+            for name in ("train", "eval"):
+                if name not in parts:
+                    raise DataError(
+                        f"{path}: {len(items)} item(s) are too few to split into train and eval "
+                        f"(data.split: eval {sp.eval}, dev {sp.dev})"
+                    )
+            splits.update(parts)
+            continue
         splits[split] = items
-    corpus = load_corpus(spec) if spec.corpus is not None else None
-    task = TaskData(spec=spec, splits=splits, corpus=corpus)
+    corpus = None
+    if spec.corpus is not None:
+        corpus, sources["corpus"] = load_corpus_with_sources(spec)
+    task = TaskData(spec=spec, splits=splits, corpus=corpus, sources=sources, split=split_info)
     task.spec, task.style = resolve_style(task)
     task.leakage = leakage_report(task, spec.leakage_threshold)
     if strict_leakage and task.leakage.get("total", 0):
@@ -108,6 +135,21 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
             f"to train questions (threshold {spec.leakage_threshold}); examples: {task.leakage['examples'][:3]}"
         )
     return task
+
+
+def sheet_for(data: DataSpec, split: str) -> str | int | None:
+    """The workbook sheet of one split's file (data.sheet, or its entry for that split)."""
+    if isinstance(data.sheet, dict):
+        return data.sheet.get(split)
+    return data.sheet
+
+
+def _source_of(path: Path, split: str, sheet: str | int | None, n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"split": split, "path": str(path), "sha256": file_sha256(path)}
+    if sheet is not None:
+        out["sheet"] = sheet
+    out["items"] = n
+    return out
 
 
 def resolve_style(task: TaskData) -> tuple[TaskSpec, StyleReport]:
@@ -167,7 +209,13 @@ def read_text(path: Path) -> str:
 def detect_format(path: Path, declared: str) -> str:
     if declared != "auto":
         return declared
+    if path.is_dir():
+        return "hf"
     suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix in (".csv", ".tsv"):
@@ -175,18 +223,38 @@ def detect_format(path: Path, declared: str) -> str:
     if suffix == ".json":
         return "squad"
     raise DataError(
-        f"{path}: cannot tell the format from the extension; set data.format (jsonl, csv, squad)"
+        f"{path}: cannot tell the format from the extension; set data.format "
+        "(jsonl, csv, squad, xlsx, parquet, hf)"
     )
 
 
-def load_items(path: Path, data: DataSpec, scoring: str = "generate") -> list[Item]:
-    if not path.is_file():
+def table_rows(path: Path, fmt: str, sheet: str | int | None = None) -> Iterator[tuple[str, dict]]:
+    """`(file:row, row)` pairs of a JSONL, CSV, .xlsx, .parquet file or `datasets` folder."""
+    readers = {
+        "jsonl": lambda: _jsonl_rows(path),
+        "csv": lambda: _csv_rows(path),
+        "xlsx": lambda: xlsx_rows(path, sheet),
+        "parquet": lambda: parquet_rows(path),
+        "hf": lambda: hf_rows(path),
+    }
+    if fmt not in readers:
+        raise DataError(f"{path}: format {fmt!r} has no rows")
+    try:
+        yield from readers[fmt]()
+    except DocumentError as exc:
+        raise DataError(str(exc)) from None
+
+
+def load_items(
+    path: Path, data: DataSpec, scoring: str = "generate", sheet: str | int | None = None
+) -> list[Item]:
+    if not path.exists():
         raise DataError(f"{path}: data file not found")
     fmt = detect_format(path, data.format)
     if fmt == "squad":
         items = list(_squad_items(path))
     else:
-        rows = _jsonl_rows(path) if fmt == "jsonl" else _csv_rows(path)
+        rows = table_rows(path, fmt, sheet)
         items = [_item_from_row(row, where, data, scoring) for where, row in rows]
     seen: dict[str, str] = {}
     for item in items:
@@ -293,7 +361,10 @@ def _as_bool(value: Any, where: str) -> bool:
 
 def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
     f = data.fields
-    item_id = str(_get(row, f.id, where, True, "id")).strip()
+    if f.id is None:  # a spreadsheet without an id column: its row number is the id
+        item_id = "row-" + where.rsplit(":", 1)[-1].removeprefix("row ")
+    else:
+        item_id = str(_get(row, f.id, where, True, "id")).strip()
     if not item_id:
         raise DataError(f"{where}: empty id")
     question = _get(row, f.question, where, True, "question")
@@ -330,6 +401,9 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
     answers = _as_list(
         _get(row, f.answers, where, f.answerable not in row, "answers"), where, "answers"
     )
+    if data.no_answer:  # cells such as "N/A" that mean "no answer", not a gold answer
+        markers = {m.strip().lower() for m in data.no_answer}
+        answers = [a for a in answers if a.lower() not in markers]
     answerable_raw = _get(row, f.answerable, where, False, "answerable") if f.answerable else None
     if isinstance(answerable_raw, str) and not answerable_raw.strip():
         answerable_raw = None  # a blank spreadsheet cell: not given
@@ -447,8 +521,20 @@ def _json_corpus_rows(path: Path, payload: Any) -> Iterator[tuple[str, dict]]:
 
 def load_corpus(spec: TaskSpec) -> list[Document]:
     """The task's documents (for retrieval and corpus training), with unique ids."""
+    return load_corpus_with_sources(spec)[0]
+
+
+def load_corpus_with_sources(spec: TaskSpec) -> tuple[list[Document], dict[str, Any]]:
+    """The task's documents and the files they came from (with content hashes)."""
     assert spec.corpus is not None
     cs = spec.corpus
+    if is_document_source(cs.path):
+        try:
+            pages, report = read_folder(cs.path, skip_unreadable=cs.skip_unreadable)
+        except DocumentError as exc:
+            raise DataError(f"corpus of task '{spec.name}': {exc}") from None
+        docs = [Document(id=p.id, text=p.text, title=p.title, source=p.source) for p in pages]
+        return docs, report.as_dict()
     path = Path(cs.path)
     if not path.is_file():
         raise DataError(f"{path}: corpus file of task '{spec.name}' not found")
@@ -457,10 +543,7 @@ def load_corpus(spec: TaskSpec) -> list[Document]:
     if isinstance(payload, dict):
         docs = squad_documents(path)
     else:
-        if fmt == "squad":
-            rows = _json_corpus_rows(path, payload)
-        else:
-            rows = _jsonl_rows(path) if fmt == "jsonl" else _csv_rows(path)
+        rows = _json_corpus_rows(path, payload) if fmt == "squad" else table_rows(path, fmt)
         docs = []
         for where, row in rows:
             doc_id = _get(row, cs.id_field, where, True, "id")
@@ -478,7 +561,7 @@ def load_corpus(spec: TaskSpec) -> list[Document]:
         if d.id in seen:
             raise DataError(f"{d.source}: duplicate corpus id {d.id!r} (first at {seen[d.id]})")
         seen[d.id] = d.source
-    return docs
+    return docs, {"files": [{"file": str(path), "sha256": file_sha256(path)}], "skipped": []}
 
 
 # --------------------------------------------------------------------------------------------

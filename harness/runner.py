@@ -157,6 +157,8 @@ def run_suite(
             "eval_items_total": len(task.eval),
             "splits": {k: len(v) for k, v in task.splits.items()},
             "leakage": task.leakage,
+            "sources": task.sources,  # files and sheets it was built from, with content hashes
+            "split": task.split,  # how one items file was split (data.items), else None
             "style": task.style.as_dict() if task.style else None,
         }
         if distributed.is_main():

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-METRICS_VERSION = "2"  # bump when a definition changes (2: SQuAD punctuation is deleted)
+METRICS_VERSION = "3"  # bump when a definition changes (2: SQuAD punctuation is deleted; 3: a file id credits its PDF pages)
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 # The official SQuAD 2.0 script deletes exactly the ASCII punctuation of `string.punctuation`.

@@ -25,26 +25,35 @@ def _applies(item, pred: Prediction) -> bool:
     return "retrieved" in pred.extra and item.answerable and bool(item.doc_ids)
 
 
+def names(gold: str, doc_id: str) -> bool:
+    """A gold document id names a retrieved one: the same id, or one page (`#p<n>`) of that file."""
+    if doc_id == gold:
+        return True
+    page = doc_id[len(gold) + 2 :]
+    return doc_id.startswith(gold + "#p") and page.isdigit()
+
+
+def _gold_ranks(item, docs: list[str]) -> list[tuple[int, str]]:
+    return [(r, d) for r, d in enumerate(docs, 1) if any(names(g, d) for g in item.doc_ids)]
+
+
 def _recall(item, pred: Prediction) -> Score | None:
     if not _applies(item, pred):
         return None
     docs = _ranked_docs(pred)
-    found = [d for d in item.doc_ids if d in docs]
+    found = _gold_ranks(item, docs)
     if found:
-        return Score(
-            1.0, f"gold document {found[0]!r} retrieved at rank {docs.index(found[0]) + 1}"
-        )
+        return Score(1.0, f"gold document {found[0][1]!r} retrieved at rank {found[0][0]}")
     return Score(0.0, f"gold document(s) {list(item.doc_ids)} not among the {len(docs)} retrieved")
 
 
 def _mrr(item, pred: Prediction) -> Score | None:
     if not _applies(item, pred):
         return None
-    docs = _ranked_docs(pred)
-    ranks = [docs.index(d) + 1 for d in item.doc_ids if d in docs]
-    if not ranks:
+    found = _gold_ranks(item, _ranked_docs(pred))
+    if not found:
         return Score(0.0, "gold document not retrieved")
-    return Score(1.0 / min(ranks), f"first gold document at rank {min(ranks)}")
+    return Score(1.0 / found[0][0], f"first gold document at rank {found[0][0]}")
 
 
 def content_tokens(text: str) -> list[str]:
@@ -91,7 +100,8 @@ recall_at_k = Metric(
     _recall,
     True,
     "Answerable items whose gold document is among the k retrieved documents / answerable items with a "
-    "known gold document (retrieval arms only).",
+    "known gold document (retrieval arms only). A gold id naming a file credits any of its PDF pages "
+    "(`file.pdf#p<n>`).",
 )
 mrr = Metric(
     "mrr",

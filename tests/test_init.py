@@ -1,0 +1,146 @@
+"""`adaptbench init`: guesses from columns and content, a suite that validates, no silent overwrite."""
+
+from __future__ import annotations
+
+import yaml
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.config import load_suite
+from harness.data import load_task
+
+from .conftest import write_jsonl
+from .test_tables import openpyxl, write_xlsx  # noqa: F401  (skips without openpyxl)
+
+
+def _questions(n: int = 40) -> list[list]:
+    rows = [["Ref", "Customer question", "Answer", "Source"]]
+    for i in range(n):
+        if i % 4 == 0:
+            rows.append([f"r{i}", f"Is flood number {i} covered for boats?", "N/A", ""])
+        else:
+            rows.append(
+                [f"r{i}", f"What is the limit for item {i} under plan {i % 5}?", f"${i}0", "pet.md"]
+            )
+    return rows
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_init_from_a_workbook_and_a_folder(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pet.md").write_text("# Pet cover\n\nItem limits are listed per plan.")
+    (docs / "home.html").write_text(
+        "<html><body><nav>Menu</nav><h1>Home</h1><p>Roofs.</p></body></html>"
+    )
+    book = tmp_path / "qa.xlsx"
+    write_xlsx(book, {"Read me": [["Notes for staff only"]], "Asked": _questions()})
+    out = tmp_path / "suite.yaml"
+    res = _invoke("init", "--items", str(book), "--docs", str(docs), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "question <- 'Customer question'" in res.output
+    assert "doc_id <- 'Source'" in res.output
+    assert "uncertain: question: column 'Customer question'" in res.output
+    assert "data.fields.question" in res.output and "data.sheet" in res.output
+    assert "CPU: demo-sized training" in res.output or "CUDA" in res.output
+    assert f"next: adaptbench run {out}" in res.output
+    raw = yaml.safe_load(out.read_text())
+    data = raw["tasks"][0]["data"]
+    assert data["items"] == "qa.xlsx" and data["sheet"] == "Asked"
+    assert data["fields"] == {
+        "question": "Customer question",
+        "answers": "Answer",
+        "id": "Ref",
+        "doc_id": "Source",
+    }
+    assert data["no_answer"] == ["N/A"]
+    labels = [a.get("name") or a["arm"] for a in raw["arms"]]
+    assert labels[:4] == ["base", "few_shot", "rag", "retrieval_only"]
+    assert {"lora", "full", "lora+rag"} <= set(labels)
+    spec = load_suite(out)
+    task = load_task(spec.tasks[0])
+    assert sum(not i.answerable for i in task.eval) > 0 and task.split["sizes"]["eval"] == 12
+    assert "# Demo-sized for a CPU" in out.read_text() or "# Sized for a GPU" in out.read_text()
+    # An existing suite is never overwritten without --force.
+    before = out.read_text()
+    res = _invoke("init", "--items", str(book), "--docs", str(docs), "--out", str(out))
+    assert res.exit_code == 2 and "exists; pass --force" in res.output
+    assert out.read_text() == before
+    res = _invoke("init", "--items", str(book), "--out", str(out), "--force")
+    assert res.exit_code == 0 and "corpus" not in yaml.safe_load(out.read_text())["tasks"][0]
+
+
+def test_init_train_eval_files_long_answers_and_labels(tmp_path):
+    long = (
+        "The policy pays for the repair of the roof and the ceiling after a storm, up to the limit"
+    )
+    train = write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            {"qid": f"t{i}", "query": f"What happens after storm {i}?", "answer": f"{long} {i}."}
+            for i in range(6)
+        ],
+    )
+    ev = write_jsonl(
+        tmp_path / "eval.jsonl",
+        [
+            {"qid": f"e{i}", "query": f"What is paid for storm {i}?", "answer": f"{long} {i}."}
+            for i in range(3)
+        ],
+    )
+    out = tmp_path / "s.yaml"
+    res = _invoke("init", "--train", str(train), "--eval", str(ev), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "answers are paragraphs" in res.output
+    task = yaml.safe_load(out.read_text())["tasks"][0]
+    assert "exact_match" not in task["metrics"] and "token_f1" in task["metrics"]
+    assert task.get("answer_style", "long") == "long"
+    assert [a.get("name") or a["arm"] for a in yaml.safe_load(out.read_text())["arms"]][:4] == [
+        "base",
+        "few_shot",
+        "rag",
+        "retrieval_only",
+    ]  # rag over the train items when there are no documents
+    claims = write_jsonl(
+        tmp_path / "claims.jsonl",
+        [
+            {
+                "id": f"c{i}",
+                "narrative": f"Claim {i}: water in the kitchen",
+                "decision": ["pay", "deny"][i % 2],
+            }
+            for i in range(30)
+        ],
+    )
+    res = _invoke("init", "--items", str(claims), "--out", str(tmp_path / "c.yaml"))
+    assert res.exit_code == 0, res.output
+    assert "a label task" in res.output
+    assert (
+        yaml.safe_load((tmp_path / "c.yaml").read_text())["tasks"][0]["data"]["fields"]["answers"]
+        == "decision"
+    )
+
+
+def test_init_bad_inputs_exit_2_naming_the_file(tmp_path):
+    book = tmp_path / "nums.xlsx"
+    write_xlsx(book, {"Sheet1": [["a", "b"], [1, 2], [3, 4]]})
+    res = _invoke("init", "--items", str(book), "--out", str(tmp_path / "s.yaml"))
+    assert res.exit_code == 2
+    assert f"{book} [sheet 'Sheet1']: no usable column for the questions" in res.output
+    res = _invoke(
+        "init", "--items", str(book), "--sheet", "Claims", "--out", str(tmp_path / "s.yaml")
+    )
+    assert (
+        res.exit_code == 2 and f"{book}: no sheet named 'Claims'; sheets: ['Sheet1']" in res.output
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    q = write_jsonl(tmp_path / "q.jsonl", [{"id": "a", "question": "Q?", "answer": "x"}])
+    res = _invoke(
+        "init", "--items", str(q), "--docs", str(empty), "--out", str(tmp_path / "s.yaml")
+    )
+    assert res.exit_code == 2 and f"{empty}: no files found" in res.output
+    assert not (tmp_path / "s.yaml").exists()
