@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -65,6 +66,11 @@ def _install_torch(pip: list[str]) -> None:
 @pytest.mark.slow
 def test_wheel_without_extras_runs_a_shipped_suite_with_retention(tmp_path):
     dist = tmp_path / "dist"
+    # Build from a copy: setuptools leaves a build/ folder in the source tree it builds.
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "reports")
+    )
     sh(
         sys.executable,
         "-m",
@@ -75,7 +81,7 @@ def test_wheel_without_extras_runs_a_shipped_suite_with_retention(tmp_path):
         "-q",
         "-w",
         dist,
-        ROOT,
+        src,
     )
     (wheel,) = dist.glob("adaptbench-*.whl")
     env_dir = tmp_path / "venv"

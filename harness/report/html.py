@@ -24,6 +24,8 @@ import jinja2
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from .decision import decide
+
 PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
 HALLUCINATION_METRICS = ("false_answer_rate", "unanswerable_answered", "unsupported_by_context")
 FAILING_CAP = 50
@@ -717,7 +719,7 @@ def _header(payload: dict) -> dict:
     }
 
 
-def _task_view(name: str, info: dict, payload: dict, run_dir: Path) -> dict:
+def _task_view(name: str, info: dict, payload: dict, run_dir: Path, decisions: list[dict]) -> dict:
     runs = [r for r in payload.get("runs", []) if r.get("task") == name]
     definitions = payload.get("metric_definitions") or {}
     primary = _primary_metric(runs)
@@ -744,7 +746,46 @@ def _task_view(name: str, info: dict, payload: dict, run_dir: Path) -> dict:
         ],
         "failing": _failing_items(runs, primary, run_dir),
         "seeds": _seed_rows(payload.get("seed_groups") or [], name),
+        "variants": _variant_rows(payload.get("variant_groups") or [], name),
+        "style": _style_line(info),
+        "decision": next((d for d in decisions if d["task"] == name), None),
     }
+
+
+def _style_line(info: dict) -> str | None:
+    """The task's answer style, what it set, and the ceiling the length limit allows."""
+    st = info.get("style")
+    if not st:
+        return None
+    how = f"inferred: {st['reason']}" if st.get("inferred") else "set in the suite"
+    text = (
+        f"Answer style {st['answer_style']} ({how}): max_new_tokens {st['max_new_tokens']}, "
+        f"prompt budget {st['max_prompt_tokens']} tokens."
+    )
+    ceiling = info.get("ceiling")
+    if ceiling and ceiling.get("metrics"):
+        parts = ", ".join(f"{n} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
+        text += f" Ceiling (gold answers cut to {ceiling['max_new_tokens']} tokens): {parts}."
+    return text
+
+
+def _variant_rows(groups: list[dict], task: str) -> list[dict]:
+    rows = []
+    for g in groups:
+        if g.get("task") != task:
+            continue
+        for name, m in g["metrics"].items():
+            sd = f" ± {m['std']:.3f}" if m.get("std") is not None else ""
+            rows.append(
+                {
+                    "arm": g["arm"],
+                    "metric": name,
+                    "mean": f"{m['mean']:.3f}{sd}",
+                    "range": f"{m['min']:.3f} – {m['max']:.3f}",
+                    "per_seed": ", ".join(f"{v}: {x:.3f}" for v, x in m["per_variant"].items()),
+                }
+            )
+    return rows
 
 
 def _seed_rows(groups: list[dict], task: str) -> list[dict]:
@@ -795,9 +836,10 @@ def render_html(payload: dict, run_dir: Path) -> str:
     for r in payload.get("runs", []):  # tasks that only appear in runs still get a section
         tasks.setdefault(r.get("task"), {})
     template = _environment().from_string(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    decisions = decide(payload, run_dir) if payload.get("environment") else []
     return template.render(
         header=_header(payload),
-        tasks=[_task_view(name, info, payload, run_dir) for name, info in tasks.items()],
+        tasks=[_task_view(name, info, payload, run_dir, decisions) for name, info in tasks.items()],
         definitions=_definitions(payload),
         failing_cap=FAILING_CAP,
         prompt_tail_chars=PROMPT_TAIL_CHARS,
