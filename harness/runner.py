@@ -251,8 +251,9 @@ def _log_style(task: TaskData) -> None:
 def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
     """The cells to run: the named arms (all by default), once per prompt variant and seed.
 
-    The suite's `prompt_variants` apply to arms that train no weights (a wording change there
-    costs one generation pass, not a training run); an arm's own list applies to it alone.
+    The suite's `prompt_variants` apply to arms that prompt a model and train no weights (a
+    wording change there costs one generation pass, not a training run; `retrieval_only` reads
+    no prompt); an arm's own list applies to it alone.
     """
     if names is not None and not names:
         raise ValueError("--arms: no arm names given (omit it to run every arm)")
@@ -265,7 +266,9 @@ def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
     chosen = [by_label[n] for n in names] if names else suite.arms
     cells = []
     for arm in chosen:
-        shared = None if ARMS[arm.arm].changes_weights else suite.prompt_variants
+        kind = ARMS[arm.arm]
+        # Wordings matter to arms that prompt a model and train nothing.
+        shared = suite.prompt_variants if kind.uses_generator and not kind.changes_weights else None
         cells += arm.cells(shared)
     return cells
 
