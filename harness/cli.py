@@ -16,8 +16,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .config import SpecError, load_suite
+from .config import SpecError
 from .matching import MISMATCH_KINDS
+from .suites import load_suite
 
 _ALLOW_MISMATCH = click.option(
     "--allow-mismatch",

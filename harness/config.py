@@ -17,6 +17,8 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .metrics import METRICS, is_known
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 ANSWER_STYLES = ("short", "long", "label", "structured")
@@ -245,12 +247,10 @@ class TaskSpec(Strict):
     @model_validator(mode="after")
     def _metrics_known(self) -> TaskSpec:
         if self.metrics is not None:
-            from .metrics import METRICS, is_known
-
             unknown = [m for m in self.metrics if not is_known(m)]
             if unknown:
                 raise ValueError(
-                    f"unknown metric(s) {unknown}; known: {sorted(METRICS)}{_did_you_mean(unknown[0], METRICS)}"
+                    f"unknown metric(s) {unknown}; known: {sorted(METRICS)}{did_you_mean(unknown[0], METRICS)}"
                 )
         return self
 
@@ -361,11 +361,9 @@ class GateSpec(Strict):
         if (self.metric is None) == (self.efficiency is None):
             raise ValueError("a gate names exactly one of `metric` or `efficiency`")
         if self.metric is not None:
-            from .metrics import METRICS, is_known
-
             if not is_known(self.metric) and self.metric != "forgetting":
                 raise ValueError(
-                    f"unknown metric {self.metric!r}{_did_you_mean(self.metric, METRICS)}"
+                    f"unknown metric {self.metric!r}{did_you_mean(self.metric, METRICS)}"
                 )
             if self.max_increase is not None:
                 raise ValueError(
@@ -453,10 +451,13 @@ class SuiteSpec(Strict):
 # loading
 
 
-def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpec:
-    """Read a suite YAML, apply `a.b=c` overrides, validate it and its arms' parameters.
+def read_suite(
+    path: str | Path, overrides: list[str] | None = None
+) -> tuple[SuiteSpec, yaml.Node | None]:
+    """Read a suite YAML, apply `a.b=c` overrides and validate it against the specs.
 
-    Relative data paths are resolved against the YAML file's folder.
+    Arm parameters are checked one layer up (`harness.suites.load_suite`), where the arm
+    registry is known; the YAML node comes back so those errors can name a line too.
     """
     path = Path(path)
     if not path.is_file():
@@ -483,8 +484,12 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     try:
         suite = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_format_errors(path, exc, SuiteSpec, node)) from None
-    _validate_arm_params(path, suite, node)
+        raise SpecError(format_errors(path, exc, SuiteSpec, node)) from None
+    return suite, node
+
+
+def resolve_paths(path: Path, suite: SuiteSpec) -> SuiteSpec:
+    """Resolve a suite's relative data and model paths against the folder of its YAML file."""
     base = path.resolve().parent
     for task in suite.tasks:
         for split in ("items", "train", "dev", "eval"):
@@ -540,41 +545,6 @@ _UniqueKeyLoader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
     list("-+0123456789."),
 )
-
-
-def _validate_arm_params(path: Path, suite: SuiteSpec, node: yaml.Node | None) -> None:
-    from .arms import ARMS
-
-    for i, spec in enumerate(suite.arms):
-        if spec.arm not in ARMS:
-            loc = ("arms", i, "arm")
-            raise SpecError(
-                f"{_where(path, node, loc)}: unknown arm {spec.arm!r}; known arms: "
-                f"{', '.join(sorted(ARMS))}{_did_you_mean(spec.arm, ARMS)}"
-            )
-        arm_cls = ARMS[spec.arm]
-        try:
-            arm_cls.Params.model_validate(spec.params)
-        except ValidationError as exc:
-            raise SpecError(
-                _format_errors(path, exc, arm_cls.Params, node, prefix=("arms", i, "params"))
-            ) from None
-        if spec.retrieval is not None:
-            from .retrieval import RetrievalParams
-
-            if issubclass(arm_cls.Params, RetrievalParams):
-                raise SpecError(
-                    f"{_where(path, node, ('arms', i, 'retrieval'))}: arm {spec.arm!r} takes its retrieval "
-                    "settings in `params`, not in a `retrieval:` block"
-                )
-            try:
-                RetrievalParams.model_validate(spec.retrieval)
-            except ValidationError as exc:
-                raise SpecError(
-                    _format_errors(
-                        path, exc, RetrievalParams, node, prefix=("arms", i, "retrieval")
-                    )
-                ) from None
 
 
 def apply_override(raw: dict, override: str) -> None:
@@ -640,7 +610,7 @@ def _override_value(override: str, value: str) -> Any:
 # error messages
 
 
-def _format_errors(
+def format_errors(
     path: Path,
     exc: ValidationError,
     model: type[BaseModel],
@@ -654,12 +624,12 @@ def _format_errors(
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             known = _fields_at(model, loc[:-1])
-            msg = f"unknown key {loc[-1]!r}" + _did_you_mean(str(loc[-1]), known)
+            msg = f"unknown key {loc[-1]!r}" + did_you_mean(str(loc[-1]), known)
             if known:
                 msg += f" (allowed here: {', '.join(sorted(known))})"
         elif err["type"] == "missing":
             msg = f"missing required key {loc[-1]!r}"
-        lines.append(f"  {_where(path, node, full)}: {_dotted(full)}: {msg}")
+        lines.append(f"  {yaml_where(path, node, full)}: {_dotted(full)}: {msg}")
     return "\n".join(lines)
 
 
@@ -670,7 +640,7 @@ def _dotted(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _where(path: Path, node: yaml.Node | None, loc: tuple) -> str:
+def yaml_where(path: Path, node: yaml.Node | None, loc: tuple) -> str:
     """`file:line` of the deepest YAML node that exists along `loc`."""
     line = None
     for part in loc:
@@ -694,7 +664,7 @@ def _where(path: Path, node: yaml.Node | None, loc: tuple) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def _did_you_mean(word: str, choices: Any) -> str:
+def did_you_mean(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -748,6 +718,6 @@ def check_placeholders(template: str, allowed: set[str], what: str) -> None:
             )
         if root not in allowed:
             raise ValueError(
-                f"{what}: unknown placeholder '{{{name}}}'{_did_you_mean(root, allowed)}; "
+                f"{what}: unknown placeholder '{{{name}}}'{did_you_mean(root, allowed)}; "
                 f"available: {', '.join('{' + a + '}' for a in sorted(allowed))}"
             )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .compare import RunFolderError, item_hashes, item_scores, load_results, only, paired
 from .config import GateSpec
+from .files import write_json_atomic
 from .matching import MismatchError, check_sides, check_tasks, shared_items
 from .runfiles import check_baseline
 
@@ -61,7 +62,6 @@ def write_baseline(run_dir: Path, name: str, folder: Path) -> Path:
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    from .runner import write_json_atomic
 
     write_json_atomic(path, baseline)
     return path

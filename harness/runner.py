@@ -14,10 +14,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import random
 import shutil
-import subprocess
 import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
@@ -27,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, distributed
+from . import distributed
 from .arms import ARMS
 from .arms.prompting import gold_answer, is_abstention
 from .config import ArmSpec, SuiteSpec
 from .data import Item, TaskData, leakage_warning, load_task
+from .files import write_json_atomic, write_text_atomic
+from .fingerprint import code_fingerprint, environment
 from .itemhash import item_hash, short_item_hash
 from .locks import file_lock, lock_path
 from .measure import Efficiency, phase
@@ -44,27 +44,19 @@ from .metrics import (
     default_metrics,
     get_metric,
 )
-from .models import cache_dir, pick_device, pick_dtype, resolve_model
+from .metrics.fields import field_prediction, macro_f1
+from .models import ResolvedModel, cache_dir, pick_device, pick_dtype, resolve_model
+from .report import write_reports
+from .retention import base_measurement, data_fingerprint, forgetting, measure, not_applicable
 from .retrieval import Embedder, RetrievalParams
 from .seeds import seed_groups, variant_groups
 from .stats import bootstrap_statistic, summarize
+from .training import Diverged
 
 SCHEMA_VERSION = 1
+
+
 # The code whose change can change a cell's result; its source is part of the content hash.
-_SCORED_CODE = (
-    "arms",
-    "backends",
-    "metrics",
-    "data.py",
-    "stats.py",
-    "config.py",
-    "retrieval.py",
-    "training.py",
-    "distributed.py",
-    "retention.py",
-)
-
-
 def log(msg: str) -> None:
     if distributed.is_main():  # helper ranks of a multi-GPU run stay quiet (see join_training)
         print(f"[adaptbench] {msg}", file=sys.stderr, flush=True)
@@ -152,15 +144,7 @@ def run_suite(
     for task_spec in suite.tasks:
         task = load_task(task_spec, strict_leakage=strict_leakage)
         items = select_items(task.eval, limit, suite.seed)
-        tasks_info[task_spec.name] = {
-            "eval_items": len(items),
-            "eval_items_total": len(task.eval),
-            "splits": {k: len(v) for k, v in task.splits.items()},
-            "leakage": task.leakage,
-            "sources": task.sources,  # files and sheets it was built from, with content hashes
-            "split": task.split,  # how one items file was split (data.items), else None
-            "style": task.style.as_dict() if task.style else None,
-        }
+        tasks_info[task_spec.name] = _task_info(task, items)
         if distributed.is_main():
             tasks_info[task_spec.name]["ceiling"] = ceiling(ctx, task, items, model.path)
             _log_style(task)
@@ -177,26 +161,7 @@ def run_suite(
                     join_training(ctx, task, arm_spec)
                 continue
             if record is None:
-                with _cell_lock(key, f"{task_spec.name} / {arm_spec.label}"):
-                    if not force:  # a concurrent identical run may have finished it meanwhile
-                        record = _cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
-                    if record is None:
-                        log(
-                            f"{task_spec.name} / {arm_spec.label}: running on {len(items)} eval items"
-                        )
-                        record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
-                        _store(out_dir, record, rows)
-                        if (
-                            distributed.active()
-                            and record["status"] != "ok"
-                            and ARMS[arm_spec.arm].changes_weights
-                        ):
-                            # The other processes may be waiting inside this arm's training:
-                            # stop them all.
-                            raise SystemExit(
-                                f"{task_spec.name} / {arm_spec.label} failed in a multi-process "
-                                f"run ({record['reason']}); finished arms are saved, rerun to go on"
-                            )
+                record = _run_locked(ctx, out_dir, task, items, arm_spec, key, env, model, force)
             if record.get("cached"):
                 log(
                     f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
@@ -204,7 +169,72 @@ def run_suite(
             result.records.append(record)
     if not distributed.is_main():
         return result  # rank 0 writes the results
-    payload = {
+    payload = _results_payload(suite, suite_path, limit, ctx, env, model, tasks_info, result)
+    write_json_atomic(out_dir / "results.json", payload)
+
+    write_reports(out_dir, payload)
+    return result
+
+
+def _task_info(task: TaskData, items: list[Item]) -> dict[str, Any]:
+    """What results.json says about one task: its sizes, leakage, sources, split and style."""
+    return {
+        "eval_items": len(items),
+        "eval_items_total": len(task.eval),
+        "splits": {k: len(v) for k, v in task.splits.items()},
+        "leakage": task.leakage,
+        "sources": task.sources,  # files and sheets it was built from, with content hashes
+        "split": task.split,  # how one items file was split (data.items), else None
+        "style": task.style.as_dict() if task.style else None,
+    }
+
+
+def _run_locked(
+    ctx: RunContext,
+    out_dir: Path,
+    task: TaskData,
+    items: list[Item],
+    arm_spec: ArmSpec,
+    key: str,
+    env: dict,
+    model: ResolvedModel,
+    force: bool,
+) -> dict:
+    """Run one cell under its cache lock, unless a concurrent identical run finished it first."""
+    name = task.spec.name
+    with _cell_lock(key, f"{name} / {arm_spec.label}"):
+        record = None
+        if not force:  # a concurrent identical run may have finished it meanwhile
+            record = _cached(out_dir, name, arm_spec.label, key, len(items))
+        if record is None:
+            log(f"{name} / {arm_spec.label}: running on {len(items)} eval items")
+            record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
+            _store(out_dir, record, rows)
+            if (
+                distributed.active()
+                and record["status"] != "ok"
+                and ARMS[arm_spec.arm].changes_weights
+            ):
+                # The other processes may be waiting inside this arm's training: stop them all.
+                raise SystemExit(
+                    f"{name} / {arm_spec.label} failed in a multi-process "
+                    f"run ({record['reason']}); finished arms are saved, rerun to go on"
+                )
+    return record
+
+
+def _results_payload(
+    suite: SuiteSpec,
+    suite_path: str | None,
+    limit: int | None,
+    ctx: RunContext,
+    env: dict,
+    model: ResolvedModel,
+    tasks_info: dict[str, Any],
+    result: RunResult,
+) -> dict:
+    """The whole results.json: the suite, environment, metric definitions, tasks and runs."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "suite": suite.name,
         "suite_path": suite_path,
@@ -230,11 +260,6 @@ def run_suite(
         "seed_groups": seed_groups(suite.arms, result.records),
         "variant_groups": variant_groups(result.records),
     }
-    write_json_atomic(out_dir / "results.json", payload)
-    from .report import write_reports
-
-    write_reports(out_dir, payload)
-    return result
 
 
 def _log_style(task: TaskData) -> None:
@@ -486,7 +511,6 @@ def score(
 
 def _macro_f1(field_name: str, items: list[Item], preds: list[Prediction], seed: int) -> dict:
     """Macro-F1 of one label field over the gold classes, with a bootstrap CI over items."""
-    from .metrics.fields import field_prediction, macro_f1
 
     pairs = [
         p
@@ -512,7 +536,6 @@ def _macro_f1(field_name: str, items: list[Item], preds: list[Prediction], seed:
 
 def retention_of(ctx: RunContext, arm, model_fingerprint: str) -> dict:
     """Forgetting of an arm on the suite's retention probes (0 by construction without training)."""
-    from .retention import base_measurement, forgetting, measure, not_applicable
 
     spec = ctx.suite.retention
     if not arm.changes_weights:
@@ -531,8 +554,6 @@ def retention_of(ctx: RunContext, arm, model_fingerprint: str) -> dict:
 
 def _classify_failure(exc: BaseException) -> tuple[str, str]:
     import torch
-
-    from .training import Diverged
 
     text = f"{type(exc).__name__}: {exc}".strip()
     if isinstance(exc, Diverged):
@@ -598,27 +619,9 @@ def content_hash(
     return h.hexdigest()[:20]
 
 
-_CODE_FP: str | None = None
-
-
 def _probe_data() -> str:
-    from .retention import data_fingerprint
 
     return data_fingerprint()
-
-
-def code_fingerprint() -> str:
-    global _CODE_FP
-    if _CODE_FP is None:
-        root = Path(__file__).parent
-        h = hashlib.sha256()
-        for entry in _SCORED_CODE:
-            p = root / entry
-            files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
-            for f in files:
-                h.update(str(f.relative_to(root)).encode() + f.read_bytes())
-        _CODE_FP = h.hexdigest()[:16]
-    return _CODE_FP
 
 
 def _cache_folder(key: str) -> Path:
@@ -733,92 +736,6 @@ def _place(out_dir: Path, record: dict, samples_src: Path) -> None:
             tmp.unlink(missing_ok=True)
             raise
     write_json_atomic(out_dir / "records" / f"{cell}.json", record)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # interrupted or failed: leave no orphan temporary file
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-# --------------------------------------------------------------------------------------------
-# environment
-
-
-def environment(device: str, dtype: str, seed: int) -> dict:
-    import importlib.metadata as md
-
-    import torch
-
-    versions = {}
-    for pkg in (
-        "torch",
-        "transformers",
-        "peft",
-        "accelerate",
-        "numpy",
-        "pydantic",
-        "tokenizers",
-        "safetensors",
-    ):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    env = {
-        "adaptbench": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": cpu_name(),
-        "cpu_threads": torch.get_num_threads(),
-        "device": device,
-        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else cpu_name(),
-        "dtype": dtype,
-        "seed": seed,
-        "packages": versions,
-    }
-    env.update(_git_state())
-    return env
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_state() -> dict:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "harness"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {"git_sha": None, "git_dirty": None}
-    return {"git_sha": sha or None, "git_dirty": bool(dirty) if sha else None}
 
 
 def _now() -> str:

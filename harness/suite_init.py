@@ -12,6 +12,7 @@ import os
 import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ import yaml
 
 from . import config
 from .arms import ARMS
-from .config import SpecError, SuiteSpec, TaskSpec, load_suite
+from .config import SpecError, SuiteSpec, TaskSpec
 from .data import DataError, detect_format, load_task, table_rows
 from .documents import DocumentError, is_document_source, list_files
 from .metrics import is_known
+from .suites import load_suite
 from .tables import sheet_names
 
 # Column names (lowercased, non-alphanumerics as `_`) for each field, best first.
@@ -373,6 +375,26 @@ def build_suite(
     )
     say(f"  batch_size: {32 if gpu else 16}")
     say("tasks:")
+    _task_yaml(say, out, task_name, g, vk, items, train, eval_, dev, docs, has_docs)
+    _arms_yaml(say, g, vk, has_train, has_docs, gpu)
+    report = _init_report(primary, g, docs, has_docs, names_documents, gpu)
+    return "\n".join(lines) + "\n", g, report
+
+
+def _task_yaml(
+    say: Callable[[str], None],
+    out: Path,
+    task_name: str,
+    g: Guess,
+    vk: dict[str, Any],
+    items: Path | None,
+    train: Path | None,
+    eval_: Path | None,
+    dev: Path | None,
+    docs: str | None,
+    has_docs: bool,
+) -> None:
+    """The suite's one task: data files, fields, corpus, scoring, instruction and metrics."""
     say(f"  - name: {task_name}")
     say("    data:")
     if items is not None:
@@ -425,7 +447,17 @@ def build_suite(
     if not vk["styled"]:
         say(f'    generation: {{max_new_tokens: {max_new}, stop: ["\\n"]}}')
     say(f"    metrics: {_flow(metrics_for(g, has_docs, vk['metrics']))}")
-    # arms
+
+
+def _arms_yaml(
+    say: Callable[[str], None],
+    g: Guess,
+    vk: dict[str, Any],
+    has_train: bool,
+    has_docs: bool,
+    gpu: bool,
+) -> None:
+    """The arms the data allows (few-shot and trained arms need train items, rag needs text)."""
     trained = (
         {"max_train_items": None, "epochs": 3} if gpu else {"max_train_items": 64, "epochs": 1}
     )
@@ -483,6 +515,12 @@ def build_suite(
         say("prompt_variants:")
         for v in vk["prompt_variants"]:
             say(f"  - {_flow(v)}")
+
+
+def _init_report(
+    primary: Path, g: Guess, docs: str | None, has_docs: bool, names_documents: bool, gpu: bool
+) -> list[str]:
+    """The lines `init` prints: what it read, how it mapped the fields, what it is unsure of."""
     report = [f"read {primary}" + (f" (sheet {g.sheet!r})" if g.sheet is not None else "")]
     report += [f"  {k} <- {v!r}" for k, v in g.fields.items()]
     report += [f"  {n}" for n in g.notes]
@@ -497,7 +535,7 @@ def build_suite(
     report.append(
         f"  hardware: {'CUDA GPU: full-size training' if gpu else 'CPU: demo-sized training'}"
     )
-    return "\n".join(lines) + "\n", g, report
+    return report
 
 
 def write_suite(

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.config import load_suite
 from harness.data import Document, Item, load_task
+from harness.files import write_text_atomic
 from harness.itemhash import item_hash
-from harness.runner import _cached, content_hash, samples_problem, write_text_atomic
+from harness.runner import _cached, content_hash, samples_problem
+from harness.suites import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import SpecError, apply_override, load_suite
+from harness.config import SpecError, apply_override
+from harness.suites import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import SpecError, load_suite
+from harness.config import SpecError
+from harness.suites import load_suite
 
 from .test_config import GOOD, write
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.arms.prompting import fit_to_budget, user_turn, wording_for
-from harness.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec, load_suite
+from harness.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec
 from harness.data import Item, TaskData, load_task
 from harness.metrics import METRICS, annotate_similarity, default_metrics
 from harness.metrics.base import Prediction
@@ -19,6 +19,7 @@ from harness.retrieval import Hit, RetrievalParams
 from harness.runner import _select_arms
 from harness.stats import summarize
 from harness.style import default_max_new_tokens, infer_style, resolve_task_spec
+from harness.suites import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
 

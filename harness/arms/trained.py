@@ -21,6 +21,7 @@ from typing import ClassVar
 from .. import distributed
 from ..backends.hf import HFBackend
 from ..data import Item, TaskData
+from ..fingerprint import code_fingerprint
 from ..itemhash import item_hash
 from ..locks import file_lock, lock_path
 from ..measure import count_parameters, phase
@@ -206,7 +207,6 @@ class TrainedArm(Arm):
         return out
 
     def artifact_key(self, task: TaskData, model_fp: str) -> str:
-        from ..runner import code_fingerprint
 
         h = hashlib.sha256()
         spec = task.spec.model_dump(

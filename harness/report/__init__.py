@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..files import write_text_atomic
 from .html import render_html
 from .markdown import render_markdown
 from .table import results_frame
 
 
 def write_reports(out_dir: Path, payload: dict) -> None:
-    from ..runner import write_text_atomic
 
     write_text_atomic(out_dir / "report.md", render_markdown(payload, out_dir))
     write_text_atomic(out_dir / "report.html", render_html(payload, out_dir))
