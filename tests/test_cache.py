@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.base.files import write_text_atomic
+from harness.base.itemhash import item_hash
 from harness.cli import main
-from harness.data import Document, Item, load_task
-from harness.files import write_text_atomic
-from harness.itemhash import item_hash
-from harness.runner import _cached, content_hash, samples_problem
-from harness.suites import load_suite
+from harness.data.tasks import Document, Item, load_task
+from harness.run.runner import _cached, content_hash, samples_problem
+from harness.run.suite import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
 
@@ -221,7 +221,7 @@ def test_an_interrupted_index_write_leaves_no_orphan_and_a_damaged_index_is_rebu
 ):
     import faiss
 
-    from harness.retrieval import Embedder, RetrievalParams, Retriever
+    from harness.engine.retrieval import Embedder, RetrievalParams, Retriever
 
     from .test_retrieval import DOCS
 

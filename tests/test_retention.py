@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import harness.retention as retention
+import harness.engine.retention as retention
 from harness.cli import main
 
 from .conftest import write_jsonl

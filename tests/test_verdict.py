@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from harness.arms.prompting import fit_to_budget, user_turn, wording_for
-from harness.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec
-from harness.data import Item, TaskData, load_task
+from harness.base.stats import summarize
+from harness.data.tasks import Item, TaskData, load_task
+from harness.engine.retrieval import Hit, RetrievalParams
 from harness.metrics import METRICS, annotate_similarity, default_metrics
 from harness.metrics.base import Prediction
-from harness.report.decision import bottleneck, decide
-from harness.retrieval import Hit, RetrievalParams
-from harness.runner import _select_arms
-from harness.stats import summarize
-from harness.style import default_max_new_tokens, infer_style, resolve_task_spec
-from harness.suites import load_suite
+from harness.reports.decision import bottleneck, decide
+from harness.run.runner import _select_arms
+from harness.run.suite import load_suite
+from harness.spec.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec
+from harness.spec.style import default_max_new_tokens, infer_style, resolve_task_spec
 
 from .conftest import QA_ROWS, write_jsonl
 

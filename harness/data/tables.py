@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .documents import DocumentError, need
+from harness.data.documents import DocumentError, need
 
 Row = tuple[str, dict[str, Any]]
 

@@ -19,13 +19,13 @@ import numpy as np
 import torch
 import yaml
 
-from .config import RetentionSpec
-from .measure import Timer
-from .metrics.hallucination import answer_is_correct
-from .models import cache_dir
-from .stats import DEFAULT_RESAMPLES, paired_bootstrap
+from harness.base.measure import Timer
+from harness.base.stats import DEFAULT_RESAMPLES, paired_bootstrap
+from harness.metrics.hallucination import answer_is_correct
+from harness.models.resolve import cache_dir
+from harness.spec.config import RetentionSpec
 
-PROBES_DIR = Path(__file__).parent / "probes"
+PROBES_DIR = Path(__file__).resolve().parent.parent / "probes"
 SHIPPED = {"general_mc": "general_mc.yaml", "short_answer": "short_answer.yaml"}
 
 
@@ -62,7 +62,7 @@ def run_probes(backend, spec: RetentionSpec) -> dict[str, dict]:
         add_bos_token=False,
     )
     if hasattr(backend, "loglikelihood_tokens"):  # each choice's context computed once
-        from .backends.lm_eval_adapter import SharedContextHFLM
+        from harness.models.lm_eval_adapter import SharedContextHFLM
 
         lm = SharedContextHFLM(**kwargs, scorer=backend)
     else:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .config import SpecError
-from .matching import MISMATCH_KINDS
-from .suites import load_suite
+from harness import __version__
+from harness.reports.matching import MISMATCH_KINDS
+from harness.run.suite import load_suite
+from harness.spec.config import SpecError
 
 _ALLOW_MISMATCH = click.option(
     "--allow-mismatch",
@@ -29,7 +29,7 @@ _ALLOW_MISMATCH = click.option(
     "says so. Without it a mismatch of suite, task, items, metrics or model is exit 2.",
 )
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+SUITES_DIR = Path(__file__).resolve().parents[2] / "suites"
 
 
 def _fail(msg: str) -> None:
@@ -127,9 +127,9 @@ def run(
     Writes results.json, results.csv, report.md, records/ and samples/ into the output folder.
     A finished arm is reused unless its inputs (model, data, parameters, scoring code) changed.
     """
-    from .data import DataError
-    from .models import ModelError, cache_dir
-    from .runner import run_suite
+    from harness.data.tasks import DataError
+    from harness.models.resolve import ModelError, cache_dir
+    from harness.run.runner import run_suite
 
     try:
         spec = load_suite(suite, list(overrides))
@@ -180,8 +180,8 @@ def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
     With data (the default) it also finds what `run` would: retrieval from a missing corpus,
     `k` above the chunks a corpus gives, and train/eval leakage (a warning, as in `run`).
     """
-    from .checks import check_task
-    from .data import DataError, load_task
+    from harness.data.tasks import DataError, load_task
+    from harness.run.checks import check_task
 
     files: list[Path] = []
     for p in paths:
@@ -218,9 +218,9 @@ def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
     """Rewrite report.md, report.html and results.csv of a run folder from its results.json."""
-    from .compare import RunFolderError, load_results
-    from .report import write_reports
-    from .runfiles import check_reportable
+    from harness.reports import write_reports
+    from harness.reports.compare import RunFolderError, load_results
+    from harness.reports.runfiles import check_reportable
 
     try:
         payload = load_results(run_dir)
@@ -252,8 +252,8 @@ def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, .
     """
     import json
 
-    from .compare import RunFolderError, compare_runs, comparison_markdown
-    from .matching import MismatchError
+    from harness.reports.compare import RunFolderError, compare_runs, comparison_markdown
+    from harness.reports.matching import MismatchError
 
     try:
         result = compare_runs(run_a, run_b, frozenset(allow))
@@ -279,8 +279,8 @@ def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, .
 )
 def baseline(run_dir: Path, name: str, folder: Path) -> None:
     """Freeze a run (metrics, per-item scores, spec, environment) as a baseline for `gate`."""
-    from .compare import RunFolderError
-    from .gate import write_baseline
+    from harness.reports.compare import RunFolderError
+    from harness.reports.gate import write_baseline
 
     if not _PLAIN_NAME.match(name) or ".." in name:
         _fail(
@@ -330,10 +330,10 @@ def gate(
     """
     from pydantic import ValidationError
 
-    from .compare import RunFolderError, load_results
-    from .config import GateSpec
-    from .gate import gate_markdown, gate_run, junit_xml, load_baseline
-    from .matching import MismatchError
+    from harness.reports.compare import RunFolderError, load_results
+    from harness.reports.gate import gate_markdown, gate_run, junit_xml, load_baseline
+    from harness.reports.matching import MismatchError
+    from harness.spec.config import GateSpec
 
     try:
         base = load_baseline(baseline_path)
@@ -394,7 +394,7 @@ def init(
     force: bool,
 ) -> None:
     """Write a suite from your items (and documents): guessed, commented, validated."""
-    from .suite_init import InitError, write_suite
+    from harness.cli.suite_init import InitError, write_suite
 
     sheet_arg: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
     try:
@@ -423,7 +423,7 @@ def init(
 def ls_cmd(what: str) -> None:
     """List the arms, metrics or shipped suites."""
     if what == "arms":
-        from .arms import ARMS
+        from harness.arms import ARMS
 
         for name, cls in sorted(ARMS.items()):
             params = ", ".join(
@@ -432,12 +432,12 @@ def ls_cmd(what: str) -> None:
             )
             click.echo(f"{name:<12} {cls.summary}" + (f"  [params: {params}]" if params else ""))
     elif what == "metrics":
-        from .metrics import METRICS
+        from harness.metrics import METRICS
 
         arrows = {True: "higher is better", False: "lower is better", None: "descriptive"}
         for name, m in sorted(METRICS.items()):
             click.echo(f"{name:<22} ({arrows[m.higher_is_better]}) {m.description}")
-        from .stats import INTERVALS
+        from harness.base.stats import INTERVALS
 
         click.echo(f"\n{INTERVALS}")
     else:
@@ -449,6 +449,3 @@ def ls_cmd(what: str) -> None:
             except SpecError as exc:
                 click.echo(f"{f}  (invalid: {str(exc).splitlines()[0]})")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

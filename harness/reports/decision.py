@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import adjust, item_scores, paired, primary_metric
+from harness.reports.compare import adjust, item_scores, paired, primary_metric
 
 # Rows that explain a result but cannot be deployed (they read the gold document): never
 # recommended.

@@ -19,14 +19,14 @@ from typing import Any
 
 import yaml
 
-from . import config
-from .arms import ARMS
-from .config import SpecError, SuiteSpec, TaskSpec
-from .data import DataError, detect_format, load_task, table_rows
-from .documents import DocumentError, is_document_source, list_files
-from .metrics import is_known
-from .suites import load_suite
-from .tables import sheet_names
+from harness.arms import ARMS
+from harness.data.documents import DocumentError, is_document_source, list_files
+from harness.data.tables import sheet_names
+from harness.data.tasks import DataError, detect_format, load_task, table_rows
+from harness.metrics import is_known
+from harness.run.suite import load_suite
+from harness.spec import config
+from harness.spec.config import SpecError, SuiteSpec, TaskSpec
 
 # Column names (lowercased, non-alphanumerics as `_`) for each field, best first.
 SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .arms import ARMS
-from .config import ArmSpec, SuiteSpec
-from .data import TaskData, leakage_warning
-from .retrieval import (
+from harness.arms import ARMS
+from harness.data.tasks import TaskData, leakage_warning
+from harness.engine.retrieval import (
     EMBEDDED_EMBEDDERS,
     RetrievalError,
     RetrievalParams,
@@ -18,6 +17,7 @@ from .retrieval import (
     documents_from_train,
     resolve_embedder,
 )
+from harness.spec.config import ArmSpec, SuiteSpec
 
 
 def retrieval_params(spec: ArmSpec) -> RetrievalParams | None:

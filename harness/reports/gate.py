@@ -15,11 +15,18 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compare import RunFolderError, item_hashes, item_scores, load_results, only, paired
-from .config import GateSpec
-from .files import write_json_atomic
-from .matching import MismatchError, check_sides, check_tasks, shared_items
-from .runfiles import check_baseline
+from harness.base.files import write_json_atomic
+from harness.reports.compare import (
+    RunFolderError,
+    item_hashes,
+    item_scores,
+    load_results,
+    only,
+    paired,
+)
+from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
+from harness.reports.runfiles import check_baseline
+from harness.spec.config import GateSpec
 
 BASELINE_SCHEMA = 1
 
@@ -108,7 +115,7 @@ def gate_run(
     """The checks of a run against the gates and a baseline, and notes on what was allowed.
 
     The run and the baseline must agree on suite, tasks, model and metric definitions, and
-    items pair on id and content hash (harness.matching), unless `allow` names the kinds of
+    items pair on id and content hash (harness.reports.matching), unless `allow` names the kinds of
     mismatch to accept; a run sharing no items with the baseline cannot be gated. Raises
     MismatchError (bad input, not a failed gate).
     """

@@ -12,23 +12,23 @@ import platform
 import subprocess
 from pathlib import Path
 
-from . import __version__
+from harness import __version__
 
 # The package folder: the scored code and the git state are read relative to it.
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # Source whose change can change a prediction or a score (paths relative to PACKAGE_DIR).
 _SCORED_CODE = (
     "arms",
-    "backends",
+    "models",
     "metrics",
-    "data.py",
-    "stats.py",
-    "config.py",
-    "retrieval.py",
-    "training.py",
-    "distributed.py",
-    "retention.py",
+    "data/tasks.py",
+    "base/stats.py",
+    "spec/config.py",
+    "engine/retrieval.py",
+    "engine/training.py",
+    "base/distributed.py",
+    "engine/retention.py",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 
-from .config import ArmSpec
+from harness.spec.config import ArmSpec
 
 
 def seed_groups(arm_specs: list[ArmSpec], records: list[dict]) -> list[dict]:

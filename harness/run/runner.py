@@ -25,17 +25,26 @@ from typing import Any
 
 import numpy as np
 
-from . import distributed
-from .arms import ARMS
-from .arms.prompting import gold_answer, is_abstention
-from .config import ArmSpec, SuiteSpec
-from .data import Item, TaskData, leakage_warning, load_task
-from .files import write_json_atomic, write_text_atomic
-from .fingerprint import code_fingerprint, environment
-from .itemhash import item_hash, short_item_hash
-from .locks import file_lock, lock_path
-from .measure import Efficiency, phase
-from .metrics import (
+from harness.arms import ARMS
+from harness.arms.prompting import gold_answer, is_abstention
+from harness.base import distributed
+from harness.base.files import write_json_atomic, write_text_atomic
+from harness.base.fingerprint import code_fingerprint, environment
+from harness.base.itemhash import item_hash, short_item_hash
+from harness.base.locks import file_lock, lock_path
+from harness.base.measure import Efficiency, phase
+from harness.base.stats import bootstrap_statistic, summarize
+from harness.data.tasks import Item, TaskData, leakage_warning, load_task
+from harness.engine.retention import (
+    base_measurement,
+    data_fingerprint,
+    forgetting,
+    measure,
+    not_applicable,
+)
+from harness.engine.retrieval import Embedder, RetrievalParams
+from harness.engine.training import Diverged
+from harness.metrics import (
     CORPUS_PREFIX,
     METRICS,
     METRICS_VERSION,
@@ -44,14 +53,11 @@ from .metrics import (
     default_metrics,
     get_metric,
 )
-from .metrics.fields import field_prediction, macro_f1
-from .models import ResolvedModel, cache_dir, pick_device, pick_dtype, resolve_model
-from .report import write_reports
-from .retention import base_measurement, data_fingerprint, forgetting, measure, not_applicable
-from .retrieval import Embedder, RetrievalParams
-from .seeds import seed_groups, variant_groups
-from .stats import bootstrap_statistic, summarize
-from .training import Diverged
+from harness.metrics.fields import field_prediction, macro_f1
+from harness.models.resolve import ResolvedModel, cache_dir, pick_device, pick_dtype, resolve_model
+from harness.reports import write_reports
+from harness.run.seeds import seed_groups, variant_groups
+from harness.spec.config import ArmSpec, SuiteSpec
 
 SCHEMA_VERSION = 1
 
@@ -91,7 +97,7 @@ class RunContext:
     @property
     def backend(self):
         if self._backend is None:
-            from .backends.hf import HFBackend
+            from harness.models.hf import HFBackend
 
             m = self.suite.model
             resolved = resolve_model(m, progress=self.progress)
@@ -612,7 +618,7 @@ def content_hash(
     for split, split_items in sorted(task.splits.items()):
         h.update(split.encode())
         for it in items if split == "eval" else split_items:
-            h.update(item_hash(it).encode())  # the whole item as loaded (harness.itemhash)
+            h.update(item_hash(it).encode())  # the whole item as loaded (harness.base.itemhash)
     if task.corpus:
         for d in task.corpus:
             h.update(item_hash(d).encode())

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DEFAULT_MODEL, ModelSpec
+from harness.spec.config import DEFAULT_MODEL, ModelSpec
 
 EMBEDDED = {
     DEFAULT_MODEL: {

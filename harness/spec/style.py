@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from .config import TaskSpec
+from harness.spec.config import TaskSpec
 
 LONG_MEDIAN_WORDS = 10
 TOKENS_PER_WORD = 1.5  # subword tokens per English word, with margin for numbers and codes

@@ -15,9 +15,9 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from ..progress import Progress
-from . import continuous
-from .base import Generation, Message
+from harness.base.progress import Progress
+from harness.models import continuous
+from harness.models.backend import Generation, Message
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..files import write_text_atomic
-from .html import render_html
-from .markdown import render_markdown
-from .table import results_frame
+from harness.base.files import write_text_atomic
+from harness.reports.html import render_html
+from harness.reports.markdown import render_markdown
+from harness.reports.table import results_frame
 
 
 def write_reports(out_dir: Path, payload: dict) -> None:

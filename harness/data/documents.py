@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .models import cache_dir
+from harness.models.resolve import cache_dir
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 # Bump when an extractor's output changes: cached texts of the old version are not reused.

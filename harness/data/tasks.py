@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import DataSpec, TaskSpec
-from .documents import DocumentError, is_document_source, read_folder
-from .metrics.base import normalize_answer
-from .splitting import split_items
-from .style import StyleReport, resolve_task_spec
-from .tables import file_sha256, hf_rows, parquet_rows, xlsx_rows
+from harness.data.documents import DocumentError, is_document_source, read_folder
+from harness.data.splitting import split_items
+from harness.data.tables import file_sha256, hf_rows, parquet_rows, xlsx_rows
+from harness.metrics.base import normalize_answer
+from harness.spec.config import DataSpec, TaskSpec
+from harness.spec.style import StyleReport, resolve_task_spec
 
 SPLITS = ("train", "dev", "eval")
 
@@ -153,7 +153,7 @@ def _source_of(path: Path, split: str, sheet: str | int | None, n: int) -> dict[
 
 
 def resolve_style(task: TaskData) -> tuple[TaskSpec, StyleReport]:
-    """The task spec with its answer-style defaults filled in (see harness.style).
+    """The task spec with its answer-style defaults filled in (see harness.spec.style).
 
     Gold lengths come from train and dev when the task has them, else from eval.
     """

@@ -11,8 +11,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .arms import ARMS
-from .config import (
+from harness.arms import ARMS
+from harness.engine.retrieval import RetrievalParams
+from harness.spec.config import (
     SpecError,
     SuiteSpec,
     did_you_mean,
@@ -21,7 +22,6 @@ from .config import (
     resolve_paths,
     yaml_where,
 )
-from .retrieval import RetrievalParams
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpec:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import TIE_DESPITE_CI, versus_base
-from ..stats import INTERVALS
-from .decision import decide
+from harness.base.stats import INTERVALS
+from harness.reports.compare import TIE_DESPITE_CI, versus_base
+from harness.reports.decision import decide
 
 
 def _fmt_metric(m: dict | None) -> str:

@@ -20,7 +20,7 @@ the answer tokens only. Rows are made one of two ways (`make_rows`):
 Each optimizer step takes `rows_per_step` x `grad_accum` random rows, sorted by length into its
 micro-batches (`step_batches`); the vocabulary projection runs only where a label is
 (`token_loss_sum`). Under `accelerate launch`/`torchrun` a step's rows are split between the
-processes (`harness.distributed`).
+processes (`harness.base.distributed`).
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ import torch
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from . import distributed
-from .backends.base import Message
-from .config import Strict
-from .data import Document
-from .measure import Timer, tokens_per_s
+from harness.base import distributed
+from harness.base.measure import Timer, tokens_per_s
 
 # Computed in measure (the one place that times and counts); the training arms import them here.
-from .measure import device_peak_flops as device_peak_flops
-from .measure import mfu as mfu
+from harness.base.measure import device_peak_flops as device_peak_flops
+from harness.base.measure import mfu as mfu
+from harness.data.tasks import Document
+from harness.models.backend import Message
+from harness.spec.config import Strict
 
 IGNORE = -100
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .metrics import METRICS, is_known
+from harness.metrics import METRICS, is_known
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -119,7 +119,7 @@ class FieldMap(Strict):
 
 
 class SplitSpec(Strict):
-    """How one items file is split (harness.splitting): shares of eval and dev, the rest train."""
+    """How one items file is split (harness.data.splitting): shares of eval and dev, the rest train."""
 
     eval: float = Field(0.3, gt=0, lt=1)
     dev: float = Field(0.1, ge=0, lt=1)
@@ -187,7 +187,7 @@ class TaskSpec(Strict):
     scoring: Literal["generate", "choice"] = "generate"
     answer_style: Literal["auto", "short", "long", "label", "structured"] = Field(
         "auto",
-        description="how gold answers look; auto infers it from their lengths (see harness.style). "
+        description="how gold answers look; auto infers it from their lengths (see harness.spec.style). "
         "It sets the style sentence, the shots, max_new_tokens, stop and the default metrics",
     )
     style_instruction: str | None = Field(
@@ -456,7 +456,7 @@ def read_suite(
 ) -> tuple[SuiteSpec, yaml.Node | None]:
     """Read a suite YAML, apply `a.b=c` overrides and validate it against the specs.
 
-    Arm parameters are checked one layer up (`harness.suites.load_suite`), where the arm
+    Arm parameters are checked one layer up (`harness.run.suite.load_suite`), where the arm
     registry is known; the YAML node comes back so those errors can name a line too.
     """
     path = Path(path)

@@ -1,7 +1,7 @@
 """Paired comparisons: two arms (or two runs) on the items they share.
 
 Every comparison is paired (same items on both sides): exact McNemar for 0/1 scores, a paired
-bootstrap otherwise (harness.stats). p-values are Holm-adjusted across all comparisons of one
+bootstrap otherwise (harness.base.stats). p-values are Holm-adjusted across all comparisons of one
 report, so "significant" means the same thing however many arms a suite has.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .matching import MismatchError, check_sides, check_tasks, shared_items
-from .runfiles import RunFolderError, check_results, read_samples
-from .stats import holm, paired_test
+from harness.base.stats import holm, paired_test
+from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
+from harness.reports.runfiles import RunFolderError, check_results, read_samples
 
 ALPHA = 0.05
 TIE_DESPITE_CI = (
@@ -186,7 +186,7 @@ def compare_runs(dir_a: Path, dir_b: Path, allow: frozenset[str] = frozenset()) 
     """Per-metric paired deltas of run B against run A on shared items, and the items that flipped.
 
     The runs must agree on suite, tasks, model and metric definitions, and items pair on id and
-    content hash (harness.matching), unless `allow` names the kinds of mismatch to accept; runs
+    content hash (harness.reports.matching), unless `allow` names the kinds of mismatch to accept; runs
     that share no items are not comparable. Raises MismatchError.
     """
     pa, pb = load_results(dir_a), load_results(dir_b)

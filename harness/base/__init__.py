@@ -1,0 +1,1 @@
+"""Layer 0, foundations: atomic files, content hashes, locks, progress, timing and FLOP counts, process groups, statistics, the code fingerprint and environment record. Imports nothing else from harness."""
