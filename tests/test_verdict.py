@@ -291,3 +291,13 @@ def test_bottleneck_separates_retrieval_from_reading():
     runs = [run("rag", 0.2, 0.95), run("oracle_context", 0.25)]
     assert bottleneck(payload, "t", runs, "token_f1")["bottleneck"] == "reading"
     assert bottleneck(payload, "t", runs[:1], "token_f1") is None
+
+
+def test_the_verdict_reads_weight_changes_from_the_record_not_the_kind(tmp_path):
+    payload = _variant_run(tmp_path, {("base", None): LOW, ("my_adapter", None): HIGH})
+    hint = "knowledge_changes_often"
+    (d,) = decide(payload, tmp_path)
+    assert not any(hint in c for c in d["would_change"])  # unknown kind, no flag: not retrained
+    payload["runs"][1]["changes_weights"] = True
+    (d,) = decide(payload, tmp_path)
+    assert d["recommended"] == "my_adapter" and any(hint in c for c in d["would_change"])

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a run finished but some arm failed; 2 bad usage or bad 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import sys
@@ -19,6 +20,7 @@ from harness import __version__
 from harness.reports.matching import MISMATCH_KINDS
 from harness.run.suite import load_suite
 from harness.spec.config import SpecError
+from harness.spec.record import json_schema
 
 _ALLOW_MISMATCH = click.option(
     "--allow-mismatch",
@@ -449,3 +451,8 @@ def ls_cmd(what: str) -> None:
             except SpecError as exc:
                 click.echo(f"{f}  (invalid: {str(exc).splitlines()[0]})")
 
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of results.json (the run record, every field described)."""
+    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))

@@ -16,6 +16,7 @@ import numpy as np
 from harness.base.stats import holm, paired_test
 from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
 from harness.reports.runfiles import RunFolderError, check_results, read_samples
+from harness.spec.record import direction, ok_runs, primary_metric
 
 ALPHA = 0.05
 TIE_DESPITE_CI = (
@@ -23,7 +24,6 @@ TIE_DESPITE_CI = (
     "difference would look real, but not after the Holm adjustment for all the comparisons "
     "made; more items would settle it."
 )
-PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
 
 
 def load_results(run_dir: Path) -> dict:
@@ -73,10 +73,6 @@ def item_hashes(run_dir: Path, record: dict) -> dict[str, str] | None:
 def only(scores: dict[str, dict[str, float]], ids: set[str]) -> dict[str, dict[str, float]]:
     """The per-item scores of the given items only."""
     return {i: s for i, s in scores.items() if i in ids}
-
-
-def primary_metric(metric_names) -> str | None:
-    return next((m for m in PRIMARY_METRICS if m in metric_names), None)
 
 
 @dataclass
@@ -164,7 +160,7 @@ def versus_base(payload: dict, run_dir: Path, base_arm: str = "base") -> list[Co
     definitions = payload.get("metric_definitions", {})
     comparisons = []
     for task in payload["tasks"]:
-        runs = {r["arm"]: r for r in payload["runs"] if r["task"] == task and r["status"] == "ok"}
+        runs = {r["arm"]: r for r in ok_runs(payload["runs"], task)}
         if base_arm not in runs:
             continue
         base_scores = item_scores(run_dir, runs[base_arm])
@@ -175,7 +171,7 @@ def versus_base(payload: dict, run_dir: Path, base_arm: str = "base") -> list[Co
             for metric, m in record.get("metrics", {}).items():
                 if not m.get("n"):
                     continue
-                hib = definitions.get(metric, {}).get("higher_is_better", m.get("higher_is_better"))
+                hib = direction(metric, definitions, [record])
                 c = paired(task, metric, base_arm, base_scores, arm, scores, hib, seed)
                 if c is not None:
                     comparisons.append(c)
@@ -196,8 +192,8 @@ def compare_runs(dir_a: Path, dir_b: Path, allow: frozenset[str] = frozenset()) 
     check_tasks(agreement, tasks_a, tasks_b, both_ways=True)
     seed = pa["environment"].get("seed", 0)
     definitions = pa.get("metric_definitions", {})
-    runs_a = {(r["task"], r["arm"]): r for r in pa["runs"] if r["status"] == "ok"}
-    runs_b = {(r["task"], r["arm"]): r for r in pb["runs"] if r["status"] == "ok"}
+    runs_a = {(r["task"], r["arm"]): r for r in ok_runs(pa["runs"])}
+    runs_b = {(r["task"], r["arm"]): r for r in ok_runs(pb["runs"])}
     comparisons, flips, unmatched = [], [], []
     total_shared = 0
     for key in sorted(set(runs_a) | set(runs_b)):
@@ -220,7 +216,7 @@ def compare_runs(dir_a: Path, dir_b: Path, allow: frozenset[str] = frozenset()) 
         sa, sb = only(sa, ids), only(sb, ids)
         metrics = [m for m, v in runs_b[key].get("metrics", {}).items() if v.get("n")]
         for metric in metrics:
-            hib = definitions.get(metric, {}).get("higher_is_better")
+            hib = direction(metric, definitions)
             c = paired(task, metric, f"A:{arm}", sa, f"B:{arm}", sb, hib, seed)
             if c is not None:
                 comparisons.append(c)

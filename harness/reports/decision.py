@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.reports.compare import adjust, item_scores, paired, primary_metric
+from harness.reports.compare import adjust, item_scores, paired
+from harness.spec.record import changes_weights, metric_value, ok_runs, primary_metric
 
 # Rows that explain a result but cannot be deployed (they read the gold document): never
 # recommended.
@@ -26,7 +27,7 @@ def decide(payload: dict, run_dir: Path) -> list[dict]:
     spec = (payload.get("suite_spec") or {}).get("decision") or {}
     out = []
     for task in payload["tasks"]:
-        runs = [r for r in payload["runs"] if r["task"] == task and r["status"] == "ok"]
+        runs = ok_runs(payload["runs"], task)
         variants = list(dict.fromkeys(r["variant"] for r in runs if r.get("variant")))
         if not variants:
             verdict = _decide_task(payload, run_dir, task, runs, spec)
@@ -87,7 +88,7 @@ def bottleneck(payload: dict, task: str, runs: list[dict], metric: str | None) -
     rag, oracle = by_kind.get("rag"), by_kind.get("oracle_context")
     if rag is None or oracle is None:
         return None
-    rag_v, oracle_v = _value(rag, metric), _value(oracle, metric)
+    rag_v, oracle_v = metric_value(rag, metric), metric_value(oracle, metric)
     if rag_v is None or oracle_v is None:
         return None
     ceiling = (((payload["tasks"].get(task) or {}).get("ceiling") or {}).get("metrics") or {}).get(
@@ -96,7 +97,7 @@ def bottleneck(payload: dict, task: str, runs: list[dict], metric: str | None) -
     ceiling_v = (ceiling or {}).get("value")
     top = ceiling_v if ceiling_v is not None else 1.0
     retrieval_loss, reading_loss = oracle_v - rag_v, top - oracle_v
-    recall = _value(rag, "recall@k")
+    recall = metric_value(rag, "recall@k")
     where = "retrieval" if retrieval_loss > reading_loss else "reading"
     text = (
         f"retrieval loses {retrieval_loss:+.3f} {metric} (`oracle_context` {oracle_v:.3f} - "
@@ -107,18 +108,16 @@ def bottleneck(payload: dict, task: str, runs: list[dict], metric: str | None) -
         + f" {top:.3f} - `oracle_context` {oracle_v:.3f})"
     )
     ref = by_kind.get("retrieval_only")
-    if ref is not None and _value(ref, metric) is not None:
-        text += f"; copying the top passage (`retrieval_only`) scores {_value(ref, metric):.3f}"
+    if ref is not None and metric_value(ref, metric) is not None:
+        text += (
+            f"; copying the top passage (`retrieval_only`) scores {metric_value(ref, metric):.3f}"
+        )
     return {
         "bottleneck": where,
         "retrieval_loss": retrieval_loss,
         "reading_loss": reading_loss,
         "text": f"the bottleneck is {where}: {text}",
     }
-
-
-def _value(r: dict, metric: str) -> float | None:
-    return ((r.get("metrics") or {}).get(metric) or {}).get("value")
 
 
 def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec: dict) -> dict:
@@ -198,7 +197,7 @@ def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec
         changes.append(
             f"`{runner_up['arm']}` would need {metric} above {_val(pick, metric):.3f} (now {_val(runner_up, metric):.3f}) to take over"
         )
-    if not spec.get("knowledge_changes_often") and any(_retrains(r) for r in runs):
+    if not spec.get("knowledge_changes_often") and any(changes_weights(r) for r in runs):
         changes.append(
             "if the knowledge changes often, set decision.knowledge_changes_often: retrieval arms need no retraining"
         )
@@ -239,17 +238,13 @@ def _breaks_limit(r: dict, spec: dict) -> str | None:
     return None
 
 
-def _retrains(r: dict) -> bool:
-    return r["kind"] in ("lora", "full", "qlora")
-
-
 def _tie_break(r: dict, spec: dict) -> tuple:
     latency = (r.get("efficiency") or {}).get("latency_p95_s") or float("inf")
-    return (_retrains(r) if spec.get("knowledge_changes_often") else 0, latency)
+    return (changes_weights(r) if spec.get("knowledge_changes_often") else 0, latency)
 
 
 def _tie_reason(r: dict, spec: dict) -> str:
-    if spec.get("knowledge_changes_often") and not _retrains(r):
+    if spec.get("knowledge_changes_often") and not changes_weights(r):
         return "it needs no retraining when the knowledge changes"
     return f"lower p95 latency ({(r.get('efficiency') or {}).get('latency_p95_s', 0):.2f} s)"
 

@@ -27,6 +27,7 @@ from harness.reports.compare import (
 from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
 from harness.reports.runfiles import check_baseline
 from harness.spec.config import GateSpec
+from harness.spec.record import metric_value, ok_runs
 
 BASELINE_SCHEMA = 1
 
@@ -142,7 +143,7 @@ def gate_run(
                 set(item_scores(run_dir, r)),
                 item_hashes(run_dir, r),
             )
-    finished = any(r["status"] == "ok" for r in payload["runs"])
+    finished = bool(ok_runs(payload["runs"]))
     if finished and not any(shared.values()):
         raise MismatchError(
             f"run {run_dir} shares no items (same id and content) with baseline "
@@ -186,14 +187,6 @@ def gate_run(
     return checks, agreement.notes
 
 
-def _value(record: dict | None, metric: str) -> float | None:
-    if record is None:
-        return None
-    if metric == "forgetting":
-        return ((record.get("forgetting") or {}).get("mean") or {}).get("value")
-    return (record.get("metrics", {}).get(metric) or {}).get("value")
-
-
 def _metric_check(
     gate: GateSpec,
     label: str,
@@ -205,7 +198,7 @@ def _metric_check(
     shared: set[str],
 ) -> Check:
     task, arm = record["task"], record["arm"]
-    value = _value(record, gate.metric)
+    value = metric_value(record, gate.metric)
     if value is None:
         return Check(
             label, task, arm, True, f"{gate.metric} not measured for this arm", skipped=True
@@ -217,7 +210,7 @@ def _metric_check(
         problems.append(f"{gate.metric} {value:.3f} above the ceiling {gate.max}")
     notes = [f"{gate.metric} {value:.3f}"]
     if gate.max_drop is not None:
-        base_value = _value(base, gate.metric)
+        base_value = metric_value(base, gate.metric)
         if base_value is None:
             problems.append(f"no baseline value for {task}/{arm} {gate.metric}")
         else:

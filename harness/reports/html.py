@@ -24,7 +24,8 @@ import jinja2
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
+from harness.spec.record import direction, primary_metric
+
 HALLUCINATION_METRICS = ("false_answer_rate", "unanswerable_answered", "unsupported_by_context")
 FAILING_CAP = 50
 PROMPT_TAIL_CHARS = 600
@@ -104,22 +105,12 @@ def _metric_names(runs: list[dict]) -> list[str]:
 
 def _primary_metric(runs: list[dict]) -> str | None:
     present = set(_metric_names(runs))
-    return next((m for m in PRIMARY_METRICS if m in present), None)
+    return primary_metric(present)
 
 
 def _metric(run: dict, name: str) -> dict | None:
     m = (run.get("metrics") or {}).get(name)
     return m if m and isinstance(m.get("value"), (int, float)) else None
-
-
-def _direction(definitions: dict, runs: list[dict], name: str) -> bool | None:
-    if name in definitions:
-        return definitions[name].get("higher_is_better")
-    for r in runs:
-        m = (r.get("metrics") or {}).get(name)
-        if m and "higher_is_better" in m:
-            return m["higher_is_better"]
-    return None
 
 
 def _training_seconds(run: dict) -> float | None:
@@ -164,7 +155,7 @@ def _best_arms(runs: list[dict], name: str, higher_is_better: bool | None) -> se
 def _metric_table(runs: list[dict], definitions: dict) -> dict:
     names = _metric_names(runs)
     arrows = {True: "↑", False: "↓", None: ""}
-    directions = {n: _direction(definitions, runs, n) for n in names}
+    directions = {n: direction(n, definitions, runs) for n in names}
     best = {n: _best_arms(runs, n, directions[n]) for n in names}
     columns = [
         {

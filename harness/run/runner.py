@@ -370,6 +370,7 @@ def run_cell(
         "kind": arm_spec.arm,
         "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
         "variant": arm_spec.variant.name if arm_spec.variant else None,
+        "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
         "content_hash": key,
         "started": _now(),
         "spec": {
