@@ -14,7 +14,7 @@ from harness.base.files import write_text_atomic
 from harness.base.itemhash import item_hash
 from harness.cli import main
 from harness.data.tasks import Document, Item, load_task
-from harness.run.runner import _cached, content_hash, samples_problem
+from harness.run.store import content_hash, find_cached, samples_problem
 from harness.run.suite import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
@@ -188,9 +188,9 @@ def _entry(folder: Path, rows: int = 2, **record) -> dict:
 def test_damaged_entries_are_reported_and_not_reused(tmp_path, capsys, damage, message):
     out = tmp_path / "out"
     _entry(out)
-    assert _cached(out, "t", "a", "k", 2) is not None  # whole: reused
+    assert find_cached(out, "t", "a", "k", 2) is not None  # whole: reused
     damage(out)
-    assert _cached(out, "t", "a", "k", 2) is None
+    assert find_cached(out, "t", "a", "k", 2) is None
     err = capsys.readouterr().err
     assert "damaged cache entry" in err and message in err and str(out) in err
 

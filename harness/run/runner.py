@@ -1,24 +1,16 @@
-"""Runs the (task x arm) matrix of a suite.
+"""Runs the (task x arm) matrix of a suite: plan the cells, run or reuse each, write results.
 
-Each cell is keyed by a content hash of everything that decides its result: model weights,
-the items it sees, task and arm parameters, the seed, and the code that predicts and scores.
-A finished cell is stored in the cache (and the output folder) with its record written last and
-atomically, so a record on disk always means a finished run; a rerun reuses it unless something
-it depends on changed or `force` is set. A cell that fails becomes a record with a reason and the
-other cells still run.
+Each cell is keyed by a content hash of everything that decides its result (`harness.run.store`
+computes it and keeps finished cells); a rerun reuses a finished cell unless something it depends
+on changed or `force` is set. A cell that fails becomes a record with a reason and the other
+cells still run. The record's shape is `harness.spec.record.RunRecord`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
 import random
-import shutil
-import sys
 import traceback
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,16 +20,15 @@ import numpy as np
 from harness.arms import ARMS
 from harness.arms.prompting import gold_answer, is_abstention
 from harness.base import distributed
-from harness.base.files import write_json_atomic, write_text_atomic
-from harness.base.fingerprint import code_fingerprint, environment
-from harness.base.itemhash import item_hash, short_item_hash
-from harness.base.locks import file_lock, lock_path
+from harness.base.files import write_json_atomic
+from harness.base.fingerprint import environment
+from harness.base.itemhash import short_item_hash
+from harness.base.log import log
 from harness.base.measure import Efficiency, phase
 from harness.base.stats import bootstrap_statistic, summarize
 from harness.data.tasks import Item, TaskData, leakage_warning, load_task
 from harness.engine.retention import (
     base_measurement,
-    data_fingerprint,
     forgetting,
     measure,
     not_applicable,
@@ -54,18 +45,12 @@ from harness.metrics import (
     get_metric,
 )
 from harness.metrics.fields import field_prediction, macro_f1
-from harness.models.resolve import ResolvedModel, cache_dir, pick_device, pick_dtype, resolve_model
+from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
 from harness.reports import write_reports
 from harness.run.seeds import seed_groups, variant_groups
+from harness.run.store import cell_lock, content_hash, find_cached, store_cell
 from harness.spec.config import ArmSpec, SuiteSpec
-
-SCHEMA_VERSION = 1
-
-
-# The code whose change can change a cell's result; its source is part of the content hash.
-def log(msg: str) -> None:
-    if distributed.is_main():  # helper ranks of a multi-GPU run stay quiet (see join_training)
-        print(f"[adaptbench] {msg}", file=sys.stderr, flush=True)
+from harness.spec.record import SCHEMA_VERSION
 
 
 @dataclass
@@ -160,7 +145,9 @@ def run_suite(
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
             record = (
-                None if force else _cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
+                None
+                if force
+                else find_cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
             )
             if not distributed.is_main():
                 if record is None:
@@ -208,14 +195,14 @@ def _run_locked(
 ) -> dict:
     """Run one cell under its cache lock, unless a concurrent identical run finished it first."""
     name = task.spec.name
-    with _cell_lock(key, f"{name} / {arm_spec.label}"):
+    with cell_lock(key, f"{name} / {arm_spec.label}"):
         record = None
         if not force:  # a concurrent identical run may have finished it meanwhile
-            record = _cached(out_dir, name, arm_spec.label, key, len(items))
+            record = find_cached(out_dir, name, arm_spec.label, key, len(items))
         if record is None:
             log(f"{name} / {arm_spec.label}: running on {len(items)} eval items")
             record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
-            _store(out_dir, record, rows)
+            store_cell(out_dir, record, rows)
             if (
                 distributed.active()
                 and record["status"] != "ok"
@@ -589,160 +576,6 @@ def _seed_everything(seed: int) -> None:
 
 # --------------------------------------------------------------------------------------------
 # cache and files
-
-
-def content_hash(
-    suite: SuiteSpec,
-    task: TaskData,
-    items: list[Item],
-    arm: ArmSpec,
-    model_fp: str,
-    dtype: str,
-    device: str,
-) -> str:
-    h = hashlib.sha256()
-    parts = {
-        "schema": SCHEMA_VERSION,
-        "metrics_version": METRICS_VERSION,
-        "model": model_fp,
-        "model_spec": suite.model.model_dump(),
-        "dtype": dtype,
-        "device": device,
-        "seed": suite.seed,
-        "task": task.spec.model_dump(),
-        "arm": arm.model_dump(),
-        "code": code_fingerprint(),
-        "retention": suite.retention.model_dump() if suite.retention else None,
-        "probes": _probe_data() if suite.retention else None,
-    }
-    h.update(json.dumps(parts, sort_keys=True, default=str).encode())
-    for split, split_items in sorted(task.splits.items()):
-        h.update(split.encode())
-        for it in items if split == "eval" else split_items:
-            h.update(item_hash(it).encode())  # the whole item as loaded (harness.base.itemhash)
-    if task.corpus:
-        for d in task.corpus:
-            h.update(item_hash(d).encode())
-    return h.hexdigest()[:20]
-
-
-def _probe_data() -> str:
-
-    return data_fingerprint()
-
-
-def _cache_folder(key: str) -> Path:
-    return cache_dir() / "runs" / key
-
-
-def _cell_lock(key: str, label: str) -> AbstractContextManager:
-    """One process at a time computes a cell; an identical concurrent run waits, then reuses it.
-
-    Not in a multi-process (multi-GPU) run: its helper ranks decide on their own whether to join
-    a cell's training, so rank 0 must not wait for a lock they know nothing about.
-    """
-    if distributed.active():
-        return nullcontext()
-    path = lock_path(cache_dir(), "run", key)
-    return file_lock(
-        path, on_wait=lambda: log(f"{label}: another run is computing this cell; waiting ({path})")
-    )
-
-
-def _cached(out_dir: Path, task: str, arm: str, key: str, n_items: int) -> dict | None:
-    """A finished record with this key: first in the output folder, then in the shared cache.
-
-    An entry whose record does not parse or whose samples are missing, truncated or altered is
-    damaged: it is reported with its path and passed over (so the cell is recomputed).
-    """
-    cell = f"{task}__{arm}"
-    candidates = [
-        (out_dir / "records" / f"{cell}.json", out_dir / "samples" / f"{cell}.jsonl"),
-        (_cache_folder(key) / "record.json", _cache_folder(key) / "samples.jsonl"),
-    ]
-    for rec_path, samples_path in candidates:
-        try:
-            text = rec_path.read_text(encoding="utf-8")
-        except OSError:
-            continue  # no entry here
-        try:
-            record = json.loads(text)
-            if not isinstance(record, dict):
-                raise ValueError(f"a JSON {type(record).__name__}, not an object")
-        except ValueError as exc:
-            log(
-                f"warning: damaged cache entry {rec_path}: the record does not parse ({exc}); recomputing"
-            )
-            continue
-        if record.get("content_hash") != key or record.get("status") != "ok":
-            continue  # another cell's inputs, or a failure: not reusable, not damaged
-        problem = samples_problem(samples_path, record, n_items)
-        if problem:
-            log(f"warning: damaged cache entry {samples_path}: {problem}; recomputing")
-            continue
-        record.update(id=cell, task=task, arm=arm, cached=True, samples=f"samples/{cell}.jsonl")
-        _place(out_dir, record, samples_path)
-        return record
-    return None
-
-
-def samples_problem(path: Path, record: dict, n_items: int) -> str | None:
-    """Why a finished cell's samples file cannot be trusted, or None when it is whole.
-
-    Checked: it exists, matches the sha256 its record holds (records written before the checksum
-    skip that), and holds one parseable JSON object per eval item.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return "the samples file is missing"
-    if not data:
-        return "the samples file is empty"
-    expected = record.get("samples_sha256")
-    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
-        return "the samples file does not match its record's checksum (truncated or altered)"
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    for lineno, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            return f"line {lineno} of the samples file does not parse"
-        if not isinstance(row, dict):
-            return f"line {lineno} of the samples file is not a JSON object"
-    if len(lines) != n_items:
-        return f"the samples file has {len(lines)} rows for {n_items} eval items"
-    return None
-
-
-def _store(out_dir: Path, record: dict, rows: list[dict]) -> None:
-    """Samples first, record last (atomically): a record on disk means a finished run.
-
-    The record holds the samples' checksum, so a damaged samples file is caught on reuse.
-    Failed cells go to the output folder only; they are retried on the next run.
-    """
-    folder = _cache_folder(record["content_hash"])
-    samples = folder / "samples.jsonl"
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    record["samples_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    write_text_atomic(samples, text)
-    if record["status"] == "ok":
-        write_json_atomic(folder / "record.json", record)
-    _place(out_dir, record, samples)
-
-
-def _place(out_dir: Path, record: dict, samples_src: Path) -> None:
-    cell = record["id"]
-    dst = out_dir / "samples" / f"{cell}.jsonl"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if samples_src.resolve() != dst.resolve():
-        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-        try:
-            shutil.copyfile(samples_src, tmp)
-            os.replace(tmp, dst)
-        except BaseException:  # interrupted or failed: leave no orphan temporary file
-            tmp.unlink(missing_ok=True)
-            raise
-    write_json_atomic(out_dir / "records" / f"{cell}.json", record)
 
 
 def _now() -> str:

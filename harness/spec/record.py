@@ -17,6 +17,9 @@ from typing_extensions import NotRequired, TypedDict
 
 _DOCS = ConfigDict(use_attribute_docstrings=True)
 
+# Version of the record and results.json layout; a reader refuses a newer one it cannot read.
+SCHEMA_VERSION = 1
+
 # The accuracy metrics a report, the verdict and `compare` rank arms by when a suite names
 # none, in order of preference: the first one a run has is its primary metric.
 PRIMARY_METRICS = ("exact_match", "choice_accuracy", "token_f1")
