@@ -47,6 +47,7 @@ from harness.metrics import (
 from harness.metrics.fields import field_prediction, macro_f1
 from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
 from harness.reports import write_reports
+from harness.run.cell import Cell
 from harness.run.seeds import seed_groups, variant_groups
 from harness.run.store import cell_lock, content_hash, find_cached, store_cell
 from harness.spec.config import ArmSpec, SuiteSpec
@@ -144,6 +145,7 @@ def run_suite(
             log(f"{leakage_warning(task_spec.name, task.leakage)}; {where}")
         for arm_spec in arm_specs:
             key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
+            cell = Cell(model, task, items, arm_spec, ctx.seed_for(arm_spec), key)
             record = (
                 None
                 if force
@@ -154,7 +156,7 @@ def run_suite(
                     join_training(ctx, task, arm_spec)
                 continue
             if record is None:
-                record = _run_locked(ctx, out_dir, task, items, arm_spec, key, env, model, force)
+                record = _run_locked(ctx, out_dir, cell, env, force)
             if record.get("cached"):
                 log(
                     f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
@@ -182,35 +184,25 @@ def _task_info(task: TaskData, items: list[Item]) -> dict[str, Any]:
     }
 
 
-def _run_locked(
-    ctx: RunContext,
-    out_dir: Path,
-    task: TaskData,
-    items: list[Item],
-    arm_spec: ArmSpec,
-    key: str,
-    env: dict,
-    model: ResolvedModel,
-    force: bool,
-) -> dict:
+def _run_locked(ctx: RunContext, out_dir: Path, cell: Cell, env: dict, force: bool) -> dict:
     """Run one cell under its cache lock, unless a concurrent identical run finished it first."""
-    name = task.spec.name
-    with cell_lock(key, f"{name} / {arm_spec.label}"):
+    task, arm = cell.task.spec.name, cell.arm.label
+    with cell_lock(cell.key, cell.label):
         record = None
         if not force:  # a concurrent identical run may have finished it meanwhile
-            record = find_cached(out_dir, name, arm_spec.label, key, len(items))
+            record = find_cached(out_dir, task, arm, cell.key, len(cell.items))
         if record is None:
-            log(f"{name} / {arm_spec.label}: running on {len(items)} eval items")
-            record, rows = run_cell(ctx, task, items, arm_spec, key, env, model)
+            log(f"{cell.label}: running on {len(cell.items)} eval items")
+            record, rows = run_cell(ctx, cell, env)
             store_cell(out_dir, record, rows)
             if (
                 distributed.active()
                 and record["status"] != "ok"
-                and ARMS[arm_spec.arm].changes_weights
+                and ARMS[cell.arm.arm].changes_weights
             ):
                 # The other processes may be waiting inside this arm's training: stop them all.
                 raise SystemExit(
-                    f"{name} / {arm_spec.label} failed in a multi-process "
+                    f"{cell.label} failed in a multi-process "
                     f"run ({record['reason']}); finished arms are saved, rerun to go on"
                 )
     return record
@@ -336,29 +328,21 @@ def build_arm(ctx: RunContext, arm_spec: ArmSpec):
     )
 
 
-def run_cell(
-    ctx: RunContext,
-    task: TaskData,
-    items: list[Item],
-    arm_spec: ArmSpec,
-    key: str,
-    env: dict,
-    model,
-) -> tuple[dict, list[dict]]:
+def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
+    """Run one cell: build its arm, prepare, predict, score; a failure becomes the record."""
+    task, items, arm_spec, model, seed = cell.task, cell.items, cell.arm, cell.model, cell.seed
     arm_cls = ARMS[arm_spec.arm]
     params = arm_cls.Params.model_validate(arm_spec.params)
-    cell = f"{task.spec.name}__{arm_spec.label}"
-    seed = ctx.seed_for(arm_spec)
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "id": cell,
+        "id": cell.name,
         "task": task.spec.name,
         "arm": arm_spec.label,
         "kind": arm_spec.arm,
         "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
         "variant": arm_spec.variant.name if arm_spec.variant else None,
         "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
-        "content_hash": key,
+        "content_hash": cell.key,
         "started": _now(),
         "spec": {
             "arm": arm_spec.model_dump(),
@@ -405,7 +389,7 @@ def run_cell(
         record.update(status="ok", reason=None, metrics=metrics, efficiency=eff.as_dict())
     except Exception as exc:  # failure is data: record it, keep going with the other cells
         status, reason = _classify_failure(exc)
-        log(f"{cell}: {status}: {reason}")
+        log(f"{cell.name}: {status}: {reason}")
         record.update(
             status=status,
             reason=reason,
@@ -416,7 +400,7 @@ def run_cell(
         rows = []
     record["finished"] = _now()
     record["cached"] = False
-    record["samples"] = f"samples/{cell}.jsonl"
+    record["samples"] = f"samples/{cell.name}.jsonl"
     return record, rows
 
 
