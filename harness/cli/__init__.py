@@ -18,9 +18,18 @@ import click
 
 from harness import __version__
 from harness.reports.matching import MISMATCH_KINDS
-from harness.run.suite import load_suite
-from harness.spec.config import SpecError
+from harness.spec.config import SpecError, SuiteSpec
 from harness.spec.record import json_schema
+
+
+def _load_suite(path: Path, overrides: list[str] | None = None) -> SuiteSpec:
+    """`harness.run.suite.load_suite`, imported on first use: the arm registry it validates
+    against imports torch, and commands that read no suite (help, schema, compare) start
+    without it."""
+    from harness.run.suite import load_suite
+
+    return load_suite(path, overrides)
+
 
 _ALLOW_MISMATCH = click.option(
     "--allow-mismatch",
@@ -134,7 +143,7 @@ def run(
     from harness.run.runner import run_suite
 
     try:
-        spec = load_suite(suite, list(overrides))
+        spec = _load_suite(suite, list(overrides))
     except SpecError as exc:
         _fail(str(exc))
     if out is None:
@@ -196,7 +205,7 @@ def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
     for f in files:
         problems: list[str] = []
         try:
-            spec = load_suite(f)
+            spec = _load_suite(f)
             for task in spec.tasks if data else []:
                 found, warnings = check_task(
                     spec, load_task(task, strict_leakage=strict_leakage), tokenizers
@@ -220,9 +229,9 @@ def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
     """Rewrite report.md, report.html and results.csv of a run folder from its results.json."""
-    from harness.reports import write_reports
     from harness.reports.compare import RunFolderError, load_results
     from harness.reports.runfiles import check_reportable
+    from harness.reports.write import write_reports
 
     try:
         payload = load_results(run_dir)
@@ -340,7 +349,7 @@ def gate(
     try:
         base = load_baseline(baseline_path)
         if suite is not None:
-            gates = load_suite(suite).gates
+            gates = _load_suite(suite).gates
         else:
             gates = [
                 GateSpec.model_validate(g)
@@ -445,7 +454,7 @@ def ls_cmd(what: str) -> None:
     else:
         for f in sorted(SUITES_DIR.rglob("*.yaml")):
             try:
-                spec = load_suite(f)
+                spec = _load_suite(f)
                 desc = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
                 click.echo(f"{f.relative_to(SUITES_DIR.parent)}  {spec.name}: {desc}")
             except SpecError as exc:

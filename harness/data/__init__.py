@@ -1,1 +1,3 @@
-"""Layer 3, data: items, documents and tables read into tasks, and one-file splits."""
+"""Layer 3, data: items from files, spreadsheets and datasets (tables, tasks), corpora from
+document folders (documents), and one-file splits (splitting), read into a TaskData.
+"""

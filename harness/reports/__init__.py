@@ -1,21 +1,5 @@
-"""Reports from a results payload: Markdown for pull requests, HTML for people, CSV for scripts."""
+"""Layer 6, reading runs: the reports (write, markdown, html, table), the verdict
+(decision), compare, gate, and the checks on run folders and baselines (runfiles, matching).
 
-from __future__ import annotations
-
-from pathlib import Path
-
-from harness.base.files import write_text_atomic
-from harness.reports.html import render_html
-from harness.reports.markdown import render_markdown
-from harness.reports.table import results_frame
-
-
-def write_reports(out_dir: Path, payload: dict) -> None:
-
-    write_text_atomic(out_dir / "report.md", render_markdown(payload, out_dir))
-    write_text_atomic(out_dir / "report.html", render_html(payload, out_dir))
-    frame = results_frame(payload)
-    write_text_atomic(out_dir / "results.csv", frame.to_csv(index=False))
-
-
-__all__ = ["write_reports", "render_html", "render_markdown", "results_frame"]
+Nothing here imports the runner: a report is rebuilt from a results.json alone.
+"""

@@ -46,7 +46,7 @@ from harness.metrics import (
 )
 from harness.metrics.fields import field_prediction, macro_f1
 from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
-from harness.reports import write_reports
+from harness.reports.write import write_reports
 from harness.run.cell import Cell
 from harness.run.seeds import seed_groups, variant_groups
 from harness.run.store import cell_lock, content_hash, find_cached, store_cell
