@@ -22,10 +22,8 @@ from harness.arms.prompting import gold_answer, is_abstention
 from harness.base import distributed
 from harness.base.files import write_json_atomic
 from harness.base.fingerprint import environment
-from harness.base.itemhash import short_item_hash
 from harness.base.log import log
 from harness.base.measure import Efficiency, phase
-from harness.base.stats import bootstrap_statistic, summarize
 from harness.data.tasks import Item, TaskData, leakage_warning, load_task
 from harness.engine.retention import (
     base_measurement,
@@ -41,13 +39,12 @@ from harness.metrics import (
     METRICS_VERSION,
     Prediction,
     annotate_similarity,
-    default_metrics,
     get_metric,
 )
-from harness.metrics.fields import field_prediction, macro_f1
 from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
+from harness.run.scoring import score, task_metrics
 from harness.run.seeds import seed_groups, variant_groups
 from harness.run.store import cell_lock, content_hash, find_cached, store_cell
 from harness.spec.config import ArmSpec, SuiteSpec
@@ -404,12 +401,6 @@ def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
     return record, rows
 
 
-def task_metrics(task: TaskData) -> list[str]:
-    """The suite's metrics for the task, else the defaults of its scoring and answer style."""
-    spec = task.spec
-    return spec.metrics or default_metrics(spec.scoring, spec.output_fields, spec.answer_style)
-
-
 def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:
     """What a perfect answer scores within the length limit: each gold answer cut to
     `max_new_tokens` model tokens (unanswerable items: the abstain answer), scored like an arm.
@@ -440,75 +431,6 @@ def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path
         "max_new_tokens": limit,
         "answers_cut": cut,
         "metrics": {n: m for n, m in metrics.items() if m.get("n")},
-    }
-
-
-def score(
-    task: TaskData, items: list[Item], preds: list[Prediction], metric_names: list[str], seed: int
-) -> tuple[list[dict], dict]:
-    """Per-item scores (with reasons), per-metric summaries with bootstrap CIs, and corpus metrics."""
-    per_item = [n for n in metric_names if not n.startswith(CORPUS_PREFIX)]
-    metrics_by_name = {n: get_metric(n) for n in per_item}
-    per_metric: dict[str, list[float]] = {m: [] for m in per_item}
-    rows = []
-    for item, pred in zip(items, preds):
-        scores = {}
-        for name, metric in metrics_by_name.items():
-            s = metric(item, pred)
-            if s is not None:
-                scores[name] = {"value": s.value, "reason": s.reason}
-                per_metric[name].append(s.value)
-        rows.append(
-            {
-                "id": item.id,
-                "item_hash": short_item_hash(item),  # what gate and compare match items on
-                "source": item.source,
-                "prompt": pred.prompt,
-                "output": pred.output,
-                "abstained": pred.abstained,
-                "gold": list(item.answers),
-                "answerable": item.answerable,
-                "choice": pred.choice,
-                "choice_logprobs": pred.choice_logprobs,
-                "new_tokens": pred.new_tokens,
-                "latency_s": round(pred.latency_s, 5),
-                "extra": pred.extra,
-                "scores": scores,
-            }
-        )
-    metrics = {
-        name: summarize(values, seed=seed)
-        | {"higher_is_better": metrics_by_name[name].higher_is_better}
-        for name, values in per_metric.items()
-    }
-    for name in metric_names:
-        if name.startswith(CORPUS_PREFIX):
-            metrics[name] = _macro_f1(name[len(CORPUS_PREFIX) :], items, preds, seed)
-    return rows, metrics
-
-
-def _macro_f1(field_name: str, items: list[Item], preds: list[Prediction], seed: int) -> dict:
-    """Macro-F1 of one label field over the gold classes, with a bootstrap CI over items."""
-
-    pairs = [
-        p
-        for p in (field_prediction(i, x, field_name) for i, x in zip(items, preds))
-        if p is not None
-    ]
-    if not pairs:
-        return {"value": None, "ci_low": None, "ci_high": None, "n": 0, "higher_is_better": True}
-    gold = np.array([g for g, _ in pairs])
-    pred = np.array([p for _, p in pairs])
-    classes = np.unique(gold)
-    lo, hi = bootstrap_statistic(
-        len(pairs), lambda idx: macro_f1(gold[idx], pred[idx], classes), seed=seed
-    )
-    return {
-        "value": macro_f1(gold, pred, classes),
-        "ci_low": lo,
-        "ci_high": hi,
-        "n": len(pairs),
-        "higher_is_better": True,
     }
 
 
