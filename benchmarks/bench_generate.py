@@ -77,12 +77,13 @@ from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 from transformers import GenerationConfig, StoppingCriteriaList  # noqa: E402
 
-from harness.backends.base import Generation  # noqa: E402
-from harness.backends.hf import HFBackend, _StopOnStrings  # noqa: E402
-from harness.config import ModelSpec, load_suite  # noqa: E402
-from harness.data import load_task  # noqa: E402
-from harness.models import resolve_model  # noqa: E402
-from harness.runner import RunContext, build_arm  # noqa: E402
+from harness.data.tasks import load_task  # noqa: E402
+from harness.models.backend import Generation  # noqa: E402
+from harness.models.hf import HFBackend, _StopOnStrings  # noqa: E402
+from harness.models.resolve import resolve_model  # noqa: E402
+from harness.run.runner import RunContext, build_arm  # noqa: E402
+from harness.run.suite import load_suite  # noqa: E402
+from harness.spec.config import ModelSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = ROOT / "suites" / "insurance-policy-qa.yaml"

@@ -4,7 +4,7 @@ What is measured
 ----------------
 For each corpus size (`--sizes`, default 1k, 10k and 100k chunks) and index kind (`--kinds`):
 
-* build time (s) of `harness.retrieval.build_index` (training + adding + search settings) and the
+* build time (s) of `harness.engine.retrieval.build_index` (training + adding + search settings) and the
   index size in bytes (`len(faiss.serialize_index(index))`);
 * single-query search latency, p50 and p95 in ms: the `--queries` query vectors are searched one
   at a time for the top `--k`, with `faiss.omp_set_num_threads(1)` set around the loop (what
@@ -18,7 +18,7 @@ HNSW and IVF use the project's defaults (`RetrievalParams()`). Where a default's
 the number of sub-quantizers are raised step by step, and the first setting that reaches the
 target is reported as an extra "tuned" row (every setting tried is in the JSON), so the defaults
 can be revisited. IVF-PQ is skipped below 39 * 2**pq_nbits chunks (too few to train its codebooks).
-The query embedding latency (all-MiniLM-L6-v2 via `harness.retrieval.Embedder`, one query at a
+The query embedding latency (all-MiniLM-L6-v2 via `harness.engine.retrieval.Embedder`, one query at a
 time: what a user waits for before the search) is reported once.
 
 The text
@@ -42,7 +42,7 @@ gives 100.9k passages (~102k chunks once chunked). They are shuffled with `--see
 `--queries` passages whose first sentence (8-40 words) occurs verbatim in no other passage are
 held out: that sentence is a query and the passage is not indexed, so the queries are real text
 distinct from every indexed chunk. The remaining passages are documents for the project's
-`harness.retrieval.chunk_documents` (default chunking: 200 tokens, 32 overlap) and the first n
+`harness.engine.retrieval.chunk_documents` (default chunking: 200 tokens, 32 overlap) and the first n
 chunks are the corpus of size n (smaller corpora are prefixes of larger ones). Where a machine
 has too little text, sentence windows with stride over adjacent passages top the corpus up (the
 JSON says how many). The passages and the chunk embeddings (shards of 1000 chunks, keyed by a
@@ -77,10 +77,9 @@ import numpy as np
 from _common import machine_info as common_machine_info  # noqa: E402
 from _common import write_json
 
-from harness.data import Document
-from harness.measure import Timer
-from harness.models import cache_dir
-from harness.retrieval import (
+from harness.base.measure import Timer
+from harness.data.tasks import Document
+from harness.engine.retrieval import (
     Embedder,
     RetrievalParams,
     build_index,
@@ -88,6 +87,7 @@ from harness.retrieval import (
     configure_search,
     ivf_nprobe,
 )
+from harness.models.resolve import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_retrieval.json"
@@ -897,7 +897,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "corpus_embedding_seconds": round(embed_s, 2),
         "query_embedding_ms": {"p50": query_ms[0], "p95": query_ms[1]},
-        "timing": "harness.measure.Timer around each single-query index.search "
+        "timing": "harness.base.measure.Timer around each single-query index.search "
         "(faiss threads: the row's)",
         "rows": [asdict(r) for r in rows],
     }

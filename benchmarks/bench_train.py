@@ -8,7 +8,7 @@ insurance claims-triage data, done three ways:
 * trainer          `transformers.Trainer` as most people write it: one example per row, batches of
                    8 examples padded by `DataCollatorForSeq2Seq` (the default padding collator for
                    a causal LM with masked labels), fp32, `use_cpu=True` on CPU;
-* adaptbench       `harness.training.train` as the `lora` arm runs it (`make_rows`; with the
+* adaptbench       `harness.engine.training.train` as the `lora` arm runs it (`make_rows`; with the
                    arm's LoRA dropout 0.05 `share_prefix: auto` is off): examples packed into
                    rows of 256 tokens, as many rows per optimizer step as hold about 8 examples
                    (drawn at random, like the Trainer's batches), the step's rows sorted by
@@ -43,7 +43,7 @@ Why it is fair
   prefix once per micro-batch) are counted by a forward pre-hook and reported per real token
   (`slots_per_token`: above 1 is padding, below 1 is the prefix computed once for many rows).
 * Same quality yardstick: after training, every model's dev loss is computed by one function,
-  `harness.training.mean_loss` (mean cross-entropy over the answer tokens of the dev split, rows
+  `harness.engine.training.mean_loss` (mean cross-entropy over the answer tokens of the dev split, rows
   as the lora arm makes them, fp32), so the figures are comparable. The untrained model's dev
   loss is given for scale.
 * No evaluation inside the timed region: the Trainer runs with `eval_strategy="no"` and
@@ -98,11 +98,8 @@ from transformers import (  # noqa: E402
 
 from harness.arms.lora import LoraParams, lora_config  # noqa: E402
 from harness.arms.prompting import conversation, gold_answer, wording_for  # noqa: E402
-from harness.backends.hf import HFBackend  # noqa: E402
-from harness.config import DataSpec, ModelSpec, TaskSpec  # noqa: E402
-from harness.data import TaskData, load_task  # noqa: E402
-from harness.models import resolve_model  # noqa: E402
-from harness.training import (  # noqa: E402
+from harness.data.tasks import TaskData, load_task  # noqa: E402
+from harness.engine.training import (  # noqa: E402
     Example,
     Row,
     TrainParams,
@@ -113,6 +110,9 @@ from harness.training import (  # noqa: E402
     token_loss_sum,
     train,
 )
+from harness.models.hf import HFBackend  # noqa: E402
+from harness.models.resolve import resolve_model  # noqa: E402
+from harness.spec.config import DataSpec, ModelSpec, TaskSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "suites" / "data" / "insurance-claims-triage"
@@ -228,7 +228,7 @@ def warm_up(path: Path, lora: LoraParams, rows: list[Row], pad_id: int, device: 
 
 
 def warmup_steps(total_steps: int, ratio: float) -> int:
-    """adaptbench's rule (`harness.training.train`), given to the Trainer as a step count."""
+    """adaptbench's rule (`harness.engine.training.train`), given to the Trainer as a step count."""
     return int(ratio * total_steps)
 
 
@@ -342,7 +342,7 @@ def run_adaptbench(
     micro_rows: int = MICRO_ROWS,
     name: str = "adaptbench",
 ) -> tuple[Result, object]:
-    """`harness.training.train` as the lora arm runs it, about 8 examples per optimizer step."""
+    """`harness.engine.training.train` as the lora arm runs it, about 8 examples per optimizer step."""
     params = lora.model_copy(
         update={
             "epochs": float(epochs),
@@ -365,7 +365,7 @@ def run_adaptbench(
     seconds = time.perf_counter() - t0
     counter.remove()
     config = {
-        "runner": "harness.training.train",
+        "runner": "harness.engine.training.train",
         "shared_prefix_tokens": len(rows[0].prefix),
         "packing": not rows[0].prefix,
         "max_seq_len": MAX_SEQ_LEN,
@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
         "train_example_tokens": sum(len(e.ids) for e in examples),
         "dev_rows": len(dev_rows),
         "untrained_dev_loss": round(untrained, 5),
-        "timing": "time.perf_counter around trainer.train() / harness.training.train()",
+        "timing": "time.perf_counter around trainer.train() / harness.engine.training.train()",
         "tokens_per_s_ratio": speedups,
         "results": [r.record() for r in results],
     }

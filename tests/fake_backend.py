@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.backends.base import Generation, Message
-from harness.runner import RunContext
+from harness.models.backend import Generation, Message
+from harness.run.runner import RunContext
 
 USER = "<user>\n"
 

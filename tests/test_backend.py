@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.backends.hf import HFBackend
+from harness.models.hf import HFBackend
 
 PROMPTS = [
     "Question: What is the deductible?",

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from harness.arms.prompting import is_abstention
-from harness.config import DEFAULT_ABSTAIN_PATTERNS, CorpusSpec, DataSpec, TaskSpec
-from harness.data import DataError, load_items, load_task
+from harness.data.tasks import DataError, load_items, load_task
+from harness.spec.config import DEFAULT_ABSTAIN_PATTERNS, CorpusSpec, DataSpec, TaskSpec
 
 from .conftest import write_jsonl
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.base.files import write_text_atomic
+from harness.base.itemhash import item_hash
 from harness.cli import main
-from harness.config import load_suite
-from harness.data import Document, Item, load_task
-from harness.itemhash import item_hash
-from harness.runner import _cached, content_hash, samples_problem, write_text_atomic
+from harness.data.tasks import Document, Item, load_task
+from harness.run.store import content_hash, find_cached, samples_problem
+from harness.run.suite import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
 
@@ -187,9 +188,9 @@ def _entry(folder: Path, rows: int = 2, **record) -> dict:
 def test_damaged_entries_are_reported_and_not_reused(tmp_path, capsys, damage, message):
     out = tmp_path / "out"
     _entry(out)
-    assert _cached(out, "t", "a", "k", 2) is not None  # whole: reused
+    assert find_cached(out, "t", "a", "k", 2) is not None  # whole: reused
     damage(out)
-    assert _cached(out, "t", "a", "k", 2) is None
+    assert find_cached(out, "t", "a", "k", 2) is None
     err = capsys.readouterr().err
     assert "damaged cache entry" in err and message in err and str(out) in err
 
@@ -220,7 +221,7 @@ def test_an_interrupted_index_write_leaves_no_orphan_and_a_damaged_index_is_rebu
 ):
     import faiss
 
-    from harness.retrieval import Embedder, RetrievalParams, Retriever
+    from harness.engine.retrieval import Embedder, RetrievalParams, Retriever
 
     from .test_retrieval import DOCS
 

@@ -308,12 +308,12 @@ def test_every_command_on_garbage_ends_in_a_message_not_a_traceback(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path, monkeypatch):
-    import harness.report
+    import harness.reports.write
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(harness.report, "write_reports", broken)
+    monkeypatch.setattr(harness.reports.write, "write_reports", broken)
     r = invoke("report", reportable_run(tmp_path / "run"))
     assert r.exit_code == 3
     assert "internal error (RuntimeError: boom)" in r.output and "Traceback" not in r.output

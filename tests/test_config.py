@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import SpecError, apply_override, load_suite
+from harness.run.suite import load_suite
+from harness.spec.config import SpecError, apply_override
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """
@@ -24,7 +25,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_shipped_suite_validates_with_its_data():
-    from harness.data import load_task
+    from harness.data.tasks import load_task
 
     suites = sorted((ROOT / "suites").rglob("*.yaml"))
     assert suites, "no shipped suites found"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import SpecError, load_suite
+from harness.run.suite import load_suite
+from harness.spec.config import SpecError
 
 from .test_config import GOOD, write
 

@@ -9,9 +9,9 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 from transformers import AutoModelForCausalLM
 
-from harness.backends import continuous
-from harness.backends.hf import HFBackend
-from harness.backends.lm_eval_adapter import SharedContextHFLM
+from harness.models import continuous
+from harness.models.hf import HFBackend
+from harness.models.lm_eval_adapter import SharedContextHFLM
 
 SYSTEM = "You answer questions about Brindlecombe Mutual insurance policies. Reply with the short answer only."
 QUESTIONS = [

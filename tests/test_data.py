@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from harness.config import DataSpec, FieldMap, TaskSpec
-from harness.data import DataError, load_items, load_task
+from harness.data.tasks import DataError, load_items, load_task
+from harness.spec.config import DataSpec, FieldMap, TaskSpec
 
 from .conftest import write_jsonl
 
@@ -170,7 +170,7 @@ def test_leakage_counts_identical_and_near_identical(tmp_path):
 def test_shipped_policy_suite_has_no_leakage_and_enough_unanswerable():
     from pathlib import Path
 
-    from harness.config import load_suite
+    from harness.run.suite import load_suite
 
     spec = load_suite(
         Path(__file__).resolve().parent.parent / "suites" / "insurance-policy-qa.yaml"

@@ -14,8 +14,8 @@ import torch
 import torch.multiprocessing as mp
 from transformers import AutoModelForCausalLM
 
-from harness import distributed
-from harness.training import Example, TrainParams, pack, train
+from harness.base import distributed
+from harness.engine.training import Example, TrainParams, pack, train
 
 PARAMS = TrainParams(
     epochs=2, learning_rate=1e-2, rows_per_step=3, grad_accum=2, early_stopping_patience=None
@@ -130,7 +130,7 @@ def test_launchers_run_a_suite_on_two_processes(launcher, tiny_suite, tmp_path):
 
 
 def test_two_processes_converting_the_model_keep_the_first_copy(tmp_path):
-    from harness.models import _move_into_place
+    from harness.models.resolve import _move_into_place
 
     def converted(folder, text):
         folder.mkdir()

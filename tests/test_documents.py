@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import CorpusSpec, DataSpec, TaskSpec
-from harness.data import DataError, load_task
-from harness.documents import DocumentError, read_folder
+from harness.data.documents import DocumentError, read_folder
+from harness.data.tasks import DataError, load_task
 from harness.metrics.base import Prediction
 from harness.metrics.retrieval import mrr, recall_at_k
+from harness.spec.config import CorpusSpec, DataSpec, TaskSpec
 
 from .conftest import write_jsonl
 

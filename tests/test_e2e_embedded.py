@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.config import ModelSpec
-from harness.models import cache_dir
+from harness.models.resolve import cache_dir
+from harness.spec.config import ModelSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,8 +32,8 @@ def shared_model_cache(isolated_cache, monkeypatch):
 
 
 def test_embedded_model_runs_the_policy_suite(shared_model_cache, tmp_path):
-    from harness.backends.hf import HFBackend
-    from harness.models import resolve_model
+    from harness.models.hf import HFBackend
+    from harness.models.resolve import resolve_model
 
     resolved = resolve_model(ModelSpec())
     assert (resolved.path / "model.safetensors").is_file()

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.base.stats import summarize
 from harness.cli import main
-from harness.compare import compare_runs
 from harness.metrics import METRICS
-from harness.report.decision import decide
-from harness.stats import summarize
+from harness.reports.compare import compare_runs
+from harness.reports.decision import decide
 
 GATES = [
     {"metric": "exact_match", "max_drop": 0.05},
@@ -171,7 +171,7 @@ def test_decision_calls_ties_and_respects_limits(tmp_path):
 
 
 def test_a_significant_change_on_a_directionless_metric_is_not_called_a_tie():
-    from harness.compare import Comparison
+    from harness.reports.compare import Comparison
 
     result = {"test": "mcnemar", "n": 100, "delta": 0.3, "ci_low": 0.2, "ci_high": 0.4}
     c = Comparison("t", "abstention_rate", "base", "lora", None, result, p_adjusted=1e-6)

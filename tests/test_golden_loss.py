@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM
 
 from harness.arms.full import FullParams
 from harness.arms.lora import LoraParams, lora_config
-from harness.training import Example, make_rows, mean_loss, train
+from harness.engine.training import Example, make_rows, mean_loss, train
 
 TOLERANCE = 1e-4
 

@@ -6,8 +6,8 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.config import load_suite
-from harness.data import load_task
+from harness.data.tasks import load_task
+from harness.run.suite import load_suite
 
 from .conftest import write_jsonl
 from .test_tables import openpyxl, write_xlsx  # noqa: F401  (skips without openpyxl)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from harness.base.stats import summarize, wilson_interval
 from harness.cli import main
-from harness.compare import Comparison, comparison_markdown
-from harness.stats import summarize, wilson_interval
+from harness.reports.compare import Comparison, comparison_markdown
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 1), (0, 10), (10, 10), (3, 10), (1, 177), (176, 177)])

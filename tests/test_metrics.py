@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from harness.arms.prompting import is_abstention
-from harness.config import DEFAULT_ABSTAIN_PATTERNS
-from harness.data import Item
+from harness.data.tasks import Item
 from harness.metrics import METRICS, Prediction
 from harness.metrics.base import normalize_answer
+from harness.spec.config import DEFAULT_ABSTAIN_PATTERNS
 
 ANSWERABLE = Item(id="a", question="q", answers=("$640", "640 dollars"))
 UNANSWERABLE = Item(id="u", question="q", answers=(), answerable=False)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from harness.progress import Progress
+from harness.base.progress import Progress
 
 
 class FakeClock:

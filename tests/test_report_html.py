@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from harness.report.html import render_html
+from harness.reports.html import render_html
 
 XSS = "<script>alert(1)</script>"
 WEIRD_ARM = "a<b&c"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import harness.retention as retention
+import harness.engine.retention as retention
 from harness.cli import main
 
 from .conftest import write_jsonl
@@ -44,7 +43,7 @@ def tiny_probes(tmp_path, monkeypatch):
     folder = tmp_path / "probes"
     folder.mkdir()
     for name in ("general_mc.yaml", "short_answer.yaml"):
-        shutil.copy(Path(retention.__file__).parent / "probes" / name, folder / name)
+        shutil.copy(retention.PROBES_DIR / name, folder / name)
     write_jsonl(
         folder / "general_mc.jsonl",
         [

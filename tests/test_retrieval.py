@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.data import Document
-from harness.retrieval import (
+from harness.data.tasks import Document
+from harness.engine.retrieval import (
     Embedder,
     RetrievalError,
     RetrievalParams,

@@ -152,8 +152,8 @@ def test_unknown_model_is_a_clear_error(tiny_suite, tmp_path):
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "pytorch_model.bin").write_bytes(b"x")
-    from harness.config import ModelSpec
-    from harness.models import ModelError, resolve_model
+    from harness.models.resolve import ModelError, resolve_model
+    from harness.spec.config import ModelSpec
 
     with pytest.raises(ModelError, match="pickle-based weights are refused"):
         resolve_model(ModelSpec(name=str(folder)))

@@ -14,7 +14,7 @@ import string
 
 import pytest
 
-from harness.data import Item
+from harness.data.tasks import Item
 from harness.metrics import METRICS, Prediction
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.stats import (
+from harness.base.stats import (
     bootstrap_ci,
     holm,
     mcnemar_exact,

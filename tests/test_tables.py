@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import DataSpec, FieldMap, SplitSpec, TaskSpec
-from harness.data import DataError, load_items, load_task
+from harness.data.tasks import DataError, load_items, load_task
+from harness.spec.config import DataSpec, FieldMap, SplitSpec, TaskSpec
 
 from .conftest import write_jsonl
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from transformers import AutoModelForCausalLM
 
 from harness.cli import main
-from harness.training import Example, collate, pack, token_loss_sum
+from harness.engine.training import Example, collate, pack, token_loss_sum
 
 
 def run_with_arm(suite, arm_block: str, arms: str, out):
@@ -57,7 +57,7 @@ def test_packed_loss_equals_unpacked_loss(tiny_model_dir):
 def test_loss_on_labelled_positions_only_equals_the_full_forward(tiny_model_dir):
     from peft import LoraConfig, get_peft_model
 
-    from harness.training import decoder_and_head
+    from harness.engine.training import decoder_and_head
 
     base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
     torch.manual_seed(0)
@@ -101,7 +101,7 @@ def prompted_examples() -> list[Example]:
 
 
 def test_shared_prefix_length_leaves_every_loss_position_in_the_rows():
-    from harness.training import shared_prefix_length
+    from harness.engine.training import shared_prefix_length
 
     exs = prompted_examples()
     assert shared_prefix_length(exs) == 12
@@ -122,9 +122,9 @@ def test_shared_prefix_gives_the_loss_and_gradients_of_the_whole_examples(
 ):
     from peft import get_peft_model
 
-    import harness.training as training
+    import harness.engine.training as training
     from harness.arms.lora import LoraParams, lora_config
-    from harness.training import TrainParams, make_rows
+    from harness.engine.training import TrainParams, make_rows
 
     if not plain_head:  # the path for model types whose logits are not a plain head
         monkeypatch.setattr(training, "decoder_and_head", lambda model: None)
@@ -162,7 +162,7 @@ def test_shared_prefix_gives_the_loss_and_gradients_of_the_whole_examples(
 
 def test_rows_fall_back_to_packing_when_nothing_is_shared_or_sharing_is_off():
     from harness.arms.lora import LoraParams
-    from harness.training import TrainParams, make_rows
+    from harness.engine.training import TrainParams, make_rows
 
     exs = prompted_examples()
     assert all(r.prefix for r in make_rows(exs, TrainParams(), 0))  # full: no dropout, shared
@@ -235,7 +235,7 @@ def test_merged_lora_generates_like_the_adapter(tiny_model_dir):
     from peft import get_peft_model
 
     from harness.arms.lora import LoraParams, lora_config
-    from harness.backends.hf import HFBackend
+    from harness.models.hf import HFBackend
 
     torch.manual_seed(0)
     model = get_peft_model(
@@ -258,7 +258,7 @@ def test_merged_lora_generates_like_the_adapter(tiny_model_dir):
 
 
 def test_divergence_is_recorded_with_its_step(train_suite, tmp_path, monkeypatch):
-    import harness.training as training
+    import harness.engine.training as training
 
     real = training.token_loss_sum
     calls = {"n": 0}
@@ -299,7 +299,7 @@ def test_qlora_trains_on_cpu(tiny_suite, tiny_model_dir, tmp_path):
 
 
 def test_accumulation_larger_than_the_data_still_steps(tiny_model_dir):
-    from harness.training import TrainParams, train
+    from harness.engine.training import TrainParams, train
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     rows = pack(examples()[:2], 64, 0, packing=False)
@@ -309,7 +309,7 @@ def test_accumulation_larger_than_the_data_still_steps(tiny_model_dir):
 
 
 def test_dev_loss_evaluations_are_timed_apart_from_training(tiny_model_dir):
-    from harness.training import TrainParams, train
+    from harness.engine.training import TrainParams, train
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     rows = pack(examples(), 64, 0, packing=False)
@@ -352,7 +352,7 @@ def test_seeds_repeat_training_and_report_the_spread(tiny_suite, tmp_path):
 
 
 def test_seed_and_seeds_together_are_refused(tmp_path):
-    from harness.config import ArmSpec
+    from harness.spec.config import ArmSpec
 
     with pytest.raises(ValueError, match="not both"):
         ArmSpec(arm="lora", seed=1, seeds=[1, 2])
@@ -363,7 +363,7 @@ def test_seed_and_seeds_together_are_refused(tmp_path):
 def test_steps_hold_random_rows_and_sort_only_inside_a_step():
     import random
 
-    from harness.training import Row, step_batches
+    from harness.engine.training import Row, step_batches
 
     draw = random.Random(1)
     lengths = [draw.randint(20, 250) for _ in range(100)]
@@ -390,7 +390,7 @@ def test_steps_hold_random_rows_and_sort_only_inside_a_step():
 def test_mfu_counts_the_positions_the_loop_ran(tiny_model_dir):
     """A shared prefix runs once per micro-batch and the head only at answer positions: MFU
     counts those FLOPs, not 6N for every example token (which read above 1 on a real run)."""
-    from harness.training import TrainParams, make_rows, mfu, train
+    from harness.engine.training import TrainParams, make_rows, mfu, train
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     rows = make_rows(prompted_examples(), TrainParams(), 0)
@@ -413,7 +413,7 @@ def test_mfu_counts_the_positions_the_loop_ran(tiny_model_dir):
 
 
 def test_training_without_rows_is_refused_not_looped(tiny_model_dir):
-    from harness.training import TrainParams, train
+    from harness.engine.training import TrainParams, train
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     with pytest.raises(ValueError, match=r"nothing to train on.*max_seq_len \(256\)"):

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from harness.arms.prompting import fit_to_budget, user_turn, wording_for
-from harness.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec, load_suite
-from harness.data import Item, TaskData, load_task
+from harness.base.stats import summarize
+from harness.data.tasks import Item, TaskData, load_task
+from harness.engine.retrieval import Hit, RetrievalParams
 from harness.metrics import METRICS, annotate_similarity, default_metrics
 from harness.metrics.base import Prediction
-from harness.report.decision import bottleneck, decide
-from harness.retrieval import Hit, RetrievalParams
-from harness.runner import _select_arms
-from harness.stats import summarize
-from harness.style import default_max_new_tokens, infer_style, resolve_task_spec
+from harness.reports.decision import bottleneck, decide
+from harness.run.runner import _select_arms
+from harness.run.suite import load_suite
+from harness.spec.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec
+from harness.spec.style import default_max_new_tokens, infer_style, resolve_task_spec
 
 from .conftest import QA_ROWS, write_jsonl
 
@@ -290,3 +291,13 @@ def test_bottleneck_separates_retrieval_from_reading():
     runs = [run("rag", 0.2, 0.95), run("oracle_context", 0.25)]
     assert bottleneck(payload, "t", runs, "token_f1")["bottleneck"] == "reading"
     assert bottleneck(payload, "t", runs[:1], "token_f1") is None
+
+
+def test_the_verdict_reads_weight_changes_from_the_record_not_the_kind(tmp_path):
+    payload = _variant_run(tmp_path, {("base", None): LOW, ("my_adapter", None): HIGH})
+    hint = "knowledge_changes_often"
+    (d,) = decide(payload, tmp_path)
+    assert not any(hint in c for c in d["would_change"])  # unknown kind, no flag: not retrained
+    payload["runs"][1]["changes_weights"] = True
+    (d,) = decide(payload, tmp_path)
+    assert d["recommended"] == "my_adapter" and any(hint in c for c in d["would_change"])

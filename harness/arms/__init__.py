@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .core import Arm, ArmError
-from .few_shot import FewShotArm
-from .full import FullArm
-from .lora import LoraArm
-from .oracle_context import OracleContextArm
-from .qlora import QloraArm
-from .rag import RagArm
-from .retrieval_only import RetrievalOnlyArm
-from .zero_shot import ZeroShotArm
+from harness.arms.core import Arm, ArmError
+from harness.arms.few_shot import FewShotArm
+from harness.arms.full import FullArm
+from harness.arms.lora import LoraArm
+from harness.arms.oracle_context import OracleContextArm
+from harness.arms.qlora import QloraArm
+from harness.arms.rag import RagArm
+from harness.arms.retrieval_only import RetrievalOnlyArm
+from harness.arms.zero_shot import ZeroShotArm
 
 # Adding an arm: its own file, and one entry here.
 ARMS: dict[str, type[Arm]] = {

@@ -13,12 +13,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ..config import PromptVariant
-from ..data import Item, TaskData
-from ..measure import count_parameters
-from ..metrics import Prediction
-from ..retrieval import Hit, RetrievalError, RetrievalParams, Retriever, documents_from_train
-from .prompting import answer, fit_to_budget, wording_for
+from harness.arms.prompting import answer, fit_to_budget, wording_for
+from harness.base.measure import count_parameters
+from harness.data.tasks import Item, TaskData
+from harness.engine.retrieval import (
+    Hit,
+    RetrievalError,
+    RetrievalParams,
+    Retriever,
+    documents_from_train,
+)
+from harness.metrics import Prediction
+from harness.spec.config import PromptVariant
 
 
 class ArmError(RuntimeError):
@@ -37,7 +43,7 @@ class Arm:
     def __init__(
         self,
         params: BaseModel,
-        ctx: Any,  # harness.runner.RunContext: backend and embedders, loaded lazily
+        ctx: Any,  # harness.run.runner.RunContext: backend and embedders, loaded lazily
         retrieval: RetrievalParams | None = None,
         seed: int | None = None,
         variant: PromptVariant | None = None,
@@ -52,7 +58,7 @@ class Arm:
 
     def setup(self, task: TaskData) -> None:
         # prepare (training, for fine-tuned arms) first: in a multi-GPU run the other processes
-        # are already waiting in that training (harness.distributed).
+        # are already waiting in that training (harness.base.distributed).
         if self.retrieves_before_prepare:
             self.build_retriever(task)
         self.prepare(task)

@@ -16,10 +16,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..config import DEFAULT_EMBEDDER, Strict
-from ..data import Item, TaskData, normalize_question
-from ..metrics import Prediction
-from .core import Arm, ArmError
+from harness.arms.core import Arm, ArmError
+from harness.data.tasks import Item, TaskData, normalize_question
+from harness.metrics import Prediction
+from harness.spec.config import DEFAULT_EMBEDDER, Strict
 
 
 class ShotPicker:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..training import TrainParams
-from .trained import TrainedArm
+from harness.arms.trained import TrainedArm
+from harness.engine.training import TrainParams
 
 
 class FullParams(TrainParams):

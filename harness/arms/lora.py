@@ -1,7 +1,7 @@
 """Arm `lora`: low-rank adapters (peft) trained on the train split, merged for evaluation.
 
 Reads top to bottom: the base model gets LoRA adapters on its attention and MLP projections;
-harness.training trains them (packed, answer-only loss); the adapter is saved as safetensors and
+harness.engine.training trains them (packed, answer-only loss); the adapter is saved as safetensors and
 merged into the weights for fast generation (merging gives the same outputs in fp32).
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..training import TrainParams
-from .trained import TrainedArm
+from harness.arms.trained import TrainedArm
+from harness.engine.training import TrainParams
 
 DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 

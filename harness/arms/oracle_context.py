@@ -10,11 +10,11 @@ as in `rag`.
 
 from __future__ import annotations
 
-from ..data import Item, TaskData
-from ..measure import Timer
-from ..retrieval import Hit, gold_hits
-from .core import ArmError
-from .rag import RagArm, RagParams
+from harness.arms.core import ArmError
+from harness.arms.rag import RagArm, RagParams
+from harness.base.measure import Timer
+from harness.data.tasks import Item, TaskData
+from harness.engine.retrieval import Hit, gold_hits
 
 
 class OracleContextArm(RagArm):

@@ -10,12 +10,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..backends.base import Backend, Message
-from ..config import PromptVariant, TaskSpec
-from ..data import Item, TaskData
-from ..measure import Timer
-from ..metrics import Prediction
-from ..retrieval import ABSTAIN_CLAUSE, DEFAULT_GROUNDING, Hit, RetrievalParams, format_passages
+from harness.base.measure import Timer
+from harness.data.tasks import Item, TaskData
+from harness.engine.retrieval import (
+    ABSTAIN_CLAUSE,
+    DEFAULT_GROUNDING,
+    Hit,
+    RetrievalParams,
+    format_passages,
+)
+from harness.metrics import Prediction
+from harness.models.backend import Backend, Message
+from harness.spec.config import PromptVariant, TaskSpec
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .lora import LoraParams, lora_config
-from .trained import TrainedArm
+from harness.arms.lora import LoraParams, lora_config
+from harness.arms.trained import TrainedArm
 
 
 class QloraParams(LoraParams):

@@ -4,7 +4,7 @@ The base model is unchanged; the prompt is the passages, the task's instruction,
 sentence that says where to look (never what form to answer in: that is the task's answer
 style), then the question. `shots` solved train examples (random by default, so that they teach
 the answer's form, not facts) come first; by default their number follows the answer style
-(harness.style.RAG_SHOTS) and the prompt budget drops them before any passage.
+(harness.spec.style.RAG_SHOTS) and the prompt budget drops them before any passage.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..data import Item, TaskData
-from ..metrics import Prediction
-from ..retrieval import RetrievalParams
-from ..style import RAG_SHOTS
-from .core import Arm
-from .few_shot import ShotPicker
+from harness.arms.core import Arm
+from harness.arms.few_shot import ShotPicker
+from harness.data.tasks import Item, TaskData
+from harness.engine.retrieval import RetrievalParams
+from harness.metrics import Prediction
+from harness.spec.style import RAG_SHOTS
 
 
 class RagParams(RetrievalParams):

@@ -7,11 +7,11 @@ or wastes on top of the same passages.
 
 from __future__ import annotations
 
-from ..data import Item, TaskData
-from ..metrics import Prediction
-from ..retrieval import RetrievalParams
-from .core import Arm
-from .prompting import attach_retrieval, is_abstention
+from harness.arms.core import Arm
+from harness.arms.prompting import attach_retrieval, is_abstention
+from harness.data.tasks import Item, TaskData
+from harness.engine.retrieval import RetrievalParams
+from harness.metrics import Prediction
 
 
 class RetrievalOnlyArm(Arm):

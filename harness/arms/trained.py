@@ -18,17 +18,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from .. import distributed
-from ..backends.hf import HFBackend
-from ..data import Item, TaskData
-from ..itemhash import item_hash
-from ..locks import file_lock, lock_path
-from ..measure import count_parameters, phase
-from ..models import cache_dir, resolve_model
-from ..retrieval import Hit, gold_hits, same_document
-from ..training import corpus_examples, make_rows, mfu, qa_examples, train
-from .core import Arm
-from .prompting import conversation, gold_answer, wording_for
+from harness.arms.core import Arm
+from harness.arms.prompting import conversation, gold_answer, wording_for
+from harness.base import distributed
+from harness.base.fingerprint import code_fingerprint
+from harness.base.itemhash import item_hash
+from harness.base.locks import file_lock, lock_path
+from harness.base.measure import count_parameters, phase
+from harness.data.tasks import Item, TaskData
+from harness.engine.retrieval import Hit, gold_hits, same_document
+from harness.engine.training import corpus_examples, make_rows, mfu, qa_examples, train
+from harness.models.hf import HFBackend
+from harness.models.resolve import cache_dir, resolve_model
 
 
 class TrainedArm(Arm):
@@ -206,7 +207,6 @@ class TrainedArm(Arm):
         return out
 
     def artifact_key(self, task: TaskData, model_fp: str) -> str:
-        from ..runner import code_fingerprint
 
         h = hashlib.sha256()
         spec = task.spec.model_dump(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import Strict
-from .core import Arm
+from harness.arms.core import Arm
+from harness.spec.config import Strict
 
 
 class ZeroShotArm(Arm):

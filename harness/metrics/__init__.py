@@ -1,17 +1,22 @@
 """Per-item metrics. Each returns a `Score(value, reason)` or None when it does not apply.
 
-Aggregation and confidence intervals happen once, in `harness.stats`. Metric definitions are
+Aggregation and confidence intervals happen once, in `harness.base.stats`. Metric definitions are
 versioned: change one only together with METRICS_VERSION, never silently.
 """
 
 from __future__ import annotations
 
-from .accuracy import choice_accuracy, exact_match, token_f1
-from .base import METRICS_VERSION, Metric, Prediction, Score
-from .fields import field_accuracy, fields_exact, parse_failure_rate
-from .hallucination import abstention_rate, false_answer_rate, unanswerable_answered
-from .long_answer import SIMILARITY_KEY, annotate_similarity, answer_similarity, rouge_l
-from .retrieval import mrr, recall_at_k, unsupported_by_context, unsupported_share
+from harness.metrics.accuracy import choice_accuracy, exact_match, token_f1
+from harness.metrics.base import METRICS_VERSION, Metric, Prediction, Score
+from harness.metrics.fields import field_accuracy, fields_exact, parse_failure_rate
+from harness.metrics.hallucination import abstention_rate, false_answer_rate, unanswerable_answered
+from harness.metrics.long_answer import (
+    SIMILARITY_KEY,
+    annotate_similarity,
+    answer_similarity,
+    rouge_l,
+)
+from harness.metrics.retrieval import mrr, recall_at_k, unsupported_by_context, unsupported_share
 
 METRICS: dict[str, Metric] = {
     m.name: m

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .base import Metric, Prediction, Score, best_alias, normalize_answer
+from harness.metrics.base import Metric, Prediction, Score, best_alias, normalize_answer
 
 
 def _em(pred: str, gold: str) -> float:

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from .base import Metric, Prediction, Score
+from harness.metrics.base import Metric, Prediction, Score
 
 UNPARSED = "<unparsed>"
 

@@ -4,7 +4,7 @@ and fixes, and one blended rate would hide which of them moved."""
 
 from __future__ import annotations
 
-from .base import Metric, Prediction, Score, normalize_answer
+from harness.metrics.base import Metric, Prediction, Score, normalize_answer
 
 
 def answer_is_correct(pred_text: str, golds: tuple[str, ...]) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from .base import Metric, Prediction, Score
+from harness.metrics.base import Metric, Prediction, Score
 
 SIMILARITY_KEY = "answer_similarity"  # where annotate_similarity leaves each item's cosine
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Metric, Prediction, Score, normalize_answer
+from harness.metrics.base import Metric, Prediction, Score, normalize_answer
 
 # Function words that carry no claim; an answer's other tokens must appear in the passages.
 STOPWORDS = frozenset(

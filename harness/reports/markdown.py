@@ -1,0 +1,303 @@
+"""report.md: arms x metrics per task with 95% CIs, efficiency, failures, and what the metrics mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.base.stats import INTERVALS
+from harness.reports.compare import TIE_DESPITE_CI, versus_base
+from harness.reports.decision import decide
+
+
+def _fmt_metric(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "–"
+    v, lo, hi = m["value"], m.get("ci_low"), m.get("ci_high")
+    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+    return f"{v:.3f}{ci} (n={m['n']})"
+
+
+def _fmt_num(value, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}{unit}"
+
+
+def _fmt_bytes(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 2**20:.0f} MiB"
+
+
+def _cell(text: str) -> str:
+    """User-supplied text made inert in a Markdown table cell or header: HTML escaped (Markdown
+    renderers pass raw HTML through), pipes escaped, one line."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _forgetting_lines(runs: list[dict]) -> list[str]:
+    with_f = [r for r in runs if r.get("forgetting")]
+    if not with_f:
+        return []
+    probes = sorted({p for r in with_f for p in r["forgetting"].get("probes", {})})
+    lines = [
+        "",
+        "Forgetting on retention probes: score(base) - score(arm) on the same items, 95% paired CI "
+        "(positive = forgot).",
+        "",
+        "| arm | mean | " + " | ".join(map(_cell, probes)) + " | perplexity (base → arm) |",
+        "|---|---|" + "---|" * len(probes) + "---|",
+    ]
+    for r in with_f:
+        f = r["forgetting"]
+        if f.get("by_construction"):
+            lines.append(
+                f"| `{r['arm']}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |"
+            )
+            continue
+        cells = [_fmt_metric(f.get("mean"))] + [_fmt_metric(f["probes"].get(p)) for p in probes]
+        ppl = f.get("perplexity")
+        cells.append(f"{ppl['base']:.1f} → {ppl['arm']:.1f}" if ppl else "–")
+        lines.append(f"| `{r['arm']}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _seed_lines(groups: list[dict]) -> list[str]:
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Repeated training (`seeds`)",
+        "",
+        "Each arm below was trained once per seed; mean ± sample standard deviation over seeds, "
+        "range, and every seed's value. A difference between arms smaller than this spread is "
+        "not a finding.",
+        "",
+        "| task | arm | metric | mean ± sd | min – max | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in groups:
+        rows = list(g["metrics"].items())
+        if g.get("forgetting_mean"):
+            rows.append(("forgetting (mean over probes)", g["forgetting_mean"]))
+        for name, m in rows:
+            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
+            per_seed = ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items())
+            lines.append(
+                f"| {g['task']} | `{g['arm']}` | {_cell(name)} | {m['mean']:.3f}{sd} | "
+                f"{m['min']:.3f} – {m['max']:.3f} | {per_seed} |"
+            )
+        if g["not_ok"]:
+            lines.append(
+                f"| {g['task']} | `{g['arm']}` | seeds that did not finish | "
+                + ", ".join(f"{s}: {st}" for s, st in g["not_ok"].items())
+                + " | | |"
+            )
+    return lines
+
+
+def _style_lines(info: dict) -> list[str]:
+    """The task's answer style and what it set, and the ceiling the length limit allows."""
+    st = info.get("style")
+    if not st:
+        return []
+    how = f"inferred: {st['reason']}" if st.get("inferred") else "set in the suite"
+    lines = [
+        "",
+        f"Answer style **{st['answer_style']}** ({_cell(how)}): max_new_tokens "
+        f"{st['max_new_tokens']}, prompt budget {st['max_prompt_tokens']} tokens"
+        + (
+            f", style sentence “{_cell(st['style_instruction'])}”"
+            if st["style_instruction"]
+            else ""
+        )
+        + ".",
+    ]
+    ceiling = info.get("ceiling")
+    if ceiling and ceiling.get("metrics"):
+        parts = ", ".join(f"{n} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
+        lines += [
+            "",
+            f"Ceiling (each gold answer cut to {ceiling['max_new_tokens']} tokens, scored; "
+            f"{ceiling['answers_cut']} cut): {parts}.",
+        ]
+    return lines
+
+
+def _prompt_tokens(e: dict) -> str:
+    mean = e.get("prompt_tokens_mean")
+    if mean is None:
+        return "–"
+    over = e.get("prompts_over_budget") or 0
+    return f"{mean:.0f} ({e.get('prompt_tokens_max')})" + (f", {over} over budget" if over else "")
+
+
+def _variant_lines(groups: list[dict]) -> list[str]:
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Prompt wordings (`prompt_variants`)",
+        "",
+        "Each arm below ran once per wording of its instruction and grounding sentence; mean ± "
+        "sample standard deviation over wordings, range, and every wording's value. A difference "
+        "between arms smaller than this spread depends on how the prompt is phrased.",
+        "",
+        "| task | arm | metric | mean ± sd | min – max | per wording |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in groups:
+        for name, m in g["metrics"].items():
+            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
+            per = ", ".join(f"{_cell(v)}: {x:.3f}" for v, x in m["per_variant"].items())
+            lines.append(
+                f"| {_cell(g['task'])} | `{_cell(g['arm'])}` | {name} | {m['mean']:.3f}{sd} | "
+                f"{m['min']:.3f} – {m['max']:.3f} | {per} |"
+            )
+    return lines
+
+
+def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
+    lines = ["", "## Decision", ""]
+    for d in decide(payload, run_dir):
+        head = (
+            f"**{d['task']}: recommend `{d['recommended']}`**"
+            if d["recommended"]
+            else f"**{d['task']}: no recommendation**"
+        )
+        lines.append(head + (f" (decided on {d['metric']})" if d.get("metric") else ""))
+        lines += [f"- {r}" for r in d["reasons"]]
+        if d.get("bottleneck"):
+            lines.append(f"- Where RAG loses: {d['bottleneck']['text']}.")
+        if d.get("would_change"):
+            lines.append("- What would change the verdict: " + "; ".join(d["would_change"]) + ".")
+        lines.append("")
+    return lines
+
+
+def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
+    comps = versus_base(payload, run_dir)
+    if not comps:
+        return []
+    lines = [
+        "",
+        "## Compared with `base` (paired, same items)",
+        "",
+        f"Delta = arm - base. Exact McNemar for 0/1 scores, paired bootstrap otherwise; p Holm-adjusted "
+        f"across these {len(comps)} comparisons. **tie** = not significant at 0.05; higher / lower = "
+        f"a significant difference on a metric with no good direction.",
+        "",
+        "| task | arm | metric | n | delta | 95% CI | p (Holm) | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in comps:
+        r = c.result
+        verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
+        verdict += " (†)" if c.tie_despite_ci else ""
+        lines.append(
+            f"| {c.task} | `{_cell(c.b)}` | {_cell(c.metric)} | {r['n']} | {r['delta']:+.3f} | "
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
+        )
+    if any(c.tie_despite_ci for c in comps):
+        lines += ["", TIE_DESPITE_CI]
+    return lines
+
+
+def render_markdown(payload: dict, run_dir: Path) -> str:
+    env = payload["environment"]
+    lines = [
+        f"# adaptbench: {payload['suite']}",
+        "",
+        f"Model `{payload['model']['name']}` ({payload['model']['source']}, fingerprint "
+        f"`{payload['model']['fingerprint']}`) on {env['device']} ({env.get('device_name')}), dtype {env['dtype']}, "
+        f"seed {env['seed']}. adaptbench {env['adaptbench']}, git {str(env.get('git_sha'))[:10]}"
+        f"{' (dirty)' if env.get('git_dirty') else ''}. Written {payload['created']}.",
+        "",
+        "Values are means with 95% bootstrap confidence intervals; n is the number of items the metric "
+        "applies to. Arrows: ↑ higher is better, ↓ lower is better.",
+    ]
+    definitions = payload.get("metric_definitions", {})
+    for task, info in payload["tasks"].items():
+        runs = [r for r in payload["runs"] if r["task"] == task]
+        metric_names: list[str] = []
+        for r in runs:
+            for name in r.get("metrics", {}):
+                if name not in metric_names:
+                    metric_names.append(name)
+        lines += ["", f"## Task `{task}`", ""]
+        lines.append(
+            f"{info['eval_items']} eval items (of {info['eval_items_total']}); splits: "
+            + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+            + "."
+        )
+        lines += _style_lines(info)
+        leak = info.get("leakage") or {}
+        if leak.get("total"):
+            lines.append(
+                f"**Leakage warning:** {leak['total']} dev/eval questions are identical or near-identical "
+                f"(TF-IDF cosine ≥ {leak['threshold']}) to train questions."
+            )
+        arrows = {True: " ↑", False: " ↓", None: ""}
+        header = ["arm", "status"] + [
+            f"{n}{arrows[definitions.get(n, {}).get('higher_is_better')]}" for n in metric_names
+        ]
+        lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
+        for r in runs:
+            cells = [f"`{r['arm']}`", r["status"] + (" (cached)" if r.get("cached") else "")]
+            cells += [_fmt_metric(r.get("metrics", {}).get(n)) for n in metric_names]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines += [
+            "",
+            "| arm | prompt tokens mean (max) | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in runs:
+            e = r.get("efficiency") or {}
+            params = e.get("params_total")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"`{r['arm']}`",
+                        _prompt_tokens(e),
+                        _fmt_num(e.get("tokens_per_s")),
+                        _fmt_num(e.get("latency_p50_s"), " s", 3),
+                        _fmt_num(e.get("latency_p95_s"), " s", 3),
+                        _fmt_bytes(e.get("peak_memory_bytes"))
+                        + (f" ({e['memory_kind']})" if e.get("memory_kind") else ""),
+                        f"{params / 1e6:.1f}M ({e.get('params_trainable') or 0:,})"
+                        if params
+                        else "–",
+                        _fmt_num((e.get("phases") or {}).get("predict", {}).get("seconds"), " s"),
+                    ]
+                )
+                + " |"
+            )
+        lines += _forgetting_lines(runs)
+        failed = [r for r in runs if r["status"] != "ok"]
+        if failed:
+            lines += ["", "**Runs that did not finish:**", ""]
+            lines += [
+                f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
+            ]
+    lines += _seed_lines(payload.get("seed_groups") or [])
+    lines += _variant_lines(payload.get("variant_groups") or [])
+    lines += _versus_base_lines(payload, run_dir)
+    lines += _decision_lines(payload, run_dir)
+    used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
+    if used:
+        lines += ["", "## Metric definitions", ""]
+        lines += [
+            f"- **{_cell(n)}**: {_cell(definitions[n].get('description', ''))}"
+            for n in used
+            if n in definitions
+        ]
+        lines += ["", INTERVALS]
+    lines += [
+        "",
+        "Latency is the wall time of the batch an item was generated in (what a caller waits when "
+        "requests are served in batches of `model.batch_size`).",
+        "",
+    ]
+    return "\n".join(lines)

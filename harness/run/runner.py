@@ -1,0 +1,491 @@
+"""Runs the (task x arm) matrix of a suite: plan the cells, run or reuse each, write results.
+
+Each cell is keyed by a content hash of everything that decides its result (`harness.run.store`
+computes it and keeps finished cells); a rerun reuses a finished cell unless something it depends
+on changed or `force` is set. A cell that fails becomes a record with a reason and the other
+cells still run. The record's shape is `harness.spec.record.RunRecord`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.arms import ARMS
+from harness.arms.prompting import gold_answer, is_abstention
+from harness.base import distributed
+from harness.base.files import write_json_atomic
+from harness.base.fingerprint import environment
+from harness.base.log import log
+from harness.base.measure import Efficiency, phase
+from harness.data.tasks import Item, TaskData, leakage_warning, load_task
+from harness.engine.retention import (
+    base_measurement,
+    forgetting,
+    measure,
+    not_applicable,
+)
+from harness.engine.retrieval import Embedder, RetrievalParams
+from harness.engine.training import Diverged
+from harness.metrics import (
+    CORPUS_PREFIX,
+    METRICS,
+    METRICS_VERSION,
+    Prediction,
+    annotate_similarity,
+    get_metric,
+)
+from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
+from harness.reports.write import write_reports
+from harness.run.cell import Cell
+from harness.run.scoring import score, task_metrics
+from harness.run.seeds import seed_groups, variant_groups
+from harness.run.store import cell_lock, content_hash, find_cached, store_cell
+from harness.spec.config import ArmSpec, SuiteSpec
+from harness.spec.record import SCHEMA_VERSION
+
+
+@dataclass
+class RunContext:
+    """What arms get: the suite, the seed and a lazily loaded backend shared by all cells."""
+
+    suite: SuiteSpec
+    device: str
+    dtype: str
+    progress: bool = True
+    _backend: Any = None
+    _embedders: dict = field(default_factory=dict)
+    model_load_seconds: float | None = None
+
+    def embedder(self, name: str):
+        """One loaded embedder per name, shared by every arm of the run."""
+        if name not in self._embedders:
+            self._embedders[name] = Embedder(name, device=self.device)
+        return self._embedders[name]
+
+    @property
+    def seed(self) -> int:
+        return self.suite.seed
+
+    def seed_for(self, arm_spec: ArmSpec) -> int:
+        """A cell's seed: the arm's own (`seed`/`seeds`), else the suite's."""
+        return self.seed if arm_spec.seed is None else arm_spec.seed
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from harness.models.hf import HFBackend
+
+            m = self.suite.model
+            resolved = resolve_model(m, progress=self.progress)
+            log(f"loading {m.name} on {self.device} ({self.dtype})")
+            with phase("load_model") as ph:
+                self._backend = HFBackend(
+                    resolved.path,
+                    device=self.device,
+                    dtype=self.dtype,
+                    batch_size=m.batch_size,
+                    chat_template=m.chat_template,
+                    system_prompt=m.system_prompt,
+                    trust_remote_code=m.trust_remote_code,
+                    progress=self.progress,
+                )
+            self.model_load_seconds = ph.seconds
+        return self._backend
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] != "ok"]
+
+
+def run_suite(
+    suite: SuiteSpec,
+    out_dir: Path,
+    arms: list[str] | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    strict_leakage: bool = False,
+    progress: bool = True,
+    suite_path: str | None = None,
+) -> RunResult:
+    arm_specs = _select_arms(suite, arms)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = pick_device(suite.model.device)
+    dtype = pick_dtype(suite.model.dtype, device)
+    distributed.init(device)  # under accelerate launch / torchrun: one process per GPU
+    ctx = RunContext(suite=suite, device=device, dtype=dtype, progress=progress)
+    model = resolve_model(suite.model, progress=progress)
+    env = environment(device, dtype, suite.seed)
+    result = RunResult(out_dir)
+    tasks_info: dict[str, Any] = {}
+    for task_spec in suite.tasks:
+        task = load_task(task_spec, strict_leakage=strict_leakage)
+        items = select_items(task.eval, limit, suite.seed)
+        tasks_info[task_spec.name] = _task_info(task, items)
+        if distributed.is_main():
+            tasks_info[task_spec.name]["ceiling"] = ceiling(ctx, task, items, model.path)
+            _log_style(task)
+        if task.leakage.get("total"):
+            where = f"see results.json tasks.{task_spec.name}.leakage"
+            log(f"{leakage_warning(task_spec.name, task.leakage)}; {where}")
+        for arm_spec in arm_specs:
+            key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
+            cell = Cell(model, task, items, arm_spec, ctx.seed_for(arm_spec), key)
+            record = (
+                None
+                if force
+                else find_cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
+            )
+            if not distributed.is_main():
+                if record is None:
+                    join_training(ctx, task, arm_spec)
+                continue
+            if record is None:
+                record = _run_locked(ctx, out_dir, cell, env, force)
+            if record.get("cached"):
+                log(
+                    f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
+                )
+            result.records.append(record)
+    if not distributed.is_main():
+        return result  # rank 0 writes the results
+    payload = _results_payload(suite, suite_path, limit, ctx, env, model, tasks_info, result)
+    write_json_atomic(out_dir / "results.json", payload)
+
+    write_reports(out_dir, payload)
+    return result
+
+
+def _task_info(task: TaskData, items: list[Item]) -> dict[str, Any]:
+    """What results.json says about one task: its sizes, leakage, sources, split and style."""
+    return {
+        "eval_items": len(items),
+        "eval_items_total": len(task.eval),
+        "splits": {k: len(v) for k, v in task.splits.items()},
+        "leakage": task.leakage,
+        "sources": task.sources,  # files and sheets it was built from, with content hashes
+        "split": task.split,  # how one items file was split (data.items), else None
+        "style": task.style.as_dict() if task.style else None,
+    }
+
+
+def _run_locked(ctx: RunContext, out_dir: Path, cell: Cell, env: dict, force: bool) -> dict:
+    """Run one cell under its cache lock, unless a concurrent identical run finished it first."""
+    task, arm = cell.task.spec.name, cell.arm.label
+    with cell_lock(cell.key, cell.label):
+        record = None
+        if not force:  # a concurrent identical run may have finished it meanwhile
+            record = find_cached(out_dir, task, arm, cell.key, len(cell.items))
+        if record is None:
+            log(f"{cell.label}: running on {len(cell.items)} eval items")
+            record, rows = run_cell(ctx, cell, env)
+            store_cell(out_dir, record, rows)
+            if (
+                distributed.active()
+                and record["status"] != "ok"
+                and ARMS[cell.arm.arm].changes_weights
+            ):
+                # The other processes may be waiting inside this arm's training: stop them all.
+                raise SystemExit(
+                    f"{cell.label} failed in a multi-process "
+                    f"run ({record['reason']}); finished arms are saved, rerun to go on"
+                )
+    return record
+
+
+def _results_payload(
+    suite: SuiteSpec,
+    suite_path: str | None,
+    limit: int | None,
+    ctx: RunContext,
+    env: dict,
+    model: ResolvedModel,
+    tasks_info: dict[str, Any],
+    result: RunResult,
+) -> dict:
+    """The whole results.json: the suite, environment, metric definitions, tasks and runs."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suite": suite.name,
+        "suite_path": suite_path,
+        "created": _now(),
+        "limit": limit,
+        "suite_spec": suite.model_dump(),
+        "environment": env | {"model_load_seconds": ctx.model_load_seconds},
+        "model": {
+            "name": suite.model.name,
+            "source": model.source,
+            "fingerprint": model.fingerprint,
+        },
+        "metric_definitions": {
+            name: {
+                "higher_is_better": m.higher_is_better,
+                "description": m.description,
+                "version": METRICS_VERSION,
+            }
+            for name, m in METRICS.items()
+        },
+        "tasks": tasks_info,
+        "runs": result.records,
+        "seed_groups": seed_groups(suite.arms, result.records),
+        "variant_groups": variant_groups(result.records),
+    }
+
+
+def _log_style(task: TaskData) -> None:
+    st = task.style
+    if st is None:
+        return
+    how = f"inferred: {st.reason}" if st.inferred else "set in the suite"
+    log(
+        f"task '{task.spec.name}': answer style {st.answer_style} ({how}); max_new_tokens "
+        f"{st.max_new_tokens}, prompt budget {st.max_prompt_tokens} tokens"
+    )
+
+
+def _select_arms(suite: SuiteSpec, names: list[str] | None) -> list[ArmSpec]:
+    """The cells to run: the named arms (all by default), once per prompt variant and seed.
+
+    The suite's `prompt_variants` apply to arms that prompt a model and train no weights (a
+    wording change there costs one generation pass, not a training run; `retrieval_only` reads
+    no prompt); an arm's own list applies to it alone.
+    """
+    if names is not None and not names:
+        raise ValueError("--arms: no arm names given (omit it to run every arm)")
+    by_label = {a.label: a for a in suite.arms}
+    missing = [n for n in names or [] if n not in by_label]
+    if missing:
+        raise ValueError(
+            f"--arms: {missing} not in suite '{suite.name}' (it has: {', '.join(by_label)})"
+        )
+    chosen = [by_label[n] for n in names] if names else suite.arms
+    cells = []
+    for arm in chosen:
+        kind = ARMS[arm.arm]
+        # Wordings matter to arms that prompt a model and train nothing.
+        shared = suite.prompt_variants if kind.uses_generator and not kind.changes_weights else None
+        cells += arm.cells(shared)
+    return cells
+
+
+def select_items(items: list[Item], limit: int | None, seed: int) -> list[Item]:
+    """`limit` items drawn with the suite seed (file order kept), so a subset is not just the head."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise ValueError("--limit must be at least 1")
+    keep = sorted(random.Random(seed).sample(range(len(items)), limit))
+    return [items[i] for i in keep]
+
+
+# --------------------------------------------------------------------------------------------
+# one cell
+
+
+def join_training(ctx: RunContext, task: TaskData, arm_spec: ArmSpec) -> None:
+    """Rank > 0 of a multi-GPU run: take part in this cell's training, if it trains (rank 0
+    evaluates and records). A failure stops this process (and so the launch): rank 0 records it."""
+    arm_cls = ARMS[arm_spec.arm]
+    if not hasattr(arm_cls, "join_training"):
+        return
+    seed = ctx.seed_for(arm_spec)
+    _seed_everything(seed)
+    try:
+        arm = build_arm(ctx, arm_spec)
+        if arm.retrieves_before_prepare:
+            arm.build_retriever(task)
+        arm.join_training(task)
+    except Exception as exc:
+        raise SystemExit(
+            f"[adaptbench rank {distributed.rank()}] {task.spec.name} / {arm_spec.label}: {exc}"
+        ) from exc
+
+
+def build_arm(ctx: RunContext, arm_spec: ArmSpec):
+    """One cell's arm, with its parameters, seed, retrieval settings and prompt wording."""
+    arm_cls = ARMS[arm_spec.arm]
+    retrieval = None
+    if arm_spec.retrieval is not None:
+        retrieval = RetrievalParams.model_validate(arm_spec.retrieval)
+    return arm_cls(
+        arm_cls.Params.model_validate(arm_spec.params),
+        ctx,
+        retrieval=retrieval,
+        seed=ctx.seed_for(arm_spec),
+        variant=arm_spec.variant,
+    )
+
+
+def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
+    """Run one cell: build its arm, prepare, predict, score; a failure becomes the record."""
+    task, items, arm_spec, model, seed = cell.task, cell.items, cell.arm, cell.model, cell.seed
+    arm_cls = ARMS[arm_spec.arm]
+    params = arm_cls.Params.model_validate(arm_spec.params)
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "id": cell.name,
+        "task": task.spec.name,
+        "arm": arm_spec.label,
+        "kind": arm_spec.arm,
+        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
+        "variant": arm_spec.variant.name if arm_spec.variant else None,
+        "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
+        "content_hash": cell.key,
+        "started": _now(),
+        "spec": {
+            "arm": arm_spec.model_dump(),
+            "params": params.model_dump(),
+            "task": task.spec.model_dump(),
+            "model": ctx.suite.model.model_dump()
+            | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
+            "seed": seed,
+        },
+        "environment": env,
+        "model_fingerprint": model.fingerprint,
+    }
+    eff = Efficiency(items=len(items))
+    _seed_everything(seed)
+    try:
+        arm = build_arm(ctx, arm_spec)
+        with phase("prepare") as ph:
+            arm.setup(task)
+        eff.add(ph)
+        if arm.uses_generator:
+            _ = ctx.backend  # load the model outside the timed predict phase
+        with phase("predict") as ph:
+            preds = arm.predict(task, items)
+        eff.add(ph)
+        if len(preds) != len(items):
+            raise RuntimeError(f"arm returned {len(preds)} predictions for {len(items)} items")
+        eff.generated_tokens = sum(p.new_tokens for p in preds)
+        eff.latencies = [p.latency_s for p in preds]
+        eff.retrieval_latencies = [
+            p.extra["retrieval_s"] for p in preds if "retrieval_s" in p.extra
+        ]
+        eff.params_total, eff.params_trainable = arm.parameter_counts()
+        eff.extra = arm.stats
+        eff.prompt_tokens = [p.extra["prompt_tokens"] for p in preds if "prompt_tokens" in p.extra]
+        eff.over_budget = sum(1 for p in preds if p.extra.get("over_budget"))
+        metric_names = task_metrics(task)
+        if "answer_similarity" in metric_names:
+            annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
+        rows, metrics = score(task, items, preds, metric_names, ctx.seed)
+        if ctx.suite.retention is not None:
+            with phase("retention") as ph:
+                record["forgetting"] = retention_of(ctx, arm, model.fingerprint)
+            eff.add(ph)
+        record.update(status="ok", reason=None, metrics=metrics, efficiency=eff.as_dict())
+    except Exception as exc:  # failure is data: record it, keep going with the other cells
+        status, reason = _classify_failure(exc)
+        log(f"{cell.name}: {status}: {reason}")
+        record.update(
+            status=status,
+            reason=reason,
+            traceback=traceback.format_exc(limit=8),
+            metrics={},
+            efficiency=eff.as_dict(),
+        )
+        rows = []
+    record["finished"] = _now()
+    record["cached"] = False
+    record["samples"] = f"samples/{cell.name}.jsonl"
+    return record, rows
+
+
+def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:
+    """What a perfect answer scores within the length limit: each gold answer cut to
+    `max_new_tokens` model tokens (unanswerable items: the abstain answer), scored like an arm.
+    """
+    spec = task.spec
+    if spec.scoring != "generate":
+        return None
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(model_path), trust_remote_code=ctx.suite.model.trust_remote_code
+    )
+    limit = spec.generation.max_new_tokens
+    preds, cut = [], 0
+    for item in items:
+        gold = gold_answer(spec, item)
+        ids = tokenizer(gold, add_special_tokens=False)["input_ids"]
+        if len(ids) > limit:
+            gold, cut = tokenizer.decode(ids[:limit], skip_special_tokens=True), cut + 1
+        preds.append(Prediction(output=gold, abstained=is_abstention(gold, spec.abstain_patterns)))
+    names = [
+        n for n in task_metrics(task) if get_metric(n) is not None or n.startswith(CORPUS_PREFIX)
+    ]
+    if "answer_similarity" in names:
+        annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
+    _, metrics = score(task, items, preds, names, ctx.seed)
+    return {
+        "max_new_tokens": limit,
+        "answers_cut": cut,
+        "metrics": {n: m for n, m in metrics.items() if m.get("n")},
+    }
+
+
+def retention_of(ctx: RunContext, arm, model_fingerprint: str) -> dict:
+    """Forgetting of an arm on the suite's retention probes (0 by construction without training)."""
+
+    spec = ctx.suite.retention
+    if not arm.changes_weights:
+        return not_applicable(spec)
+    log(
+        f"retention probes ({', '.join(spec.probes)}) on the base model (cached) and on the adapted one"
+    )
+    base = base_measurement(ctx.backend, spec, model_fingerprint)
+    adapted = measure(arm.generator(), spec)
+    return forgetting(base, adapted, ctx.seed) | {
+        "seconds": adapted["seconds"],  # probing this arm
+        "base_seconds": base["seconds"],  # probing the base model (paid once, then cached)
+        "base_cached": base["cached"],
+    }
+
+
+def _classify_failure(exc: BaseException) -> tuple[str, str]:
+    import torch
+
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, Diverged):
+        return (
+            "diverged",
+            f"{exc} (hint: lower learning_rate, raise warmup_ratio, or check the data)",
+        )
+    if (
+        isinstance(exc, (torch.OutOfMemoryError, MemoryError))
+        or "out of memory" in str(exc).lower()
+    ):
+        return "oom", text + (
+            " (hint: lower model.batch_size, rows_per_step or max_seq_len; turn on gradient_checkpointing; "
+            "or use lora/qlora instead of full)"
+        )
+    return "failed", text
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------------------------
+# cache and files
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

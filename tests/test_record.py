@@ -1,0 +1,82 @@
+"""The typed run record: a real run's results.json validates against `adaptbench schema`."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.spec.record import (
+    changes_weights,
+    direction,
+    metric_value,
+    ok_runs,
+    primary_metric,
+)
+
+
+def _schema() -> dict:
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_a_runs_results_json_validates_against_the_printed_schema(
+    tiny_suite, tmp_path, fake_backend
+):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(tiny_suite), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    results = json.loads((out / "results.json").read_text())
+    schema = _schema()
+    jsonschema.validate(results, schema)
+    # The arm class's flag is recorded, and the accessors read it.
+    assert {run["arm"]: run["changes_weights"] for run in results["runs"]} == {
+        "base": False,
+        "few_shot": False,
+    }
+    assert [r["arm"] for r in ok_runs(results["runs"], "qa")] == ["base", "few_shot"]
+    broken = json.loads(json.dumps(results))
+    broken["runs"][0]["status"] = "finished"  # not a status the runner writes
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    del broken["runs"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_every_field_of_the_schema_is_described():
+    schema = _schema()
+    missing = [
+        f"{name}.{field}"
+        for name, definition in schema["$defs"].items()
+        for field, prop in definition.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    missing += [f for f, prop in schema["properties"].items() if not prop.get("description")]
+    assert missing == []
+
+
+def test_accessors_read_old_and_new_records():
+    lora_old = {"kind": "lora", "status": "ok", "metrics": {}}
+    rag_new = {"kind": "rag", "changes_weights": False, "status": "ok", "metrics": {}}
+    custom = {"kind": "my_adapter", "changes_weights": True, "status": "failed"}
+    assert changes_weights(lora_old) and not changes_weights(rag_new) and changes_weights(custom)
+    run = {
+        "task": "t",
+        "status": "ok",
+        "metrics": {"token_f1": {"value": 0.4, "n": 3}, "latency": {"higher_is_better": False}},
+        "forgetting": {"mean": {"value": 0.02}},
+    }
+    assert metric_value(run, "token_f1") == 0.4
+    assert metric_value(run, "forgetting") == 0.02
+    assert metric_value(run, "exact_match") is None and metric_value(None, "x") is None
+    assert direction("token_f1", {"token_f1": {"higher_is_better": True}}) is True
+    assert direction("latency", {}, [run]) is False
+    assert direction("unknown", {}, [run]) is None
+    assert primary_metric({"token_f1": 1, "exact_match": 2}) == "exact_match"
+    assert primary_metric(["abstention_rate"]) is None
+    assert ok_runs([run, custom]) == [run]
