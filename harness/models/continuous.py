@@ -49,6 +49,11 @@ _PROCESSOR_FIELDS = {
 }
 
 
+# Prompt tokens one prefill forward takes (at least one prompt): a CPU prefills long padded
+# prompts faster in small groups than all at once (benchmarks/results/bench_generate.json).
+PREFILL_TOKENS = 2048
+
+
 def supported(model) -> str | None:
     """None where continuous batching gives `generate`'s greedy outputs, else the reason not."""
     if getattr(model.config, "is_encoder_decoder", False):
@@ -221,13 +226,18 @@ class ContinuousGenerator:
         # consecutive prompts have similar lengths, so each prefill group pads little.
         waiting = deque(sorted(range(len(prompts)), key=lambda i: -len(prompts[i])))
         # A prefill is a forward of its own and a copy of the running cache when it joins, so
-        # free places are refilled a quarter of the batch at a time, not one by one.
+        # free places are refilled a quarter of the batch at a time, not one by one; each
+        # prefill forward takes at most PREFILL_TOKENS prompt tokens (the rest wait their turn).
         refill_at = max(1, self.batch_size // 4)
         batch: _Batch | None = None
         while waiting or batch is not None:
             free = self.batch_size - (len(batch.rows) if batch else 0)
             if waiting and (batch is None or free >= refill_at):
-                group = [waiting.popleft() for _ in range(min(free, len(waiting)))]
+                group = [waiting.popleft()]
+                budget = PREFILL_TOKENS - len(prompts[group[0]])
+                while waiting and len(group) < free and len(prompts[waiting[0]]) <= budget:
+                    budget -= len(prompts[waiting[0]])
+                    group.append(waiting.popleft())
                 new = self._prefill(group, prompts, n_prefix, prefix)
                 on_step(len(group))
                 if batch is None:
