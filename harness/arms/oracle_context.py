@@ -14,7 +14,7 @@ from harness.arms.core import ArmError
 from harness.arms.rag import RagArm, RagParams
 from harness.base.measure import Timer
 from harness.data.tasks import Item, TaskData
-from harness.engine.retrieval import Hit, gold_hits
+from harness.engine.retrieval import Hit
 
 
 class OracleContextArm(RagArm):
@@ -39,7 +39,7 @@ class OracleContextArm(RagArm):
             if not item.doc_ids:
                 continue
             with Timer() as t:
-                hits = gold_hits(self.retriever, item.question, item.doc_ids, self.retrieval.k)
+                hits = self.retriever.gold_hits(item.question, item.doc_ids, self.retrieval.k)
             if not hits:
                 missing += 1  # the named document is not in the corpus: keep the retrieved ones
                 continue

@@ -14,7 +14,7 @@ import random
 import shutil
 import sys
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,7 +26,7 @@ from harness.base.itemhash import item_hash
 from harness.base.locks import file_lock, lock_path
 from harness.base.measure import count_parameters, phase
 from harness.data.tasks import Item, TaskData
-from harness.engine.retrieval import Hit, gold_hits, same_document
+from harness.engine.retrieval import Hit, same_document
 from harness.engine.training import corpus_examples, make_rows, mfu, qa_examples, train
 from harness.models.hf import HFBackend
 from harness.models.resolve import cache_dir, resolve_model
@@ -193,7 +193,7 @@ class TrainedArm(Arm):
             distractors = [
                 h for h in hits if not any(same_document(h.doc_id, d) for d in item.doc_ids)
             ]
-            gold = gold_hits(self.retriever, item.question, item.doc_ids, 1) if item.doc_ids else []
+            gold = self.retriever.gold_hits(item.question, item.doc_ids, 1) if item.doc_ids else []
             digest = hashlib.sha256(f"raft:{self.seed}:{item.id}".encode()).digest()
             rng = random.Random(int.from_bytes(digest[:8], "big"))
             if gold and rng.random() < self.params.raft_gold_probability:
@@ -223,7 +223,7 @@ class TrainedArm(Arm):
             "params": self.params.model_dump(),
             "model": model_fp,
             "seed": self.seed,
-            "wording": wording_for(task, self.variant, self.retrieval).__dict__,
+            "wording": asdict(wording_for(task, self.variant, self.retrieval)),
             "retrieval": self.retrieval.model_dump()
             if self.params.train_with_retrieval and self.retrieval
             else None,

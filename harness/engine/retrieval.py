@@ -327,6 +327,8 @@ class Retriever:
         self.index = None
         self.stats: dict = {}
         self.warnings: list[str] = []
+        self._by_document: dict[str, list[int]] | None = None  # document -> its chunks (gold_hits)
+        self._vectors: dict[int, np.ndarray] = {}  # chunk vectors embedded so far (gold_hits)
 
     def build(
         self, docs: list[Document], corpus_name: str, answers: dict[str, str] | None = None
@@ -453,6 +455,33 @@ class Retriever:
             h.update(json.dumps((answers or {}).get(d.id)).encode())
         return h.hexdigest()[:20]
 
+    def gold_hits(self, query: str, doc_ids: tuple[str, ...], k: int) -> list[Hit]:
+        """The k chunks of the named documents nearest to the query ([] if none is in the index).
+
+        Chunks are found through a document map built once, and each chunk is embedded at most
+        once per retriever: the oracle arm and RAFT training ask this for every item.
+        """
+        if self._by_document is None:
+            self._by_document = {}
+            for n, chunk in enumerate(self.chunks):
+                parts = chunk.doc_id.split("#")
+                for end in range(1, len(parts) + 1):  # the document and each `#` prefix of it
+                    self._by_document.setdefault("#".join(parts[:end]), []).append(n)
+        found = sorted({n for d in doc_ids for n in self._by_document.get(d, [])})
+        if not found:
+            return []
+        todo = [n for n in found if n not in self._vectors]
+        if todo:
+            vectors = self.embedder.encode([self.chunk_text(self.chunks[n]) for n in todo])
+            self._vectors.update(zip(todo, vectors))
+        scores = np.stack([self._vectors[n] for n in found]) @ self.embedder.encode([query])[0]
+        order = sorted(range(len(found)), key=lambda j: -scores[j])[:k]
+        gold = [self.chunks[n] for n in found]
+        return [
+            Hit(gold[j].id, gold[j].doc_id, gold[j].title, gold[j].text, float(scores[j]), rank)
+            for rank, j in enumerate(order, 1)
+        ]
+
     def search(self, queries: list[str], k: int) -> tuple[list[list[Hit]], list[float]]:
         """Top-k hits per query and each query's latency (embedding + search, one at a time)."""
         import faiss
@@ -485,20 +514,6 @@ class Retriever:
         finally:
             faiss.omp_set_num_threads(previous)
         return results, latencies
-
-
-def gold_hits(retriever: Retriever, query: str, doc_ids: tuple[str, ...], k: int) -> list[Hit]:
-    """The k chunks of the named documents nearest to the query ([] if none is in the index)."""
-    gold = [c for c in retriever.chunks if any(same_document(c.doc_id, d) for d in doc_ids)]
-    if not gold:
-        return []
-    vectors = retriever.embedder.encode([retriever.chunk_text(c) for c in gold])
-    scores = vectors @ retriever.embedder.encode([query])[0]
-    order = sorted(range(len(gold)), key=lambda j: -scores[j])[:k]
-    return [
-        Hit(gold[j].id, gold[j].doc_id, gold[j].title, gold[j].text, float(scores[j]), rank)
-        for rank, j in enumerate(order, 1)
-    ]
 
 
 def same_document(chunk_doc_id: str, gold_id: str) -> bool:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness.metrics.base import Metric, Prediction, Score, best_alias, normalize_answer
+from harness.metrics.base import (
+    Metric,
+    Prediction,
+    Score,
+    best_alias,
+    normalize_answer,
+    settled_by_abstention,
+)
 
 
 def _em(pred: str, gold: str) -> float:
@@ -28,19 +35,12 @@ def _golds(item) -> tuple[str, ...]:
     return kept or tuple(item.answers)
 
 
-def _unanswerable(item, pred: Prediction) -> Score:
-    if pred.abstained:
-        return Score(1.0, "unanswerable item; abstained (correct)")
-    return Score(0.0, "unanswerable item; answered instead of abstaining")
-
-
 def _exact_match(item, pred: Prediction) -> Score | None:
     if item.choices is not None:
         return None
-    if not item.answerable:
-        return _unanswerable(item, pred)
-    if pred.abstained:
-        return Score(0.0, "abstained on an answerable item")
+    settled = settled_by_abstention(item, pred)
+    if settled is not None:
+        return settled
     value, gold = best_alias(_golds(item), lambda g: _em(pred.output, g))
     return Score(
         value,
@@ -51,10 +51,9 @@ def _exact_match(item, pred: Prediction) -> Score | None:
 def _token_f1(item, pred: Prediction) -> Score | None:
     if item.choices is not None:
         return None
-    if not item.answerable:
-        return _unanswerable(item, pred)
-    if pred.abstained:
-        return Score(0.0, "abstained on an answerable item")
+    settled = settled_by_abstention(item, pred)
+    if settled is not None:
+        return settled
     value, gold = best_alias(_golds(item), lambda g: _f1(pred.output, g))
     return Score(value, f"best F1 {value:.3f} against {gold!r}")
 

@@ -58,6 +58,19 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+def settled_by_abstention(item, pred: Prediction) -> Score | None:
+    """The SQuAD 2.0 score an item gets without comparing texts, or None when the texts decide:
+    on an unanswerable item abstaining scores 1 and answering 0; abstaining on an answerable
+    item scores 0."""
+    if not item.answerable:
+        if pred.abstained:
+            return Score(1.0, "unanswerable item; abstained (correct)")
+        return Score(0.0, "unanswerable item; answered instead of abstaining")
+    if pred.abstained:
+        return Score(0.0, "abstained on an answerable item")
+    return None
+
+
 def best_alias(golds: tuple[str, ...], fn: Callable[[str], float]) -> tuple[float, str]:
     """The best score over gold aliases, and the alias that gave it."""
     scored = [(fn(g), g) for g in golds]

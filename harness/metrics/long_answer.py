@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from harness.metrics.base import Metric, Prediction, Score
+from harness.metrics.base import Metric, Prediction, Score, settled_by_abstention
 
 SIMILARITY_KEY = "answer_similarity"  # where annotate_similarity leaves each item's cosine
 
@@ -28,21 +28,10 @@ def rouge_l_score(prediction: str, gold: str) -> float:
     return float(_scorer().score(gold, prediction)["rougeL"].fmeasure)
 
 
-def _settled(item, pred: Prediction) -> Score | None:
-    """The score an item gets without comparing texts, or None when the texts decide."""
-    if not item.answerable:
-        if pred.abstained:
-            return Score(1.0, "unanswerable item; abstained (correct)")
-        return Score(0.0, "unanswerable item; answered instead of abstaining")
-    if pred.abstained:
-        return Score(0.0, "abstained on an answerable item")
-    return None
-
-
 def _rouge_l(item, pred: Prediction) -> Score | None:
     if item.choices is not None:
         return None
-    settled = _settled(item, pred)
+    settled = settled_by_abstention(item, pred)
     if settled is not None:
         return settled
     value, gold = max((rouge_l_score(pred.output, g), g) for g in item.answers)
@@ -52,7 +41,7 @@ def _rouge_l(item, pred: Prediction) -> Score | None:
 def _similarity(item, pred: Prediction) -> Score | None:
     if item.choices is not None:
         return None
-    settled = _settled(item, pred)
+    settled = settled_by_abstention(item, pred)
     if settled is not None:
         return settled
     value = pred.extra.get(SIMILARITY_KEY)

@@ -60,39 +60,35 @@ def content_tokens(text: str) -> list[str]:
     return [t for t in normalize_answer(text).split() if t not in STOPWORDS]
 
 
-def _unsupported_tokens(item, pred: Prediction) -> tuple[list[str], list[str]] | None:
-    """(content tokens of the answer, those found neither in the passages nor the question)."""
+def _grounding(item, pred: Prediction, graded: bool) -> Score | None:
+    """Content tokens of the answer found neither in the retrieved passages nor the question:
+    their share (`graded`, for long answers) or a flag for any of them (short answers)."""
     if "retrieved" not in pred.extra or item.choices is not None or pred.abstained:
         return None
     tokens = content_tokens(pred.output)
+    if not tokens:
+        return Score(0.0, "no content tokens in the answer")
     # Words the answer repeats from the question ("The deductible for X is ...") are not claims.
     known = set(
         normalize_answer(" ".join(pred.extra.get("passages", [])) + " " + item.question).split()
     )
-    return tokens, [t for t in tokens if t not in known]
-
-
-def _unsupported_share(item, pred: Prediction) -> Score | None:
-    found = _unsupported_tokens(item, pred)
-    if found is None:
-        return None
-    tokens, missing = found
-    if not tokens:
-        return Score(0.0, "no content tokens in the answer")
-    share = len(missing) / len(tokens)
-    return Score(share, f"{len(missing)} of {len(tokens)} content words unsupported: {missing[:5]}")
-
-
-def _unsupported(item, pred: Prediction) -> Score | None:
-    found = _unsupported_tokens(item, pred)
-    if found is None:
-        return None
-    tokens, missing = found
-    if not tokens:
-        return Score(0.0, "no content tokens in the answer")
+    missing = [t for t in tokens if t not in known]
+    if graded:
+        share = len(missing) / len(tokens)
+        return Score(
+            share, f"{len(missing)} of {len(tokens)} content words unsupported: {missing[:5]}"
+        )
     if missing:
         return Score(1.0, f"not in the retrieved passages: {missing[:5]}")
     return Score(0.0, "every content token appears in the retrieved passages")
+
+
+def _unsupported_share(item, pred: Prediction) -> Score | None:
+    return _grounding(item, pred, graded=True)
+
+
+def _unsupported(item, pred: Prediction) -> Score | None:
+    return _grounding(item, pred, graded=False)
 
 
 recall_at_k = Metric(

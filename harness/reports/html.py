@@ -759,26 +759,16 @@ def _style_line(info: dict) -> str | None:
     return text
 
 
-def _variant_rows(groups: list[dict], task: str) -> list[dict]:
-    rows = []
-    for g in groups:
-        if g.get("task") != task:
-            continue
-        for name, m in g["metrics"].items():
-            sd = f" ± {m['std']:.3f}" if m.get("std") is not None else ""
-            rows.append(
-                {
-                    "arm": g["arm"],
-                    "metric": name,
-                    "mean": f"{m['mean']:.3f}{sd}",
-                    "range": f"{m['min']:.3f} – {m['max']:.3f}",
-                    "per_seed": ", ".join(f"{v}: {x:.3f}" for v, x in m["per_variant"].items()),
-                }
-            )
-    return rows
-
-
 def _seed_rows(groups: list[dict], task: str) -> list[dict]:
+    return _spread_rows(groups, task, "per_seed")
+
+
+def _variant_rows(groups: list[dict], task: str) -> list[dict]:
+    return _spread_rows(groups, task, "per_variant")
+
+
+def _spread_rows(groups: list[dict], task: str, per: str) -> list[dict]:
+    """Rows of mean ± sd, range and per-cell values for arms repeated over seeds or wordings."""
     rows = []
     for g in groups:
         if g.get("task") != task:
@@ -794,7 +784,7 @@ def _seed_rows(groups: list[dict], task: str) -> list[dict]:
                     "metric": name,
                     "mean": f"{m['mean']:.3f}{sd}",
                     "range": f"{m['min']:.3f} – {m['max']:.3f}",
-                    "per_seed": ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items()),
+                    "per_seed": ", ".join(f"{k}: {v:.3f}" for k, v in m[per].items()),
                 }
             )
     return rows

@@ -81,13 +81,7 @@ def _seed_lines(groups: list[dict]) -> list[str]:
         rows = list(g["metrics"].items())
         if g.get("forgetting_mean"):
             rows.append(("forgetting (mean over probes)", g["forgetting_mean"]))
-        for name, m in rows:
-            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
-            per_seed = ", ".join(f"{s}: {v:.3f}" for s, v in m["per_seed"].items())
-            lines.append(
-                f"| {g['task']} | `{g['arm']}` | {_cell(name)} | {m['mean']:.3f}{sd} | "
-                f"{m['min']:.3f} – {m['max']:.3f} | {per_seed} |"
-            )
+        lines += [_spread_line(g, name, m, "per_seed") for name, m in rows]
         if g["not_ok"]:
             lines.append(
                 f"| {g['task']} | `{g['arm']}` | seeds that did not finish | "
@@ -148,14 +142,18 @@ def _variant_lines(groups: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for g in groups:
-        for name, m in g["metrics"].items():
-            sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
-            per = ", ".join(f"{_cell(v)}: {x:.3f}" for v, x in m["per_variant"].items())
-            lines.append(
-                f"| {_cell(g['task'])} | `{_cell(g['arm'])}` | {name} | {m['mean']:.3f}{sd} | "
-                f"{m['min']:.3f} – {m['max']:.3f} | {per} |"
-            )
+        lines += [_spread_line(g, name, m, "per_variant") for name, m in g["metrics"].items()]
     return lines
+
+
+def _spread_line(group: dict, name: str, m: dict, per: str) -> str:
+    """One table row: an arm's metric over its seeds or wordings (mean ± sd, range, each)."""
+    sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
+    each = ", ".join(f"{_cell(k)}: {v:.3f}" for k, v in m[per].items())
+    return (
+        f"| {_cell(group['task'])} | `{_cell(group['arm'])}` | {_cell(name)} | "
+        f"{m['mean']:.3f}{sd} | {m['min']:.3f} – {m['max']:.3f} | {each} |"
+    )
 
 
 def _decision_lines(payload: dict, run_dir: Path) -> list[str]:

@@ -61,7 +61,21 @@ class RunContext:
     progress: bool = True
     _backend: Any = None
     _embedders: dict = field(default_factory=dict)
+    _tokenizer: Any = None
     model_load_seconds: float | None = None
+
+    def tokenizer(self, model_path: Path):
+        """The model's tokenizer, loaded once: the backend's when the model is already loaded."""
+        if self._tokenizer is None:
+            if self._backend is not None:
+                self._tokenizer = self._backend.tokenizer
+            else:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(
+                    str(model_path), trust_remote_code=self.suite.model.trust_remote_code
+                )
+        return self._tokenizer
 
     def embedder(self, name: str):
         """One loaded embedder per name, shared by every arm of the run."""
@@ -411,16 +425,12 @@ def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path
     spec = task.spec
     if spec.scoring != "generate":
         return None
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(model_path), trust_remote_code=ctx.suite.model.trust_remote_code
-    )
+    tokenizer = ctx.tokenizer(model_path)
     limit = spec.generation.max_new_tokens
+    golds = [gold_answer(spec, item) for item in items]
+    encoded = tokenizer(golds, add_special_tokens=False)["input_ids"] if golds else []
     preds, cut = [], 0
-    for item in items:
-        gold = gold_answer(spec, item)
-        ids = tokenizer(gold, add_special_tokens=False)["input_ids"]
+    for gold, ids in zip(golds, encoded):
         if len(ids) > limit:
             gold, cut = tokenizer.decode(ids[:limit], skip_special_tokens=True), cut + 1
         preds.append(Prediction(output=gold, abstained=is_abstention(gold, spec.abstain_patterns)))

@@ -56,15 +56,16 @@ def seed_groups(arm_specs: list[ArmSpec], records: list[dict]) -> list[dict]:
     return groups
 
 
-def summarize_seeds(per_seed: dict[int, float]) -> dict:
-    values = list(per_seed.values())
+def summarize_seeds(per_cell: dict, unit: str = "seed") -> dict:
+    """Mean, sample std, range and each value over an arm's cells (`unit`: seed or variant)."""
+    values = list(per_cell.values())
     return {
         "mean": statistics.fmean(values),
         "std": statistics.stdev(values) if len(values) > 1 else None,
         "min": min(values),
         "max": max(values),
-        "n_seeds": len(values),
-        "per_seed": {str(s): v for s, v in per_seed.items()},
+        f"n_{unit}s": len(values),
+        f"per_{unit}": {str(k): v for k, v in per_cell.items()},
     }
 
 
@@ -88,9 +89,9 @@ def variant_groups(records: list[dict]) -> list[dict]:
                 if value is not None:
                     per_variant.setdefault(r["variant"], []).append(value)
             if per_variant:
-                m = summarize_seeds({v: statistics.fmean(x) for v, x in per_variant.items()})
-                m["per_variant"], m["n_variants"] = m.pop("per_seed"), m.pop("n_seeds")
-                metrics[name] = m
+                metrics[name] = summarize_seeds(
+                    {v: statistics.fmean(x) for v, x in per_variant.items()}, unit="variant"
+                )
         groups.append(
             {
                 "task": task,
