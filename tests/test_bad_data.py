@@ -147,12 +147,22 @@ def test_gold_that_reads_as_an_abstention_is_a_data_error(tmp_path):
         "I don’t know",
         "Sorry, I'm unable to determine that",
         "I have no idea",
+        "Cannot determine from the passages.",
     ],
 )
 def test_common_abstentions_are_recognised_by_default(text):
     assert is_abstention(text, DEFAULT_ABSTAIN_PATTERNS)
 
 
-@pytest.mark.parametrize("text", ["$640", "19 days", "The insurer cannot refuse renewal.", "No."])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "$640",
+        "19 days",
+        "The insurer cannot refuse renewal.",
+        "No.",
+        'You cannot find peace by avoiding life, as Woolf says in "The Hours"',
+    ],
+)
 def test_plain_answers_are_not_abstentions(text):
     assert not is_abstention(text, DEFAULT_ABSTAIN_PATTERNS)

@@ -30,8 +30,12 @@ DEFAULT_ABSTAIN_PATTERNS = [
     r"\b(?:i[’']?m|i am) not (?:sure|certain)\b",
     r"\bi (?:have|[’']?ve got) no idea\b",
     r"\bnot (?:stated|mentioned|specified|covered) in the\b",
-    r"\b(?:cannot|can[’']?t|can not|(?:am|[’']m) unable to|am not able to) "
+    # A refusal has a speaker ("I cannot answer") or stands alone ("Cannot determine."): a
+    # factual answer may say "you cannot find peace by avoiding life" (a TruthfulQA gold answer).
+    r"\b(?:i|we) (?:cannot|can[’']?t|can not|am unable to|are unable to|am not able to) "
     r"(?:answer|determine|find|say|tell)\b",
+    r"\bi[’']m unable to (?:answer|determine|find|say|tell)\b",
+    r"^\W*(?:cannot|can[’']?t|can not|unable to) (?:answer|determine|say|tell)\b",
     r"\bno information\b",
     r"^\s*unanswerable\s*$",
 ]
