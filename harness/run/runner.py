@@ -9,7 +9,11 @@ cells still run. The record's shape is `harness.spec.record.RunRecord`.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import platform
 import random
+import secrets
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +24,7 @@ import numpy as np
 from harness.arms import ARMS
 from harness.arms.prompting import gold_answer, is_abstention
 from harness.base import distributed
+from harness.base.board import CACHED, DONE, FAILED, LOST, Board
 from harness.base.files import write_json_atomic
 from harness.base.fingerprint import environment
 from harness.base.log import log
@@ -41,12 +46,14 @@ from harness.metrics import (
     annotate_similarity,
     get_metric,
 )
-from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
+from harness.models.resolve import ResolvedModel, pick_dtype, resolve_model
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
+from harness.run.executors import Executor, ExecutorError, LocalExecutor
 from harness.run.scoring import score, task_metrics
 from harness.run.seeds import seed_groups, variant_groups
 from harness.run.store import cell_lock, content_hash, find_cached, store_cell
+from harness.run.units import CELL, TRAIN, Lost, Resources, Unit
 from harness.spec.config import ArmSpec, SuiteSpec
 from harness.spec.record import SCHEMA_VERSION
 
@@ -62,6 +69,7 @@ class RunContext:
     _backend: Any = None
     _embedders: dict = field(default_factory=dict)
     _tokenizer: Any = None
+    _environment: dict | None = None
     model_load_seconds: float | None = None
 
     def tokenizer(self, model_path: Path):
@@ -76,6 +84,12 @@ class RunContext:
                     str(model_path), trust_remote_code=self.suite.model.trust_remote_code
                 )
         return self._tokenizer
+
+    def environment(self) -> dict:
+        """Versions and hardware of the process that runs the cells (computed once)."""
+        if self._environment is None:
+            self._environment = environment(self.device, self.dtype, self.suite.seed)
+        return self._environment
 
     def embedder(self, name: str):
         """One loaded embedder per name, shared by every arm of the run."""
@@ -124,6 +138,78 @@ class RunResult:
         return [r for r in self.records if r["status"] != "ok"]
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every unit of one run shares, small enough to send to another process."""
+
+    run_id: str
+    suite: SuiteSpec
+    device: str
+    dtype: str
+    progress: bool
+    force: bool
+    # The output folder, for units that run in the driver's process (the local executor): they
+    # store their cell under its lock. Units elsewhere return it and the driver stores it.
+    out_dir: Path | None = None
+
+
+# The run context of each run this process works for (a Ray worker keeps its loaded model from
+# one unit to the next of the same run); the driver registers its own.
+_CONTEXTS: dict[str, RunContext] = {}
+
+
+def context_for(job: Job) -> RunContext:
+    ctx = _CONTEXTS.get(job.run_id)
+    if ctx is None:
+        _CONTEXTS.clear()  # one run's model in memory at a time
+        ctx = RunContext(suite=job.suite, device=job.device, dtype=job.dtype, progress=job.progress)
+        _CONTEXTS[job.run_id] = ctx
+    return ctx
+
+
+def compute_cell(job: Job, cell: Cell, training: Any = None) -> tuple[dict, list[dict] | None]:
+    """A cell unit: its record and per-item rows (rows None when it stored itself, in the
+    driver's process). A cell whose training unit failed or was lost fails with that reason,
+    without training again."""
+    ctx = context_for(job)
+    env = ctx.environment()
+    if isinstance(training, Lost) or (isinstance(training, dict) and training["status"] != "ok"):
+        why = training.reason if isinstance(training, Lost) else training["reason"]
+        status = "failed" if isinstance(training, Lost) else training["status"]
+        log(f"{cell.label}: {status}: its training failed: {why}")
+        return failed_record(ctx, cell, env, status, f"training failed: {why}"), []
+    if job.out_dir is not None:
+        return _run_locked(ctx, job.out_dir, cell, env, job.force), None
+    log(f"{cell.label}: running on {len(cell.items)} eval items")
+    record, rows = run_cell(ctx, cell, env)
+    if isinstance(training, dict):
+        record["training_unit"] = training  # which unit trained the artifact, and where
+    return record, rows
+
+
+def train_artifact(job: Job, cell: Cell) -> dict:
+    """A training unit: the artifact the cell's arm needs, trained and saved unless cached."""
+    ctx = context_for(job)
+    _seed_everything(cell.seed)
+    started = time.perf_counter()
+    try:
+        arm = build_arm(ctx, cell.arm)
+        if arm.retrieves_before_prepare:
+            arm.build_retriever(cell.task)
+        stats = arm.ensure_artifact(cell.task)
+    except Exception as exc:  # the arm's own failure: reported to its cells, never retried
+        status, reason = _classify_failure(exc)
+        log(f"{cell.label} training: {status}: {reason}")
+        return {"status": status, "reason": reason}
+    return {
+        "status": "ok",
+        "cached": bool(stats.get("artifact_cached")),
+        "seconds": round(time.perf_counter() - started, 3),
+        "host": platform.node(),
+        "pid": os.getpid(),
+    }
+
+
 def run_suite(
     suite: SuiteSpec,
     out_dir: Path,
@@ -133,17 +219,52 @@ def run_suite(
     strict_leakage: bool = False,
     progress: bool = True,
     suite_path: str | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
+    """Plan the cells, reuse the finished ones, hand the rest to the executor (this process by
+    default), and write each record as it comes back, then results.json and the reports."""
     arm_specs = _select_arms(suite, arms)
+    executor = executor or LocalExecutor()
+    if distributed.active() and executor.name != "local":
+        raise ExecutorError(
+            f"--executor {executor.name} under accelerate launch / torchrun: choose one (a unit "
+            "that needs several GPUs gets them from the executor)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = pick_device(suite.model.device)
+    executor.start()
+    try:
+        return _run_planned(
+            suite, out_dir, arm_specs, limit, force, strict_leakage, progress, suite_path, executor
+        )
+    finally:
+        executor.close()
+
+
+def _run_planned(
+    suite: SuiteSpec,
+    out_dir: Path,
+    arm_specs: list[ArmSpec],
+    limit: int | None,
+    force: bool,
+    strict_leakage: bool,
+    progress: bool,
+    suite_path: str | None,
+    executor: Executor,
+) -> RunResult:
+    device = executor.device(suite.model.device)
     dtype = pick_dtype(suite.model.dtype, device)
     distributed.init(device)  # under accelerate launch / torchrun: one process per GPU
     ctx = RunContext(suite=suite, device=device, dtype=dtype, progress=progress)
     model = resolve_model(suite.model, progress=progress)
-    env = environment(device, dtype, suite.seed)
-    result = RunResult(out_dir)
+    env = ctx.environment()
+    local = executor.name == "local"
+    job = Job(
+        secrets.token_hex(8), suite, device, dtype, progress, force, out_dir if local else None
+    )
+    _CONTEXTS[job.run_id] = ctx  # units that run in this process share its loaded model
     tasks_info: dict[str, Any] = {}
+    records: dict[str, dict] = {}  # by cell name, in plan order
+    pending: list[Cell] = []
     for task_spec in suite.tasks:
         task = load_task(task_spec, strict_leakage=strict_leakage)
         items = select_items(task.eval, limit, suite.seed)
@@ -166,20 +287,101 @@ def run_suite(
                 if record is None:
                     join_training(ctx, task, arm_spec)
                 continue
+            records[cell.name] = record
             if record is None:
-                record = _run_locked(ctx, out_dir, cell, env, force)
-            if record.get("cached"):
-                log(
-                    f"{task_spec.name} / {arm_spec.label}: unchanged, reusing the finished run ({key})"
-                )
-            result.records.append(record)
+                pending.append(cell)
+            else:
+                log(f"{cell.label}: unchanged, reusing the finished run ({key})")
+    result = RunResult(out_dir)
     if not distributed.is_main():
-        return result  # rank 0 writes the results
+        return result  # rank 0 runs the cells and writes the results
+    units = plan_units(ctx, job, pending, executor, model.fingerprint)
+    executor.check(units, suite.model, model.fingerprint)
+    board = Board(enabled=progress and not local)
+    for unit in units:
+        board.add(unit.id, unit.label)
+    by_id = {f"cell:{c.name}": c for c in pending}
+    for unit, outcome in executor.run(units, board):
+        if unit.kind == TRAIN:
+            _show_training(board, unit, outcome)
+            continue
+        record = _finish_cell(
+            ctx, out_dir, by_id[unit.id], env, outcome, executor.placement(unit.id)
+        )
+        records[record["id"]] = record
+        board.update(
+            unit.id, DONE if record["status"] == "ok" else FAILED, note=record.get("reason") or ""
+        )
+    result.records = [r for r in records.values() if r is not None]
     payload = _results_payload(suite, suite_path, limit, ctx, env, model, tasks_info, result)
     write_json_atomic(out_dir / "results.json", payload)
-
     write_reports(out_dir, payload)
     return result
+
+
+def plan_units(
+    ctx: RunContext, job: Job, cells: list[Cell], executor: Executor, model_fp: str
+) -> list[Unit]:
+    """One unit per cell to run; with an executor that plans training, one training unit per
+    distinct artifact, which every cell that needs it waits for."""
+    units: list[Unit] = []
+    trainings: dict[str, Unit] = {}
+    for cell in cells:
+        resources = _resources(cell.arm, ctx.device, executor.cpus_per_unit)
+        after: tuple[str, ...] = ()
+        if executor.plans_training and ARMS[cell.arm.arm].changes_weights:
+            artifact = build_arm(ctx, cell.arm).artifact_key(cell.task, model_fp)
+            train_id = f"train:{artifact}"
+            if train_id not in trainings:
+                label = f"{cell.label} (training {artifact})"
+                trainings[train_id] = Unit(
+                    train_id, label, TRAIN, train_artifact, (job, cell), resources=resources
+                )
+                units.append(trainings[train_id])
+            after = (train_id,)
+        units.append(
+            Unit(f"cell:{cell.name}", cell.label, CELL, compute_cell, (job, cell), after, resources)
+        )
+    return units
+
+
+def _resources(arm: ArmSpec, device: str, cpus_per_unit: float) -> Resources:
+    """An arm's own `resources:`, else one GPU per unit on CUDA (the model runs there), else
+    `cpus_per_unit` CPUs."""
+    if arm.resources is not None:
+        return Resources(cpus=arm.resources.cpus, gpus=arm.resources.gpus)
+    return Resources(cpus=cpus_per_unit, gpus=1.0 if device == "cuda" else 0.0)
+
+
+def _show_training(board: Board, unit: Unit, outcome: Any) -> None:
+    if isinstance(outcome, Lost):
+        board.update(unit.id, LOST, note=outcome.reason)
+    elif outcome["status"] == "ok":
+        board.update(unit.id, CACHED if outcome["cached"] else DONE)
+    else:
+        board.update(unit.id, FAILED, note=outcome["reason"])
+
+
+def _finish_cell(
+    ctx: RunContext, out_dir: Path, cell: Cell, env: dict, outcome: Any, placement: dict | None
+) -> dict:
+    """The record of a unit that came back: stored (and placed in the output folder) unless the
+    unit already did that in this process. `placement`: where the executor ran it, and in how
+    many attempts."""
+    if isinstance(outcome, Lost):
+        reason = (
+            f"its worker was lost ({outcome.reason}) after {outcome.attempts} attempt(s); "
+            "finished cells are kept, rerun to retry this one"
+        )
+        log(f"{cell.label}: failed: {reason}")
+        record, rows = failed_record(ctx, cell, env, "failed", reason), []
+    else:
+        record, rows = outcome
+    if placement is not None:
+        record["placement"] = placement
+    if rows is not None:
+        store_cell(out_dir, record, rows)
+    return record
 
 
 def _task_info(task: TaskData, items: list[Item]) -> dict[str, Any]:
@@ -345,30 +547,7 @@ def build_arm(ctx: RunContext, arm_spec: ArmSpec):
 def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
     """Run one cell: build its arm, prepare, predict, score; a failure becomes the record."""
     task, items, arm_spec, model, seed = cell.task, cell.items, cell.arm, cell.model, cell.seed
-    arm_cls = ARMS[arm_spec.arm]
-    params = arm_cls.Params.model_validate(arm_spec.params)
-    record: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "id": cell.name,
-        "task": task.spec.name,
-        "arm": arm_spec.label,
-        "kind": arm_spec.arm,
-        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
-        "variant": arm_spec.variant.name if arm_spec.variant else None,
-        "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
-        "content_hash": cell.key,
-        "started": _now(),
-        "spec": {
-            "arm": arm_spec.model_dump(),
-            "params": params.model_dump(),
-            "task": task.spec.model_dump(),
-            "model": ctx.suite.model.model_dump()
-            | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
-            "seed": seed,
-        },
-        "environment": env,
-        "model_fingerprint": model.fingerprint,
-    }
+    record = _record_head(ctx, cell, env)
     eff = Efficiency(items=len(items))
     _seed_everything(seed)
     try:
@@ -416,6 +595,48 @@ def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
     record["cached"] = False
     record["samples"] = f"samples/{cell.name}.jsonl"
     return record, rows
+
+
+def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
+    """What every record of a cell says, whatever its outcome: which cell, with which inputs."""
+    task, arm_spec = cell.task, cell.arm
+    arm_cls = ARMS[arm_spec.arm]
+    params = arm_cls.Params.model_validate(arm_spec.params)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": cell.name,
+        "task": task.spec.name,
+        "arm": arm_spec.label,
+        "kind": arm_spec.arm,
+        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
+        "variant": arm_spec.variant.name if arm_spec.variant else None,
+        "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
+        "content_hash": cell.key,
+        "started": _now(),
+        "spec": {
+            "arm": arm_spec.model_dump(),
+            "params": params.model_dump(),
+            "task": task.spec.model_dump(),
+            "model": ctx.suite.model.model_dump()
+            | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
+            "seed": cell.seed,
+        },
+        "environment": env,
+        "model_fingerprint": cell.model.fingerprint,
+    }
+
+
+def failed_record(ctx: RunContext, cell: Cell, env: dict, status: str, reason: str) -> dict:
+    """The record of a cell that did not run to the end for a reason outside its arm."""
+    return _record_head(ctx, cell, env) | {
+        "status": status,
+        "reason": reason,
+        "metrics": {},
+        "efficiency": Efficiency(items=len(cell.items)).as_dict(),
+        "finished": _now(),
+        "cached": False,
+        "samples": f"samples/{cell.name}.jsonl",
+    }
 
 
 def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:

@@ -50,7 +50,7 @@ def content_hash(
         "device": device,
         "seed": suite.seed,
         "task": task.spec.model_dump(),
-        "arm": arm.model_dump(),
+        "arm": arm.model_dump(exclude={"resources"}),  # where it runs does not change it
         "code": code_fingerprint(),
         "retention": suite.retention.model_dump() if suite.retention else None,
         "probes": _probe_data() if suite.retention else None,

@@ -259,6 +259,14 @@ class TaskSpec(Strict):
         return self
 
 
+class UnitResources(Strict):
+    """What one cell of the arm asks of a worker under `--executor ray` (default: 1 GPU when
+    the model runs on CUDA, else `--cpus-per-unit` CPUs). Not part of any cache key."""
+
+    cpus: float = Field(1.0, gt=0, description="CPU cores (also the torch threads it uses)")
+    gpus: float = Field(0.0, ge=0, description="GPUs; more than 1 only with data parallelism")
+
+
 class ArmSpec(Strict):
     """One configured arm (a variant): `arm` picks the kind, `params` are checked by that arm."""
 
@@ -289,6 +297,9 @@ class ArmSpec(Strict):
     )
     family: str | None = Field(
         None, description="set by the runner: the arm a seed or variant cell belongs to"
+    )
+    resources: UnitResources | None = Field(
+        None, description="what each of its cells asks of a Ray worker (`--executor ray`)"
     )
 
     @model_validator(mode="after")

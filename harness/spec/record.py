@@ -160,6 +160,36 @@ class Forgetting(TypedDict, total=False):
     """Why the figures are what they are, for a reader of the report."""
 
 
+class Placement(TypedDict):
+    """Where an executor other than this process ran a cell (`--executor ray`)."""
+
+    __pydantic_config__ = _DOCS  # type: ignore[misc]
+
+    executor: str
+    """The executor's name."""
+    attempts: int
+    """How often the cell started: more than 1 when a worker died and the cell was retried."""
+    where: str
+    """Node address and process id of the attempt that finished."""
+
+
+class TrainingUnit(TypedDict, total=False):
+    """The training job a cell waited for under `--executor ray`."""
+
+    __pydantic_config__ = _DOCS  # type: ignore[misc]
+
+    status: str
+    """`ok`, or how the training ended (then the cell failed with its reason)."""
+    cached: bool
+    """True when the artifact was already in the cache (nothing was trained)."""
+    seconds: float
+    """Wall time of the training unit."""
+    host: str
+    """Host name of the worker that ran it."""
+    pid: int
+    """Its process id."""
+
+
 class RunRecord(TypedDict):
     """One (task x arm) cell: what ran, on what, how it ended, its metrics and its cost.
 
@@ -218,6 +248,10 @@ class RunRecord(TypedDict):
     """sha256 of the samples file, checked before a cached cell is reused."""
     item_hashes: NotRequired[dict[str, str]]
     """Per item id, its short item hash (older records; newer ones keep it in the samples)."""
+    placement: NotRequired[Placement]
+    """Where the executor ran the cell and in how many attempts (`--executor ray` only)."""
+    training_unit: NotRequired[TrainingUnit]
+    """The training job this cell waited for (`--executor ray`, fine-tuning arms only)."""
 
 
 class ModelInfo(TypedDict):

@@ -1,0 +1,54 @@
+"""Executors run a run's units: `local` in this process, one after another (the default), or
+`ray` on a Ray cluster, in parallel where resources allow (`harness.run.executors.ray_cluster`).
+
+Both take the same planned units and yield each unit's outcome as it finishes; the runner writes
+records as they arrive, so a run that is stopped keeps every finished cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from harness.base.board import Board
+from harness.run.executors.local import LocalExecutor
+from harness.run.units import ExecutorError, Unit
+
+__all__ = ["EXECUTORS", "Executor", "ExecutorError", "LocalExecutor", "make_executor"]
+
+
+class Executor(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def device(self, requested: str) -> str: ...
+
+    # Whether training jobs are units of their own (cells that need an artifact wait for it).
+    plans_training: bool
+    cpus_per_unit: float
+
+    def check(self, units: list[Unit], model_spec: Any = None, model_fp: str = "") -> None: ...
+
+    def run(self, units: list[Unit], board: Board) -> Iterator[tuple[Unit, Any]]: ...
+
+    def placement(self, unit_id: str) -> dict | None: ...
+
+    def close(self) -> None: ...
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(
+    name: str, address: str | None = None, retries: int = 2, cpus_per_unit: float = 1.0
+) -> Executor:
+    if name == "local":
+        if address is not None:
+            raise ExecutorError("--address is for --executor ray; the local executor needs none")
+        return LocalExecutor()
+    if name == "ray":
+        from harness.run.executors.ray_cluster import RayExecutor
+
+        return RayExecutor(address=address, retries=retries, cpus_per_unit=cpus_per_unit)
+    raise ExecutorError(f"--executor {name!r}: choose one of {', '.join(EXECUTORS)}")

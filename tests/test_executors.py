@@ -1,0 +1,96 @@
+"""Executors without a cluster: units and their order, the unit board, the local executor, option
+checks, and a cell whose training unit failed (the Ray cluster tests: test_ray_executor.py)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from harness.base.board import DONE, RUNNING, Board
+from harness.run.executors import ExecutorError, LocalExecutor, make_executor
+from harness.run.units import CELL, TRAIN, Unit, in_dependency_order
+
+
+def _add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+def test_units_run_after_what_they_depend_on():
+    units = [
+        Unit("c1", "cell 1", CELL, _add, (1,), after=("t",)),
+        Unit("c2", "cell 2", CELL, _add, (2,), after=("t",)),
+        Unit("t", "training", TRAIN, _add, (10,)),
+    ]
+    assert [u.id for u in in_dependency_order(units)] == ["t", "c1", "c2"]
+    done = dict((u.id, out) for u, out in LocalExecutor().run(units, Board(enabled=False)))
+    assert done == {"t": 10, "c1": 11, "c2": 12}  # each cell got the training's result
+    with pytest.raises(ValueError, match="not planned"):
+        in_dependency_order([Unit("c", "cell", CELL, _add, (1,), after=("gone",))])
+    circle = [
+        Unit("a", "a", CELL, _add, (1,), after=("b",)),
+        Unit("b", "b", CELL, _add, (1,), after=("a",)),
+    ]
+    with pytest.raises(ValueError, match="circle"):
+        in_dependency_order(circle)
+
+
+def test_the_board_writes_one_plain_line_per_change_off_a_terminal():
+    stream = io.StringIO()
+    now = [0.0]
+    board = Board(stream=stream, clock=lambda: now[0])
+    board.add("u", "qa / lora")
+    board.update("u", RUNNING, where="10.0.0.2 pid 41", attempts=1)
+    board.update("u", RUNNING, where="10.0.0.2 pid 41", attempts=1)  # no change: no line
+    now[0] = 5.0
+    board.update("u", RUNNING, where="10.0.0.3 pid 7", attempts=2)
+    now[0] = 65.0
+    board.update("u", DONE)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "[adaptbench] qa / lora: running on 10.0.0.2 pid 41, 0s",
+        "[adaptbench] qa / lora: running on 10.0.0.3 pid 7, attempt 2 (retried), 0s",
+        "[adaptbench] qa / lora: done, attempt 2 (retried), in 1m00s",
+    ]
+    assert board.counts() == {DONE: 1}
+
+
+def test_executor_options_are_checked():
+    with pytest.raises(ExecutorError, match="--address is for --executor ray"):
+        make_executor("local", address="auto")
+    with pytest.raises(ExecutorError, match="choose one of local, ray"):
+        make_executor("slurm")
+    with pytest.raises(ExecutorError, match="--cpus-per-unit"):
+        make_executor("ray", cpus_per_unit=0)
+
+
+def test_a_missing_ray_is_a_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ExecutorError, match=r'pip install "adaptbench\[ray\]"'):
+        make_executor("ray").start()
+
+
+def test_a_cell_whose_training_failed_fails_with_its_reason_without_training(tiny_suite, tmp_path):
+    from harness.data.tasks import load_task
+    from harness.models.resolve import resolve_model
+    from harness.run.cell import Cell
+    from harness.run.runner import Job, compute_cell
+    from harness.run.suite import load_suite
+
+    suite = load_suite(tiny_suite)
+    task = load_task(suite.tasks[0])
+    model = resolve_model(suite.model, progress=False)
+    cell = Cell(model, task, task.eval, suite.arms[0], suite.seed, "k")
+    job = Job("run-x", suite, "cpu", "float32", False, False)
+    record, rows = compute_cell(job, cell, {"status": "oom", "reason": "no memory left"})
+    assert (record["status"], record["reason"]) == ("oom", "training failed: no memory left")
+    assert rows == [] and record["metrics"] == {}

@@ -1,0 +1,188 @@
+"""The Ray executor on a local Ray cluster started inside the tests (tiny model; marked slow,
+they run in `make test`): the same results as the local executor, each adapter trained once, a
+killed worker retried, and a unit no node can host refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import QA_ROWS, write_jsonl
+
+ray = pytest.importorskip("ray", reason="the Ray executor tests need `pip install .[ray]`")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local 2-CPU Ray cluster for this module (workers inherit the venv, not the cache: the
+    executor passes ADAPTBENCH_CACHE to every unit)."""
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _grid_suite(tmp_path: Path, model_dir: Path, arms: str, n_eval: int = 6) -> Path:
+    data = tmp_path / "data"
+    write_jsonl(
+        data / "train.jsonl",
+        [dict(r, id="t" + r["id"], question=r["question"] + " Tell me.") for r in QA_ROWS],
+    )
+    rows = [dict(r, id=f"{r['id']}-{i}") for i in range(n_eval // 6 + 1) for r in QA_ROWS]
+    write_jsonl(data / "eval.jsonl", rows[:n_eval])
+    suite = tmp_path / "grid.yaml"
+    suite.write_text(
+        f"""
+name: grid
+seed: 7
+model:
+  name: {model_dir}
+  batch_size: 4
+tasks:
+  - name: qa
+    data: {{train: data/train.jsonl, eval: data/eval.jsonl}}
+    instruction: Answer briefly.
+    template: "Question: {{question}}"
+    generation: {{max_new_tokens: 6}}
+arms:
+{arms}
+""",
+        encoding="utf-8",
+    )
+    return suite
+
+
+LORA = "{epochs: 2, r: 4, alpha: 8, learning_rate: 0.01, rows_per_step: 2, grad_accum: 1, max_seq_len: 128}"
+GRID_ARMS = f"""  - arm: base
+  - arm: few_shot
+    params: {{k: 2}}
+  - arm: lora
+    seeds: [1, 2]
+    params: {LORA}
+  - arm: lora
+    name: lora_rag
+    seeds: [1, 2]
+    params: {LORA}
+    retrieval: {{source: train, k: 2}}
+"""
+
+
+def _metrics(out: Path) -> dict[str, tuple]:
+    """Per cell: status, metric values and every item's output text."""
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    return {
+        r["id"]: (
+            r["status"],
+            {m: v["value"] for m, v in r["metrics"].items()},
+            [json.loads(line)["output"] for line in (out / r["samples"]).open()],
+        )
+        for r in runs
+    }
+
+
+@pytest.mark.slow
+def test_ray_gives_the_local_metrics_and_trains_each_adapter_once(
+    ray_cluster, tmp_path, tiny_model_dir, monkeypatch, isolated_cache
+):
+    import torch
+
+    from harness.run.executors.ray_cluster import RayExecutor
+    from harness.run.runner import run_suite
+    from harness.run.suite import load_suite
+
+    suite = load_suite(_grid_suite(tmp_path, tiny_model_dir, GRID_ARMS))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each 1-CPU Ray unit: the same float sums, the same adapters
+    try:
+        local = run_suite(suite, tmp_path / "local", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setenv("ADAPTBENCH_CACHE", str(tmp_path / "ray-cache"))  # nothing to reuse
+    remote = run_suite(suite, tmp_path / "ray", progress=False, executor=RayExecutor())
+    assert len(local.records) == len(remote.records) == 6
+    assert all(r["status"] == "ok" for r in remote.records)
+    cells = _metrics(tmp_path / "local")
+    assert _metrics(tmp_path / "ray") == cells
+
+    # The tiny random model answers little, so compare the training itself: the same loss at
+    # every step and byte-identical adapters under the same artifact keys.
+    def losses(out: Path, cell: str) -> list[float]:
+        rec = json.loads((out / "records" / f"{cell}.json").read_text())
+        return [p["loss"] for p in rec["efficiency"]["training"]["loss_curve"]]
+
+    for cell in ("qa__lora@seed1", "qa__lora@seed2", "qa__lora_rag@seed1"):
+        assert losses(tmp_path / "ray", cell) == losses(tmp_path / "local", cell)
+    ray_files = sorted((tmp_path / "ray-cache" / "artifacts").rglob("*.safetensors"))
+    assert ray_files
+    for f in ray_files:
+        twin = isolated_cache / f.relative_to(tmp_path / "ray-cache")
+        assert twin.read_bytes() == f.read_bytes(), f
+    # lora and lora_rag train without passages: one artifact per seed, trained once each.
+    artifacts = list((tmp_path / "ray-cache" / "artifacts").glob("*/training.json"))
+    assert len(artifacts) == 2
+    trained = [r for r in remote.records if r["kind"] == "lora"]
+    assert {r["training_unit"]["status"] for r in trained} == {"ok"}
+    assert not any(r["training_unit"]["cached"] for r in trained)  # trained in this run
+    assert all(r["placement"]["attempts"] == 1 for r in remote.records)
+    # A rerun reuses every finished cell and starts no unit.
+    again = run_suite(suite, tmp_path / "ray", progress=False, executor=RayExecutor())
+    assert all(r["cached"] for r in again.records)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_cell_is_retried_and_the_run_completes(
+    ray_cluster, tmp_path, tiny_model_dir
+):
+    from harness.run.executors.ray_cluster import RayExecutor
+    from harness.run.runner import run_suite
+    from harness.run.suite import load_suite
+
+    arms = "  - arm: base\n  - arm: few_shot\n    params: {k: 2}\n"
+    suite = load_suite(_grid_suite(tmp_path, tiny_model_dir, arms, n_eval=48))
+    executor = RayExecutor(retries=2)
+    killed: list[int] = []
+
+    def kill_first_started_unit() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            try:
+                seen = ray.get(ray.get_actor(executor.attempts_name).snapshot.remote())
+            except ValueError:  # the actor does not exist yet
+                seen = {}
+            for _unit, (_n, _where, pid) in seen.items():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_started_unit)
+    killer.start()
+    result = run_suite(suite, tmp_path / "out", progress=False, executor=executor)
+    killer.join()
+    assert killed, "no unit started within two minutes"
+    assert [r["status"] for r in result.records] == ["ok", "ok"]
+    assert max(r["placement"]["attempts"] for r in result.records) == 2
+
+
+@pytest.mark.slow
+def test_a_unit_no_node_can_host_is_refused_before_anything_runs(
+    ray_cluster, tmp_path, tiny_model_dir
+):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    arms = "  - arm: base\n    resources: {gpus: 1}\n"
+    suite = _grid_suite(tmp_path, tiny_model_dir, arms)
+    res = CliRunner().invoke(
+        main, ["run", str(suite), "--out", str(tmp_path / "out"), "--executor", "ray"]
+    )
+    assert res.exit_code == 2, res.output
+    assert "qa / base asks for 1 CPU + 1 GPU" in res.output
+    assert "no node of the Ray cluster has that" in res.output
+    assert not (tmp_path / "out" / "records").exists()
