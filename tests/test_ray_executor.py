@@ -43,6 +43,7 @@ seed: 7
 model:
   name: {model_dir}
   batch_size: 4
+  dtype: float32
 tasks:
   - name: qa
     data: {{train: data/train.jsonl, eval: data/eval.jsonl}}
@@ -186,3 +187,30 @@ def test_a_unit_no_node_can_host_is_refused_before_anything_runs(
     assert "qa / base asks for 1 CPU + 1 GPU" in res.output
     assert "no node of the Ray cluster has that" in res.output
     assert not (tmp_path / "out" / "records").exists()
+
+
+@pytest.mark.slow
+def test_a_training_unit_of_two_processes_trains_what_one_process_trains(
+    ray_cluster, tmp_path, tiny_model_dir, monkeypatch
+):
+    from harness.run.executors.ray_cluster import RayExecutor
+    from harness.run.runner import run_suite
+    from harness.run.suite import load_suite
+
+    one = f"  - arm: lora\n    params: {LORA}\n"
+    two = one + "    resources: {cpus: 1, train_processes: 2}\n"
+    local = run_suite(
+        load_suite(_grid_suite(tmp_path / "a", tiny_model_dir, one)),
+        tmp_path / "one",
+        progress=False,
+    )
+    monkeypatch.setenv("ADAPTBENCH_CACHE", str(tmp_path / "ray-cache"))
+    suite = load_suite(_grid_suite(tmp_path / "b", tiny_model_dir, two))
+    remote = run_suite(suite, tmp_path / "two", progress=False, executor=RayExecutor())
+    a = local.records[0]["efficiency"]["training"]
+    b = remote.records[0]["efficiency"]["training"]
+    assert (a["processes"], b["processes"]) == (1, 2)
+    assert b["steps"] == a["steps"] and b["real_tokens"] == a["real_tokens"]
+    for x, y in zip(a["loss_curve"], b["loss_curve"]):
+        assert y["loss"] == pytest.approx(x["loss"], rel=1e-4)
+    assert remote.records[0]["training_unit"]["cached"] is False

@@ -70,14 +70,17 @@ class TrainedArm(Arm):
     def ensure_artifact(self, task: TaskData) -> dict:
         """Train and save the artifact unless a whole one is cached (a training unit of the Ray
         executor: the cells that need it load it afterwards). Returns its training stats."""
-        base = self.ctx.backend  # tokenizer, chat format, device
         base_path, folder = self.artifact(task)
         with _artifact_lock(folder):
             stats = _finished_stats(folder)
-            if stats is not None:
+            if stats is not None:  # nothing to do: the base model is not even loaded
                 return stats | {"artifact_cached": True}
-            _, stats = self._load_or_train(task, base, base_path, folder)
+            _, stats = self._load_or_train(task, self.ctx.backend, base_path, folder)
         return stats
+
+    def finished_stats(self, task: TaskData) -> dict | None:
+        """The training stats of this arm's artifact when a whole one is cached, else None."""
+        return _finished_stats(self.artifact(task)[1])
 
     def prepare(self, task: TaskData) -> None:
         base = self.ctx.backend  # tokenizer, chat format, device

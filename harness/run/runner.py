@@ -46,7 +46,7 @@ from harness.metrics import (
     annotate_similarity,
     get_metric,
 )
-from harness.models.resolve import ResolvedModel, pick_dtype, resolve_model
+from harness.models.resolve import ResolvedModel, cache_dir, pick_dtype, resolve_model
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
 from harness.run.executors import Executor, ExecutorError, LocalExecutor
@@ -187,16 +187,17 @@ def compute_cell(job: Job, cell: Cell, training: Any = None) -> tuple[dict, list
     return record, rows
 
 
-def train_artifact(job: Job, cell: Cell) -> dict:
-    """A training unit: the artifact the cell's arm needs, trained and saved unless cached."""
-    ctx = context_for(job)
-    _seed_everything(cell.seed)
+def train_artifact(
+    job: Job, cell: Cell, processes: int = 1, resources: Resources | None = None
+) -> dict:
+    """A training unit: the artifact the cell's arm needs, trained and saved unless cached;
+    with several `processes`, trained data-parallel by Ray Train (`train_data_parallel`)."""
     started = time.perf_counter()
     try:
-        arm = build_arm(ctx, cell.arm)
-        if arm.retrieves_before_prepare:
-            arm.build_retriever(cell.task)
-        stats = arm.ensure_artifact(cell.task)
+        if processes > 1:
+            stats = train_data_parallel(job, cell, processes, resources or Resources())
+        else:
+            stats = _ensure_artifact(job, cell)
     except Exception as exc:  # the arm's own failure: reported to its cells, never retried
         status, reason = _classify_failure(exc)
         log(f"{cell.label} training: {status}: {reason}")
@@ -208,6 +209,60 @@ def train_artifact(job: Job, cell: Cell) -> dict:
         "host": platform.node(),
         "pid": os.getpid(),
     }
+
+
+def _ensure_artifact(job: Job, cell: Cell) -> dict:
+    """This process's part in training the cell's artifact: all of it in a single process;
+    under a process group, rank 0 trains and saves while the other ranks train alongside."""
+    ctx = context_for(job)
+    _seed_everything(cell.seed)
+    arm = build_arm(ctx, cell.arm)
+    if arm.retrieves_before_prepare:
+        arm.build_retriever(cell.task)
+    if distributed.is_main():
+        return arm.ensure_artifact(cell.task)
+    arm.join_training(cell.task)
+    return {}
+
+
+def _train_loop(config: dict) -> None:
+    """One Ray Train worker (its process group is set up, RANK and WORLD_SIZE are set)."""
+    import torch
+
+    torch.set_num_threads(config["threads"])
+    distributed.init(config["job"].device)
+    _ensure_artifact(config["job"], config["cell"])
+
+
+def train_data_parallel(job: Job, cell: Cell, processes: int, resources: Resources) -> dict:
+    """Train the cell's artifact over `processes` Ray Train workers (NCCL on CUDA, Gloo on CPU),
+    with the same data-parallel loop as `accelerate launch`: each step's rows are split between
+    the processes and their gradients summed, so the step is the one a single process takes."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    arm = build_arm(context_for(job), cell.arm)
+    cached = arm.finished_stats(cell.task)
+    if cached is not None:
+        return cached | {"artifact_cached": True}
+    per_worker = {"CPU": resources.cpus} | ({"GPU": resources.gpus} if resources.gpus else {})
+    trainer = TorchTrainer(
+        _train_loop,
+        train_loop_config={"job": job, "cell": cell, "threads": max(1, int(resources.cpus))},
+        torch_config=TorchConfig(backend="nccl" if job.device == "cuda" else "gloo"),
+        scaling_config=ScalingConfig(
+            num_workers=processes, use_gpu=job.device == "cuda", resources_per_worker=per_worker
+        ),
+        run_config=RunConfig(
+            name=f"adaptbench-train-{cell.key}",
+            storage_path=str(cache_dir().resolve() / "ray-train"),
+        ),
+    )
+    trainer.fit()
+    stats = arm.finished_stats(cell.task)  # what rank 0 saved
+    if stats is None:
+        raise RuntimeError(f"data-parallel training of {cell.label} ended without an artifact")
+    return stats | {"artifact_cached": False}
 
 
 def run_suite(
@@ -334,8 +389,15 @@ def plan_units(
             train_id = f"train:{artifact}"
             if train_id not in trainings:
                 label = f"{cell.label} (training {artifact})"
+                processes = cell.arm.resources.train_processes if cell.arm.resources else 1
                 trainings[train_id] = Unit(
-                    train_id, label, TRAIN, train_artifact, (job, cell), resources=resources
+                    train_id,
+                    label,
+                    TRAIN,
+                    train_artifact,
+                    (job, cell, processes, resources),
+                    resources=resources,
+                    processes=processes,
                 )
                 units.append(trainings[train_id])
             after = (train_id,)

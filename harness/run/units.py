@@ -41,7 +41,10 @@ class Unit:
     fn: Callable[..., Any]  # a module-level function (importable where the unit runs)
     args: tuple = ()
     after: tuple[str, ...] = ()  # ids of units whose results follow `args`
-    resources: Resources = field(default_factory=Resources)
+    resources: Resources = field(default_factory=Resources)  # per process
+    # Processes the unit runs as (data-parallel training over Ray Train): the unit itself then
+    # only coordinates, and each of its processes asks for `resources`.
+    processes: int = 1
 
     def call(self, *dependencies: Any) -> Any:
         return self.fn(*self.args, *dependencies)

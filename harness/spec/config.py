@@ -260,11 +260,17 @@ class TaskSpec(Strict):
 
 
 class UnitResources(Strict):
-    """What one cell of the arm asks of a worker under `--executor ray` (default: 1 GPU when
-    the model runs on CUDA, else `--cpus-per-unit` CPUs). Not part of any cache key."""
+    """What each unit of the arm asks of a Ray worker under `--executor ray` (default: 1 GPU
+    when the model runs on CUDA, else `--cpus-per-unit` CPUs). Not part of any cache key."""
 
-    cpus: float = Field(1.0, gt=0, description="CPU cores (also the torch threads it uses)")
-    gpus: float = Field(0.0, ge=0, description="GPUs; more than 1 only with data parallelism")
+    cpus: float = Field(1.0, gt=0, description="CPU cores per unit (also its torch threads)")
+    gpus: float = Field(0.0, ge=0, description="GPUs per unit (per training process)")
+    train_processes: int = Field(
+        1,
+        ge=1,
+        description="data-parallel processes that train a fine-tuning arm's artifact (Ray "
+        "Train), each with `cpus` and `gpus`; its evaluation cells run as one unit each",
+    )
 
 
 class ArmSpec(Strict):

@@ -27,7 +27,7 @@ from harness.base.board import FINAL, RUNNING, Board
 from harness.base.log import log
 from harness.base.progress import is_terminal
 from harness.models.resolve import cache_dir, pick_device
-from harness.run.units import ExecutorError, Lost, Unit, in_dependency_order
+from harness.run.units import ExecutorError, Lost, Resources, Unit, in_dependency_order
 
 INSTALL_HINT = 'pip install "adaptbench[ray]" (in a clone: .venv/bin/pip install -e ".[ray]")'
 POLL_S = 1.0  # how often the driver refreshes the board while units run
@@ -158,6 +158,7 @@ class RayExecutor:
         """Before anything runs: every unit fits on some node, and every node sees the cache
         folder and the same model weights."""
         nodes = self._alive_nodes()
+        total = self.ray.cluster_resources()
         for unit in units:
             need = unit.resources.as_dict()
             if not any(
@@ -171,6 +172,14 @@ class RayExecutor:
                 raise ExecutorError(
                     f"{unit.label} asks for {unit.resources}, and no node of the Ray cluster has "
                     f"that ({have}); lower the arm's `resources:` or --cpus-per-unit, or add nodes"
+                )
+            if unit.processes > 1 and any(
+                total.get(k, 0) < v * unit.processes for k, v in need.items() if v
+            ):
+                raise ExecutorError(
+                    f"{unit.label} trains with {unit.processes} processes of {unit.resources} "
+                    f"each, more than the whole Ray cluster has ({total.get('CPU', 0):g} CPU, "
+                    f"{total.get('GPU', 0):g} GPU); lower the arm's resources.train_processes"
                 )
         if units:
             self._check_nodes(nodes, model_spec, model_fp)
@@ -225,9 +234,12 @@ class RayExecutor:
         pending: dict[Any, Unit] = {}
         for unit in in_dependency_order(units):
             deps = [refs[d] for d in unit.after]
+            # A unit of several processes coordinates them and holds nothing itself: Ray Train
+            # asks for each process's resources.
+            own = unit.resources if unit.processes == 1 else Resources(cpus=0.0, gpus=0.0)
             ref = remote.options(
-                num_cpus=unit.resources.cpus,
-                num_gpus=unit.resources.gpus,
+                num_cpus=own.cpus,
+                num_gpus=own.gpus,
                 max_retries=self.retries,
                 retry_exceptions=False,  # an arm's own failure is a record, never retried
                 name=unit.label,
