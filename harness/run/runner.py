@@ -193,6 +193,7 @@ def train_artifact(
     """A training unit: the artifact the cell's arm needs, trained and saved unless cached;
     with several `processes`, trained data-parallel by Ray Train (`train_data_parallel`)."""
     started = time.perf_counter()
+    artifact = build_arm(context_for(job), cell.arm).artifact_key(cell.task, cell.model.fingerprint)
     try:
         if processes > 1:
             stats = train_data_parallel(job, cell, processes, resources or Resources())
@@ -201,9 +202,10 @@ def train_artifact(
     except Exception as exc:  # the arm's own failure: reported to its cells, never retried
         status, reason = _classify_failure(exc)
         log(f"{cell.label} training: {status}: {reason}")
-        return {"status": status, "reason": reason}
+        return {"status": status, "reason": reason, "artifact": artifact}
     return {
         "status": "ok",
+        "artifact": artifact,
         "cached": bool(stats.get("artifact_cached")),
         "seconds": round(time.perf_counter() - started, 3),
         "host": platform.node(),

@@ -171,6 +171,8 @@ class Placement(TypedDict):
     """How often the cell started: more than 1 when a worker died and the cell was retried."""
     where: str
     """Node address and process id of the attempt that finished."""
+    seconds: float | None
+    """Wall time of the attempt that finished, measured on its worker."""
 
 
 class TrainingUnit(TypedDict, total=False):
@@ -180,6 +182,10 @@ class TrainingUnit(TypedDict, total=False):
 
     status: str
     """`ok`, or how the training ended (then the cell failed with its reason)."""
+    artifact: str
+    """The artifact's cache key (`<cache>/artifacts/<key>`); cells with the same one share it."""
+    reason: str
+    """Why the training failed (absent when ok)."""
     cached: bool
     """True when the artifact was already in the cache (nothing was trained)."""
     seconds: float

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,10 @@ def _run_unit(attempts, unit_id: str, threads: int, unit: Unit, *dependencies: A
     where = f"{ray.util.get_node_ip_address()} pid {os.getpid()}"
     attempts.started.remote(unit_id, where, os.getpid())
     torch.set_num_threads(max(1, threads))
-    return unit.call(*dependencies)
+    started = time.perf_counter()
+    out = unit.call(*dependencies)
+    ray.get(attempts.finished.remote(unit_id, time.perf_counter() - started))  # before the result
+    return out
 
 
 def _probe_node(probe: str, token: str, model_spec: Any) -> dict:
@@ -78,13 +82,20 @@ class _Attempts:
 
     def __init__(self) -> None:
         self.seen: dict[str, tuple[int, str, int]] = {}
+        self.seconds: dict[str, float] = {}  # of the attempt that finished
 
     def started(self, unit_id: str, where: str, pid: int) -> None:
         n = self.seen.get(unit_id, (0, "", 0))[0] + 1
         self.seen[unit_id] = (n, where, pid)
 
+    def finished(self, unit_id: str, seconds: float) -> None:
+        self.seconds[unit_id] = seconds
+
     def snapshot(self) -> dict[str, tuple[int, str, int]]:
         return dict(self.seen)
+
+    def durations(self) -> dict[str, float]:
+        return dict(self.seconds)
 
 
 class RayExecutor:
@@ -262,7 +273,13 @@ class RayExecutor:
         if unit_id not in self.seen:
             return None
         attempts, where, _pid = self.seen[unit_id]
-        return {"executor": self.name, "attempts": attempts, "where": where}
+        seconds = self.ray.get(self.attempts.durations.remote()).get(unit_id)
+        return {
+            "executor": self.name,
+            "attempts": attempts,
+            "where": where,
+            "seconds": None if seconds is None else round(seconds, 3),
+        }
 
     def _show_attempts(self, board: Board, seen: dict) -> dict:
         now = self.ray.get(self.attempts.snapshot.remote())
