@@ -186,3 +186,25 @@ def test_each_code_scope_covers_only_what_its_results_depend_on(tmp_path, monkey
     changed = edit("arms/few_shot.py")  # a prompting arm: predicted again, nothing retrained
     assert changed["prediction"] != before["prediction"]
     assert changed["training"] == before["training"] and changed["scoring"] == before["scoring"]
+
+
+def test_retention_scope_follows_the_definitions_it_names(tmp_path, monkeypatch):
+    copy = tmp_path / "harness"
+    shutil.copytree(fingerprint.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = _scopes(copy, monkeypatch)
+    base = copy / "metrics" / "base.py"
+    text = base.read_text(encoding="utf-8")
+    # A METRICS_VERSION bump (how a metric definition changes) re-scores, but probes nothing.
+    bumped = text.replace('METRICS_VERSION = "', 'METRICS_VERSION = "9', 1)
+    assert bumped != text
+    base.write_text(bumped, encoding="utf-8")
+    after = _scopes(copy, monkeypatch)
+    assert after["retention"] == before["retention"] and after["scoring"] != before["scoring"]
+    # The normalisation the probes are scored with (and a constant it reads) is followed.
+    base.write_text(bumped.replace("_ARTICLES = re.compile(r", "_ARTICLES = re.compile(r'' r"))
+    assert _scopes(copy, monkeypatch)["retention"] != after["retention"]
+    # A renamed definition is an error, not a silently empty fingerprint.
+    stats = copy / "base" / "stats.py"
+    stats.write_text(stats.read_text().replace("def paired_bootstrap(", "def paired_boot("))
+    with pytest.raises(KeyError, match="paired_bootstrap"):
+        _scopes(copy, monkeypatch)

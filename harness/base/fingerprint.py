@@ -7,6 +7,7 @@ that every results.json carries.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import platform
 import subprocess
@@ -17,9 +18,11 @@ from harness import __version__
 # The package folder: the scored code and the git state are read relative to it.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
-# The source each kind of cached result depends on (paths relative to PACKAGE_DIR). The rule: a
-# file belongs to every scope whose result an edit to it can change, and to no other, so that an
-# edit reruns only what depends on it. Reports, gate, compare, the CLI and the runner's
+# The source each kind of cached result depends on (paths relative to PACKAGE_DIR; a folder is
+# all its .py files; `file.py::a,b` is the top-level definitions a and b of a file with every
+# definition of that file they use, found by name). The rule: a file belongs to every scope
+# whose result an edit to it can change, and to no other, so that an edit reruns only what
+# depends on it. Reports, gate, compare, the CLI and the runner's
 # bookkeeping are in none: editing them reuses every prediction, score and artifact.
 CODE_SCOPES: dict[str, tuple[str, ...]] = {
     # A cell's predictions and its predict-side record (efficiency, training stats, timings).
@@ -35,13 +38,14 @@ CODE_SCOPES: dict[str, tuple[str, ...]] = {
         "base/distributed.py",
         "base/measure.py",
     ),
-    # Forgetting on the retention probes (only cells of a suite with `retention:`): the probes
-    # are scored by a metric helper, so that helper is in this scope, not in "prediction".
+    # Forgetting on the retention probes (only cells of a suite with `retention:`). It uses a
+    # few definitions of the metric and statistics modules; naming them (`file::name`) rather
+    # than the files keeps a metric edit or a METRICS_VERSION bump from probing again.
     "retention": (
         "engine/retention.py",
-        "metrics/base.py",
-        "metrics/hallucination.py",
-        "base/stats.py",
+        "metrics/hallucination.py::answer_is_correct",
+        "metrics/base.py::normalize_answer",
+        "base/stats.py::paired_bootstrap,DEFAULT_RESAMPLES",
     ),
     # Scores of stored predictions: the metrics, their statistics, the per-item rows, and the
     # embedder answer_similarity reads.
@@ -81,12 +85,44 @@ def code_fingerprint(scope: str) -> str:
         root = PACKAGE_DIR
         h = hashlib.sha256()
         for entry in CODE_SCOPES[scope]:
-            p = root / entry
+            path, _, names = entry.partition("::")
+            p = root / path
+            if names:
+                h.update(entry.encode() + _definitions(p, names.split(",")))
+                continue
             files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
             for f in files:
                 h.update(str(f.relative_to(root)).encode() + f.read_bytes())
         _CODE_FP[scope] = h.hexdigest()[:16]
     return _CODE_FP[scope]
+
+
+def _definitions(path: Path, names: list[str]) -> bytes:
+    """The source of the named top-level definitions of a file and of every top-level
+    definition of the same file they refer to, however indirectly."""
+    source = path.read_text(encoding="utf-8")
+    tops: dict[str, ast.stmt] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            tops[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    tops[t.id] = node
+    missing = [n for n in names if n not in tops]
+    if missing:  # a renamed definition must be renamed in CODE_SCOPES too
+        raise KeyError(f"{path}: no top-level definition {missing} (see CODE_SCOPES)")
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        used = {n.id for n in ast.walk(tops[name]) if isinstance(n, ast.Name)}
+        todo += sorted(used & tops.keys())
+    parts = [ast.get_source_segment(source, tops[n]) or "" for n in sorted(seen)]
+    return "\n".join(parts).encode()
 
 
 def environment(device: str, dtype: str, seed: int) -> dict:
