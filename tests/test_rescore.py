@@ -208,3 +208,32 @@ def test_retention_scope_follows_the_definitions_it_names(tmp_path, monkeypatch)
     stats.write_text(stats.read_text().replace("def paired_bootstrap(", "def paired_boot("))
     with pytest.raises(KeyError, match="paired_bootstrap"):
         _scopes(copy, monkeypatch)
+
+
+def test_a_metric_added_to_a_trained_arm_neither_trains_nor_generates(
+    tiny_suite, tmp_path, monkeypatch
+):
+    """On the tiny model: a lora cell re-scored after a metric is added builds no arm at all."""
+    from harness.arms import trained
+    from harness.models.hf import HFBackend
+
+    text = tiny_suite.read_text(encoding="utf-8").replace(
+        "arms:\n",
+        "arms:\n  - arm: lora\n    params: {epochs: 1, r: 4, alpha: 8, learning_rate: 0.01, "
+        "rows_per_step: 2, max_seq_len: 128}\n",
+    )
+    tiny_suite.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    _, (first,) = run(tiny_suite, out, "--arms", "lora")
+    assert first["status"] == "ok" and first["efficiency"]["params_trainable"] > 0
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("trained or generated on a scoring-only change")
+
+    monkeypatch.setattr(trained, "train", forbidden)
+    monkeypatch.setattr(HFBackend, "generate", forbidden)
+    set_metrics(tiny_suite, METRICS.replace("]", ", rouge_l]"))
+    r, (again,) = run(tiny_suite, out, "--arms", "lora")
+    assert "qa / lora: predictions unchanged, re-scored" in r.output, r.output
+    assert again["status"] == "ok" and again["rescored"] and "rouge_l" in again["metrics"]
+    assert again["efficiency"] == first["efficiency"]  # training stats come from the store
