@@ -89,7 +89,7 @@ def test_a_cell_whose_training_failed_fails_with_its_reason_without_training(tin
     suite = load_suite(tiny_suite)
     task = load_task(suite.tasks[0])
     model = resolve_model(suite.model, progress=False)
-    cell = Cell(model, task, task.eval, suite.arms[0], suite.seed, "k")
+    cell = Cell(model, task, task.eval, suite.arms[0], suite.seed, "k", "pk")
     job = Job("run-x", suite, "cpu", "float32", False, False)
     record, rows = compute_cell(job, cell, {"status": "oom", "reason": "no memory left"})
     assert (record["status"], record["reason"]) == ("oom", "training failed: no memory left")

@@ -235,7 +235,7 @@ class TrainedArm(Arm):
         }
         parts |= {
             "task": spec,
-            "code": code_fingerprint(),
+            "code": code_fingerprint("training"),
             "model_spec": self.ctx.suite.model.model_dump(),
         }
         h.update(json.dumps(parts, sort_keys=True).encode())

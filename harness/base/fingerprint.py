@@ -1,12 +1,13 @@
-"""What a result depends on outside its inputs: the scoring code and the machine it ran on.
+"""What a result depends on outside its inputs: the code that made it and the machine it ran on.
 
-`code_fingerprint` hashes the source files that predict and score, so a cached cell is reused
-only while that code is unchanged; `environment` is the record of versions and hardware that
-every results.json carries.
+`code_fingerprint(scope)` hashes the source files one kind of cached result depends on, so it is
+reused only while that code is unchanged; `environment` is the record of versions and hardware
+that every results.json carries.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import platform
 import subprocess
@@ -17,36 +18,111 @@ from harness import __version__
 # The package folder: the scored code and the git state are read relative to it.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
-# Source whose change can change a prediction or a score (paths relative to PACKAGE_DIR).
-_SCORED_CODE = (
-    "arms",
-    "models",
-    "metrics",
-    "data/tasks.py",
-    "base/stats.py",
-    "spec/config.py",
-    "engine/retrieval.py",
-    "engine/training.py",
-    "base/distributed.py",
-    "engine/retention.py",
-)
+# The source each kind of cached result depends on (paths relative to PACKAGE_DIR; a folder is
+# all its .py files; `file.py::a,b` is the top-level definitions a and b of a file with every
+# definition of that file they use, found by name). The rule: a file belongs to every scope
+# whose result an edit to it can change, and to no other, so that an edit reruns only what
+# depends on it. Reports, gate, compare, the CLI and the runner's
+# bookkeeping are in none: editing them reuses every prediction, score and artifact.
+CODE_SCOPES: dict[str, tuple[str, ...]] = {
+    # A cell's predictions and its predict-side record (efficiency, training stats, timings).
+    # Items are hashed as loaded, so loading code reaches the key through them as well.
+    "prediction": (
+        "arms",
+        "models",
+        "data",
+        "engine/retrieval.py",
+        "engine/training.py",
+        "spec/config.py",
+        "spec/style.py",
+        "base/distributed.py",
+        "base/measure.py",
+    ),
+    # Forgetting on the retention probes (only cells of a suite with `retention:`). It uses a
+    # few definitions of the metric and statistics modules; naming them (`file::name`) rather
+    # than the files keeps a metric edit or a METRICS_VERSION bump from probing again.
+    "retention": (
+        "engine/retention.py",
+        "metrics/hallucination.py::answer_is_correct",
+        "metrics/base.py::normalize_answer",
+        "base/stats.py::paired_bootstrap,DEFAULT_RESAMPLES",
+    ),
+    # Scores of stored predictions: the metrics, their statistics, the per-item rows, and the
+    # embedder answer_similarity reads.
+    "scoring": (
+        "metrics",
+        "base/stats.py",
+        "base/itemhash.py",
+        "run/scoring.py",
+        "engine/retrieval.py",
+    ),
+    # Trained weights (adapters, checkpoints): the training loop, the fine-tuning arms, the
+    # prompts they train on, retrieval for retrieval-aware training, and model loading.
+    "training": (
+        "engine/training.py",
+        "engine/retrieval.py",
+        "arms/core.py",
+        "arms/prompting.py",
+        "arms/trained.py",
+        "arms/full.py",
+        "arms/lora.py",
+        "arms/qlora.py",
+        "models",
+        "data/tasks.py",
+        "spec/config.py",
+        "base/distributed.py",
+        "base/measure.py",
+    ),
+}
 
 
-_CODE_FP: str | None = None
+_CODE_FP: dict[str, str] = {}
 
 
-def code_fingerprint() -> str:
-    global _CODE_FP
-    if _CODE_FP is None:
+def code_fingerprint(scope: str) -> str:
+    """Hash of the source files of one scope of CODE_SCOPES (computed once per process)."""
+    if scope not in _CODE_FP:
         root = PACKAGE_DIR
         h = hashlib.sha256()
-        for entry in _SCORED_CODE:
-            p = root / entry
+        for entry in CODE_SCOPES[scope]:
+            path, _, names = entry.partition("::")
+            p = root / path
+            if names:
+                h.update(entry.encode() + _definitions(p, names.split(",")))
+                continue
             files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
             for f in files:
                 h.update(str(f.relative_to(root)).encode() + f.read_bytes())
-        _CODE_FP = h.hexdigest()[:16]
-    return _CODE_FP
+        _CODE_FP[scope] = h.hexdigest()[:16]
+    return _CODE_FP[scope]
+
+
+def _definitions(path: Path, names: list[str]) -> bytes:
+    """The source of the named top-level definitions of a file and of every top-level
+    definition of the same file they refer to, however indirectly."""
+    source = path.read_text(encoding="utf-8")
+    tops: dict[str, ast.stmt] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            tops[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    tops[t.id] = node
+    missing = [n for n in names if n not in tops]
+    if missing:  # a renamed definition must be renamed in CODE_SCOPES too
+        raise KeyError(f"{path}: no top-level definition {missing} (see CODE_SCOPES)")
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        used = {n.id for n in ast.walk(tops[name]) if isinstance(n, ast.Name)}
+        todo += sorted(used & tops.keys())
+    parts = [ast.get_source_segment(source, tops[n]) or "" for n in sorted(seen)]
+    return "\n".join(parts).encode()
 
 
 def environment(device: str, dtype: str, seed: int) -> dict:

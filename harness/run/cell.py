@@ -12,7 +12,7 @@ from harness.spec.config import ArmSpec
 @dataclass(frozen=True, eq=False)
 class Cell:
     """The unit an executor runs and the store keys: the suite's model, the task with the eval
-    items it is scored on, the arm spec, the seed and the content hash of all of them.
+    items it is scored on, the arm spec, the seed and its two keys (harness.run.store.cell_keys).
 
     It carries no loaded model or open file, so an executor other than this process (one
     process per cell, a cluster) can be handed it.
@@ -23,7 +23,8 @@ class Cell:
     items: list[Item]  # the eval items this cell predicts and is scored on
     arm: ArmSpec  # the arm, its parameters, retrieval settings, seed and prompt wording
     seed: int  # the arm's own seed, else the suite's
-    key: str  # content hash (harness.run.store.content_hash): the cache key
+    key: str  # full key: everything that decides the record and samples (the cache key)
+    prediction_key: str  # what decides the predictions alone: stored ones are re-scored
 
     @property
     def name(self) -> str:

@@ -2,8 +2,9 @@
 
 Each cell is keyed by a content hash of everything that decides its result (`harness.run.store`
 computes it and keeps finished cells); a rerun reuses a finished cell unless something it depends
-on changed or `force` is set. A cell that fails becomes a record with a reason and the other
-cells still run. The record's shape is `harness.spec.record.RunRecord`.
+on changed or `force` is set. When only its scoring inputs changed (metrics, their code), its
+stored predictions (`harness.run.predictions`) are re-scored and nothing is generated. A cell
+that fails becomes a record with a reason and the other cells still run. The record's shape is `harness.spec.record.RunRecord`.
 """
 
 from __future__ import annotations
@@ -50,9 +51,15 @@ from harness.models.resolve import ResolvedModel, cache_dir, pick_dtype, resolve
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
 from harness.run.executors import Executor, ExecutorError, LocalExecutor
+from harness.run.predictions import (
+    load_predictions,
+    note_scoring,
+    scoring_change,
+    store_predictions,
+)
 from harness.run.scoring import score, task_metrics
 from harness.run.seeds import seed_groups, variant_groups
-from harness.run.store import cell_lock, content_hash, find_cached, store_cell
+from harness.run.store import cell_keys, cell_lock, find_cached, scoring_inputs, store_cell
 from harness.run.units import CELL, TRAIN, Lost, Resources, Unit
 from harness.spec.config import ArmSpec, SuiteSpec
 from harness.spec.record import SCHEMA_VERSION
@@ -180,8 +187,7 @@ def compute_cell(job: Job, cell: Cell, training: Any = None) -> tuple[dict, list
         return failed_record(ctx, cell, env, status, f"training failed: {why}"), []
     if job.out_dir is not None:
         return _run_locked(ctx, job.out_dir, cell, env, job.force), None
-    log(f"{cell.label}: running on {len(cell.items)} eval items")
-    record, rows = run_cell(ctx, cell, env)
+    record, rows = evaluate_cell(ctx, cell, env, job.force)
     if isinstance(training, dict):
         record["training_unit"] = training  # which unit trained the artifact, and where
     return record, rows
@@ -333,15 +339,16 @@ def _run_planned(
             where = f"see results.json tasks.{task_spec.name}.leakage"
             log(f"{leakage_warning(task_spec.name, task.leakage)}; {where}")
         for arm_spec in arm_specs:
-            key = content_hash(suite, task, items, arm_spec, model.fingerprint, dtype, device)
-            cell = Cell(model, task, items, arm_spec, ctx.seed_for(arm_spec), key)
+            pkey, key = cell_keys(suite, task, items, arm_spec, model.fingerprint, dtype, device)
+            cell = Cell(model, task, items, arm_spec, ctx.seed_for(arm_spec), key, pkey)
             record = (
                 None
                 if force
                 else find_cached(out_dir, task_spec.name, arm_spec.label, key, len(items))
             )
             if not distributed.is_main():
-                if record is None:
+                # Rank 0 re-scores stored predictions without training: nothing to join then.
+                if record is None and (force or not load_predictions(pkey, len(items), True)):
                     join_training(ctx, task, arm_spec)
                 continue
             records[cell.name] = record
@@ -386,7 +393,9 @@ def plan_units(
     for cell in cells:
         resources = _resources(cell.arm, ctx.device, executor.cpus_per_unit)
         after: tuple[str, ...] = ()
-        if executor.plans_training and ARMS[cell.arm.arm].changes_weights:
+        # A cell with stored predictions only re-scores: it needs no trained weights.
+        trains = job.force or not load_predictions(cell.prediction_key, len(cell.items), True)
+        if executor.plans_training and ARMS[cell.arm.arm].changes_weights and trains:
             artifact = build_arm(ctx, cell.arm).artifact_key(cell.task, model_fp)
             train_id = f"train:{artifact}"
             if train_id not in trainings:
@@ -462,15 +471,18 @@ def _task_info(task: TaskData, items: list[Item]) -> dict[str, Any]:
 
 
 def _run_locked(ctx: RunContext, out_dir: Path, cell: Cell, env: dict, force: bool) -> dict:
-    """Run one cell under its cache lock, unless a concurrent identical run finished it first."""
+    """Run one cell under its lock, unless a concurrent identical run finished it first.
+
+    The lock is the prediction key's: a concurrent run that differs only in what it scores
+    waits, then re-scores the predictions the first one stored.
+    """
     task, arm = cell.task.spec.name, cell.arm.label
-    with cell_lock(cell.key, cell.label):
+    with cell_lock(cell.prediction_key, cell.label):
         record = None
         if not force:  # a concurrent identical run may have finished it meanwhile
             record = find_cached(out_dir, task, arm, cell.key, len(cell.items))
         if record is None:
-            log(f"{cell.label}: running on {len(cell.items)} eval items")
-            record, rows = run_cell(ctx, cell, env)
+            record, rows = evaluate_cell(ctx, cell, env, force)
             store_cell(out_dir, record, rows)
             if (
                 distributed.active()
@@ -608,9 +620,72 @@ def build_arm(ctx: RunContext, arm_spec: ArmSpec):
     )
 
 
+def evaluate_cell(
+    ctx: RunContext, cell: Cell, env: dict, force: bool = False
+) -> tuple[dict, list[dict]]:
+    """A cell's record and samples: its stored predictions re-scored when its prediction key
+    has some (unless `force`), else predicted now (and stored when the arm finished)."""
+    scoring = scoring_inputs(ctx.suite, cell.task)
+    stored = None if force else load_predictions(cell.prediction_key, len(cell.items))
+    if stored is None:
+        log(f"{cell.label}: running on {len(cell.items)} eval items")
+        record, preds = predict_cell(ctx, cell, env)
+        if preds is not None:
+            store_predictions(cell.prediction_key, preds, record, scoring)
+        return score_cell(ctx, cell, record, preds)
+    log(
+        f"{cell.label}: predictions unchanged, re-scored "
+        f"({scoring_change(stored.scored_with, scoring)}); generated nothing"
+    )
+    record = _record_head(ctx, cell, stored.parts.get("environment", env))
+    record.update(stored.parts, status="ok", reason=None, rescored=True)
+    record, rows = score_cell(ctx, cell, record, stored.preds)
+    if record["status"] == "ok":
+        note_scoring(cell.prediction_key, scoring)
+    return record, rows
+
+
 def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
     """Run one cell: build its arm, prepare, predict, score; a failure becomes the record."""
-    task, items, arm_spec, model, seed = cell.task, cell.items, cell.arm, cell.model, cell.seed
+    record, preds = predict_cell(ctx, cell, env)
+    return score_cell(ctx, cell, record, preds)
+
+
+def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
+    """What a record says about the cell before it runs: ids, keys, the resolved spec."""
+    task, arm_spec = cell.task, cell.arm
+    arm_cls = ARMS[arm_spec.arm]
+    params = arm_cls.Params.model_validate(arm_spec.params)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": cell.name,
+        "task": task.spec.name,
+        "arm": arm_spec.label,
+        "kind": arm_spec.arm,
+        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
+        "variant": arm_spec.variant.name if arm_spec.variant else None,
+        "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
+        "content_hash": cell.key,
+        "prediction_key": cell.prediction_key,
+        "started": _now(),
+        "spec": {
+            "arm": arm_spec.model_dump(),
+            "params": params.model_dump(),
+            "task": task.spec.model_dump(),
+            "model": ctx.suite.model.model_dump()
+            | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
+            "seed": cell.seed,
+        },
+        "environment": env,
+        "model_fingerprint": cell.model.fingerprint,
+    }
+
+
+def predict_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[Prediction] | None]:
+    """Build the cell's arm, prepare and predict (and probe retention): the record with its
+    predict-side parts (harness.run.predictions.RECORD_PARTS) and the predictions; a failure
+    becomes the record, with None for the predictions."""
+    task, items, arm_spec, seed = cell.task, cell.items, cell.arm, cell.seed
     record = _record_head(ctx, cell, env)
     eff = Efficiency(items=len(items))
     _seed_everything(seed)
@@ -635,59 +710,40 @@ def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
         eff.extra = arm.stats
         eff.prompt_tokens = [p.extra["prompt_tokens"] for p in preds if "prompt_tokens" in p.extra]
         eff.over_budget = sum(1 for p in preds if p.extra.get("over_budget"))
-        metric_names = task_metrics(task)
-        if "answer_similarity" in metric_names:
-            annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
-        rows, metrics = score(task, items, preds, metric_names, ctx.seed)
         if ctx.suite.retention is not None:
             with phase("retention") as ph:
-                record["forgetting"] = retention_of(ctx, arm, model.fingerprint)
+                record["forgetting"] = retention_of(ctx, arm, cell.model.fingerprint)
             eff.add(ph)
-        record.update(status="ok", reason=None, metrics=metrics, efficiency=eff.as_dict())
+        record.update(status="ok", reason=None, efficiency=eff.as_dict())
     except Exception as exc:  # failure is data: record it, keep going with the other cells
-        status, reason = _classify_failure(exc)
-        log(f"{cell.name}: {status}: {reason}")
-        record.update(
-            status=status,
-            reason=reason,
-            traceback=traceback.format_exc(limit=8),
-            metrics={},
-            efficiency=eff.as_dict(),
-        )
-        rows = []
+        record.update(_failure(cell, exc), efficiency=eff.as_dict())
+        preds = None
     record["finished"] = _now()
+    return record, preds
+
+
+def score_cell(
+    ctx: RunContext, cell: Cell, record: dict, preds: list[Prediction] | None
+) -> tuple[dict, list[dict]]:
+    """Score a cell's predictions (None: its prediction failed, the record says why): the
+    record with its metrics, and the samples' rows."""
+    task, items = cell.task, cell.items
+    rows: list[dict] = []
+    if preds is not None:
+        try:
+            metric_names = task_metrics(task)
+            if "answer_similarity" in metric_names:
+                annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
+            rows, metrics = score(task, items, preds, metric_names, ctx.seed)
+            record["metrics"] = metrics
+        except Exception as exc:  # a metric that fails fails the cell, not the run
+            record.update(_failure(cell, exc))
+            rows = []
+    if record["status"] != "ok":
+        record["metrics"] = {}
     record["cached"] = False
     record["samples"] = f"samples/{cell.name}.jsonl"
     return record, rows
-
-
-def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
-    """What every record of a cell says, whatever its outcome: which cell, with which inputs."""
-    task, arm_spec = cell.task, cell.arm
-    arm_cls = ARMS[arm_spec.arm]
-    params = arm_cls.Params.model_validate(arm_spec.params)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "id": cell.name,
-        "task": task.spec.name,
-        "arm": arm_spec.label,
-        "kind": arm_spec.arm,
-        "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
-        "variant": arm_spec.variant.name if arm_spec.variant else None,
-        "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
-        "content_hash": cell.key,
-        "started": _now(),
-        "spec": {
-            "arm": arm_spec.model_dump(),
-            "params": params.model_dump(),
-            "task": task.spec.model_dump(),
-            "model": ctx.suite.model.model_dump()
-            | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
-            "seed": cell.seed,
-        },
-        "environment": env,
-        "model_fingerprint": cell.model.fingerprint,
-    }
 
 
 def failed_record(ctx: RunContext, cell: Cell, env: dict, status: str, reason: str) -> dict:
@@ -701,6 +757,12 @@ def failed_record(ctx: RunContext, cell: Cell, env: dict, status: str, reason: s
         "cached": False,
         "samples": f"samples/{cell.name}.jsonl",
     }
+
+
+def _failure(cell: Cell, exc: Exception) -> dict[str, Any]:
+    status, reason = _classify_failure(exc)
+    log(f"{cell.name}: {status}: {reason}")
+    return {"status": status, "reason": reason, "traceback": traceback.format_exc(limit=8)}
 
 
 def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:

@@ -1,7 +1,8 @@
-"""The cell store: the content hash that keys a cell, and the cache of finished cells.
+"""The cell store: the keys of a cell, and the cache of finished cells.
 
-A cell's key covers everything that decides its result (model weights, items, task and arm
-parameters, seed, scoring code). A finished cell is stored under `<cache>/runs/<key>/` with its
+A cell's full key covers everything that decides its result (model weights, items, task and
+arm parameters, seed, the code that predicts and the code that scores); its prediction key only
+what decides its predictions, under which `harness.run.predictions` keeps them for re-scoring. A finished cell is stored under `<cache>/runs/<key>/` with its
 samples first and its record last, both atomically, so a record on disk always means a finished
 cell; a damaged entry (unparsable record, samples that do not match the record's checksum or
 item count) is reported and recomputed, never reused. Identical cells started together take one
@@ -27,8 +28,31 @@ from harness.data.tasks import Item, TaskData
 from harness.engine.retention import data_fingerprint
 from harness.metrics import METRICS_VERSION
 from harness.models.resolve import cache_dir
+from harness.run.predictions import PREDICTIONS_FORMAT
+from harness.run.scoring import task_metrics
 from harness.spec.config import ArmSpec, SuiteSpec
 from harness.spec.record import SCHEMA_VERSION
+
+# Task-spec fields that decide no prediction: `metrics` only picks what is scored, and
+# `leakage_threshold` only the leakage report (and, for a split items file, which items land in
+# which split: the items are hashed, so that reaches the key through them). `abstain_patterns`
+# is not among them: arms decide `Prediction.abstained` when they predict (a choice-scored arm
+# never abstains, retrieval_only tests its top chunk), so a pattern edit predicts again.
+SCORING_ONLY_TASK_FIELDS = frozenset({"metrics", "leakage_threshold"})
+
+
+def cell_keys(
+    suite: SuiteSpec,
+    task: TaskData,
+    items: list[Item],
+    arm: ArmSpec,
+    model_fp: str,
+    dtype: str,
+    device: str,
+) -> tuple[str, str]:
+    """A cell's prediction key and its full key (the prediction key plus its scoring inputs)."""
+    pkey = prediction_hash(suite, task, items, arm, model_fp, dtype, device)
+    return pkey, full_key(pkey, suite, task)
 
 
 def content_hash(
@@ -40,20 +64,34 @@ def content_hash(
     dtype: str,
     device: str,
 ) -> str:
+    """The full key of a cell: everything that decides its record and samples."""
+    return cell_keys(suite, task, items, arm, model_fp, dtype, device)[1]
+
+
+def prediction_hash(
+    suite: SuiteSpec,
+    task: TaskData,
+    items: list[Item],
+    arm: ArmSpec,
+    model_fp: str,
+    dtype: str,
+    device: str,
+) -> str:
+    """What decides a cell's predictions and its predict-side record, and nothing scoring-only."""
     h = hashlib.sha256()
     parts = {
-        "schema": SCHEMA_VERSION,
-        "metrics_version": METRICS_VERSION,
+        "format": PREDICTIONS_FORMAT,
         "model": model_fp,
         "model_spec": suite.model.model_dump(),
         "dtype": dtype,
         "device": device,
         "seed": suite.seed,
-        "task": task.spec.model_dump(),
+        "task": task.spec.model_dump(exclude=set(SCORING_ONLY_TASK_FIELDS)),
         "arm": arm.model_dump(exclude={"resources"}),  # where it runs does not change it
-        "code": code_fingerprint(),
+        "code": code_fingerprint("prediction"),
         "retention": suite.retention.model_dump() if suite.retention else None,
         "probes": _probe_data() if suite.retention else None,
+        "retention_code": code_fingerprint("retention") if suite.retention else None,
     }
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     for split, split_items in sorted(task.splits.items()):
@@ -64,6 +102,23 @@ def content_hash(
         for d in task.corpus:
             h.update(item_hash(d).encode())
     return h.hexdigest()[:20]
+
+
+def scoring_inputs(suite: SuiteSpec, task: TaskData) -> dict:
+    """What decides the scores of given predictions: the metrics, their definitions and code,
+    the embedder answer_similarity reads, and the record's layout."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "metrics": task_metrics(task),
+        "metrics_version": METRICS_VERSION,
+        "code": code_fingerprint("scoring"),
+        "embedder": suite.embedder,
+    }
+
+
+def full_key(prediction_key: str, suite: SuiteSpec, task: TaskData) -> str:
+    parts = {"predictions": prediction_key, "scoring": scoring_inputs(suite, task)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _probe_data() -> str:

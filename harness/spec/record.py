@@ -224,6 +224,11 @@ class RunRecord(TypedDict):
     changes, and can forget); from the arm class. Absent in records written before it existed."""
     content_hash: str
     """Hash of everything that decides the result; the cache key."""
+    prediction_key: NotRequired[str]
+    """Hash of what decides the predictions alone; stored predictions under it are re-scored
+    when only the scoring inputs changed. Absent in records written before it existed."""
+    rescored: NotRequired[bool]
+    """True when the metrics were computed from stored predictions (nothing was generated)."""
     started: str
     """When the cell started (ISO 8601, UTC)."""
     finished: NotRequired[str]
