@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from harness.models.backend import Generation, Message
-from harness.run.runner import RunContext
+from harness.run.context import RunContext
 
 USER = "<user>\n"
 

@@ -83,7 +83,7 @@ def test_a_cell_whose_training_failed_fails_with_its_reason_without_training(tin
     from harness.data.tasks import load_task
     from harness.models.resolve import resolve_model
     from harness.run.cell import Cell
-    from harness.run.runner import Job, compute_cell
+    from harness.run.jobs import Job, compute_cell
     from harness.run.suite import load_suite
 
     suite = load_suite(tiny_suite)

@@ -43,7 +43,7 @@ class Arm:
     def __init__(
         self,
         params: BaseModel,
-        ctx: Any,  # harness.run.runner.RunContext: backend and embedders, loaded lazily
+        ctx: Any,  # harness.run.context.RunContext: backend and embedders, loaded lazily
         retrieval: RetrievalParams | None = None,
         seed: int | None = None,
         variant: PromptVariant | None = None,

@@ -1,0 +1,214 @@
+"""The units a run hands to its executor: a cell (`compute_cell`) and, under an executor that
+plans training (Ray), the training job that cells needing one artifact share (`train_artifact`,
+data-parallel over Ray Train with `train_data_parallel`).
+
+Units carry a `Job` (what every unit of a run shares) and run in any process: each process keeps
+one `RunContext` per run, so a worker loads the model once for all the units it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.arms import ARMS
+from harness.base import distributed
+from harness.base.log import log
+from harness.models.resolve import cache_dir
+from harness.run.cell import Cell
+from harness.run.context import RunContext
+from harness.run.executors import Executor
+from harness.run.predictions import (
+    load_predictions,
+)
+from harness.run.units import CELL, TRAIN, Lost, Resources, Unit
+from harness.run.work import (
+    build_arm,
+    classify_failure,
+    evaluate_cell,
+    failed_record,
+    run_locked,
+    seed_everything,
+)
+from harness.spec.config import ArmSpec, SuiteSpec
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every unit of one run shares, small enough to send to another process."""
+
+    run_id: str
+    suite: SuiteSpec
+    device: str
+    dtype: str
+    progress: bool
+    force: bool
+    # The output folder, for units that run in the driver's process (the local executor): they
+    # store their cell under its lock. Units elsewhere return it and the driver stores it.
+    out_dir: Path | None = None
+
+
+# The run context of each run this process works for (a Ray worker keeps its loaded model from
+# one unit to the next of the same run); the driver registers its own.
+_CONTEXTS: dict[str, RunContext] = {}
+
+
+def register_context(job: Job, ctx: RunContext) -> None:
+    """The driver's own context: units it runs itself share its loaded model."""
+    _CONTEXTS.clear()
+    _CONTEXTS[job.run_id] = ctx
+
+
+def context_for(job: Job) -> RunContext:
+    ctx = _CONTEXTS.get(job.run_id)
+    if ctx is None:
+        _CONTEXTS.clear()  # one run's model in memory at a time
+        ctx = RunContext(suite=job.suite, device=job.device, dtype=job.dtype, progress=job.progress)
+        _CONTEXTS[job.run_id] = ctx
+    return ctx
+
+
+def compute_cell(job: Job, cell: Cell, training: Any = None) -> tuple[dict, list[dict] | None]:
+    """A cell unit: its record and per-item rows (rows None when it stored itself, in the
+    driver's process). A cell whose training unit failed or was lost fails with that reason,
+    without training again."""
+    ctx = context_for(job)
+    env = ctx.environment()
+    if isinstance(training, Lost) or (isinstance(training, dict) and training["status"] != "ok"):
+        why = training.reason if isinstance(training, Lost) else training["reason"]
+        status = "failed" if isinstance(training, Lost) else training["status"]
+        log(f"{cell.label}: {status}: its training failed: {why}")
+        return failed_record(ctx, cell, env, status, f"training failed: {why}"), []
+    if job.out_dir is not None:
+        return run_locked(ctx, job.out_dir, cell, env, job.force), None
+    record, rows = evaluate_cell(ctx, cell, env, job.force)
+    if isinstance(training, dict):
+        record["training_unit"] = training  # which unit trained the artifact, and where
+    return record, rows
+
+
+def train_artifact(
+    job: Job, cell: Cell, processes: int = 1, resources: Resources | None = None
+) -> dict:
+    """A training unit: the artifact the cell's arm needs, trained and saved unless cached;
+    with several `processes`, trained data-parallel by Ray Train (`train_data_parallel`)."""
+    started = time.perf_counter()
+    artifact = build_arm(context_for(job), cell.arm).artifact_key(cell.task, cell.model.fingerprint)
+    try:
+        if processes > 1:
+            stats = train_data_parallel(job, cell, processes, resources or Resources())
+        else:
+            stats = _ensure_artifact(job, cell)
+    except Exception as exc:  # the arm's own failure: reported to its cells, never retried
+        status, reason = classify_failure(exc)
+        log(f"{cell.label} training: {status}: {reason}")
+        return {"status": status, "reason": reason, "artifact": artifact}
+    return {
+        "status": "ok",
+        "artifact": artifact,
+        "cached": bool(stats.get("artifact_cached")),
+        "seconds": round(time.perf_counter() - started, 3),
+        "host": platform.node(),
+        "pid": os.getpid(),
+    }
+
+
+def _ensure_artifact(job: Job, cell: Cell) -> dict:
+    """This process's part in training the cell's artifact: all of it in a single process;
+    under a process group, rank 0 trains and saves while the other ranks train alongside."""
+    ctx = context_for(job)
+    seed_everything(cell.seed)
+    arm = build_arm(ctx, cell.arm)
+    if arm.retrieves_before_prepare:
+        arm.build_retriever(cell.task)
+    if distributed.is_main():
+        return arm.ensure_artifact(cell.task)
+    arm.join_training(cell.task)
+    return {}
+
+
+def _train_loop(config: dict) -> None:
+    """One Ray Train worker (its process group is set up, RANK and WORLD_SIZE are set)."""
+    import torch
+
+    torch.set_num_threads(config["threads"])
+    distributed.init(config["job"].device)
+    _ensure_artifact(config["job"], config["cell"])
+
+
+def train_data_parallel(job: Job, cell: Cell, processes: int, resources: Resources) -> dict:
+    """Train the cell's artifact over `processes` Ray Train workers (NCCL on CUDA, Gloo on CPU),
+    with the same data-parallel loop as `accelerate launch`: each step's rows are split between
+    the processes and their gradients summed, so the step is the one a single process takes."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    arm = build_arm(context_for(job), cell.arm)
+    cached = arm.finished_stats(cell.task)
+    if cached is not None:
+        return cached | {"artifact_cached": True}
+    per_worker = {"CPU": resources.cpus} | ({"GPU": resources.gpus} if resources.gpus else {})
+    trainer = TorchTrainer(
+        _train_loop,
+        train_loop_config={"job": job, "cell": cell, "threads": max(1, int(resources.cpus))},
+        torch_config=TorchConfig(backend="nccl" if job.device == "cuda" else "gloo"),
+        scaling_config=ScalingConfig(
+            num_workers=processes, use_gpu=job.device == "cuda", resources_per_worker=per_worker
+        ),
+        run_config=RunConfig(
+            name=f"adaptbench-train-{cell.key}",
+            storage_path=str(cache_dir().resolve() / "ray-train"),
+        ),
+    )
+    trainer.fit()
+    stats = arm.finished_stats(cell.task)  # what rank 0 saved
+    if stats is None:
+        raise RuntimeError(f"data-parallel training of {cell.label} ended without an artifact")
+    return stats | {"artifact_cached": False}
+
+
+def plan_units(
+    ctx: RunContext, job: Job, cells: list[Cell], executor: Executor, model_fp: str
+) -> list[Unit]:
+    """One unit per cell to run; with an executor that plans training, one training unit per
+    distinct artifact, which every cell that needs it waits for."""
+    units: list[Unit] = []
+    trainings: dict[str, Unit] = {}
+    for cell in cells:
+        resources = _resources(cell.arm, ctx.device, executor.cpus_per_unit)
+        after: tuple[str, ...] = ()
+        # A cell with stored predictions only re-scores: it needs no trained weights.
+        trains = job.force or not load_predictions(cell.prediction_key, len(cell.items), True)
+        if executor.plans_training and ARMS[cell.arm.arm].changes_weights and trains:
+            artifact = build_arm(ctx, cell.arm).artifact_key(cell.task, model_fp)
+            train_id = f"train:{artifact}"
+            if train_id not in trainings:
+                label = f"{cell.label} (training {artifact})"
+                processes = cell.arm.resources.train_processes if cell.arm.resources else 1
+                trainings[train_id] = Unit(
+                    train_id,
+                    label,
+                    TRAIN,
+                    train_artifact,
+                    (job, cell, processes, resources),
+                    resources=resources,
+                    processes=processes,
+                )
+                units.append(trainings[train_id])
+            after = (train_id,)
+        units.append(
+            Unit(f"cell:{cell.name}", cell.label, CELL, compute_cell, (job, cell), after, resources)
+        )
+    return units
+
+
+def _resources(arm: ArmSpec, device: str, cpus_per_unit: float) -> Resources:
+    """An arm's own `resources:`, else one GPU per unit on CUDA (the model runs there), else
+    `cpus_per_unit` CPUs."""
+    if arm.resources is not None:
+        return Resources(cpus=arm.resources.cpus, gpus=arm.resources.gpus)
+    return Resources(cpus=cpus_per_unit, gpus=1.0 if device == "cuda" else 0.0)
