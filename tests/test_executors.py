@@ -94,3 +94,19 @@ def test_a_cell_whose_training_failed_fails_with_its_reason_without_training(tin
     record, rows = compute_cell(job, cell, {"status": "oom", "reason": "no memory left"})
     assert (record["status"], record["reason"]) == ("oom", "training failed: no memory left")
     assert rows == [] and record["metrics"] == {}
+
+
+def test_the_board_redraws_one_line_per_unit_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    board = Board(stream=stream, clock=lambda: 0.0)
+    board.add("t", "qa / lora (training)")
+    board.add("c", "qa / lora")
+    board.update("t", RUNNING, where="node-a pid 3", attempts=1)
+    board.update("t", DONE)
+    frames = stream.getvalue().split("\x1b[2F")  # each redraw moves up over the 2 lines
+    assert len(frames) == 2
+    assert frames[-1] == "\x1b[2Kqa / lora (training): done, in 0s\n\x1b[2Kqa / lora: waiting\n"

@@ -35,11 +35,15 @@ POLL_S = 1.0  # how often the driver refreshes the board while units run
 
 
 def _env_vars() -> dict[str, str]:
-    """What every worker must share with the driver: the cache folder, and no hub access."""
+    """What every worker must share with the driver: the cache folder, and no hub access.
+    Library progress bars are off there (their carriage returns pile up in forwarded logs);
+    adaptbench's own progress writes plain lines off a terminal."""
     return {
         "ADAPTBENCH_CACHE": str(cache_dir().resolve()),
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
+        "TQDM_DISABLE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     }
 
 
