@@ -10,20 +10,21 @@ and what fixed shots cost in accuracy, before anyone changes a default.
 
 What is run
 -----------
-The arms `--arms` (default `few_shot` and `rag`) of the suite's first task (default the shipped
-`suites/insurance-policy-qa.yaml`) on its first `--limit` eval items (default all), each twice on
+The arms `--arms` (default `few_shot` and `rag`) of the suite's first task (default the
+shipped `suites/insurance-policy-qa.yaml`) on its first `--limit` eval items (default all), on
 the same items and the same loaded model: as the suite configures them (`per_item`: few_shot
-`selection: similar`, rag `shot_selection: random`) and with the shot selection set to `fixed`.
-Per arm and selection: exact match and token F1 with their 95% intervals; per arm the paired
-difference fixed - per_item on the same items (McNemar for exact match, paired bootstrap for F1,
-each with a 95% CI of the difference). Prompt tokens, counted with the run's tokenizer
+`selection: similar`, rag `shot_selection: random`) and with the shot selection set to `fixed`,
+once per seed of `--fixed-seeds` (a fixed draw's accuracy depends on which shots it drew).
+Per arm and selection: exact match and token F1 with their 95% intervals; per fixed draw the
+paired difference fixed - per_item on the same items (McNemar for exact match, paired bootstrap
+for F1, each with a 95% CI of the difference). Prompt tokens, counted with the run's tokenizer
 (`continuous.prefix_sharing`): all prompts whole, with the prefix common to all computed once
 (what generation does), and as a prefix tree would compute them; plus the prompt tokens the
 generation actually computed. Token counts are deterministic; no time is measured.
 
 Run it (it uses the real model: minutes on a CPU)::
 
-    .venv/bin/python benchmarks/bench_shots.py
+    .venv/bin/python benchmarks/bench_shots.py --fixed-seeds 1234,1,2
     .venv/bin/python benchmarks/bench_shots.py --limit 40 --arms rag   # shorter
 
 Results go to `benchmarks/results/bench_shots.json` (`--out` to change).
@@ -58,11 +59,12 @@ METRICS = ["exact_match", "token_f1"]
 SELECTION_KEY = {"few_shot": "selection", "rag": "shot_selection"}  # the arm's parameter
 
 
-def variants(spec: ArmSpec) -> dict[str, ArmSpec]:
-    """The arm as configured, and the same arm with fixed shots."""
+def variants(spec: ArmSpec, seeds: list[int]) -> dict[str, ArmSpec]:
+    """The arm as configured, and the same arm with fixed shots drawn with each seed."""
     key = SELECTION_KEY[spec.arm]
-    fixed = spec.model_copy(update={"params": {**spec.params, key: "fixed"}})
-    return {"per_item": spec, "fixed": fixed}
+    params = {**spec.params, key: "fixed"}
+    fixed = {f"fixed@seed{s}": spec.model_copy(update={"params": params, "seed": s}) for s in seeds}
+    return {"per_item": spec, **fixed}
 
 
 def run_variant(ctx: RunContext, spec: ArmSpec, task: TaskData, items: list[Item]) -> dict:
@@ -87,7 +89,7 @@ def run_variant(ctx: RunContext, spec: ArmSpec, task: TaskData, items: list[Item
 
 
 def paired(per_item: dict, fixed: dict) -> dict:
-    """fixed - per_item on the items both scored, per metric."""
+    """fixed - per_item on the items both scored, per metric (one draw of fixed shots)."""
     out = {}
     for m in METRICS:
         a, b = per_item["_values"][m], fixed["_values"][m]
@@ -105,18 +107,18 @@ def saved_share(tokens: dict) -> dict:
 
 
 def report(label: str, result: dict) -> None:
-    for name in ("per_item", "fixed"):
-        r = result[name]
+    for name, r in result["selections"].items():
         em, f1, tok = r["metrics"]["exact_match"], r["metrics"]["token_f1"], r["prompt_tokens"]
         print(
-            f"{label:<9}{name:<9} EM {em['value']:.3f} [{em['ci_low']:.3f}, {em['ci_high']:.3f}]"
+            f"{label:<9}{name:<15} EM {em['value']:.3f} [{em['ci_low']:.3f}, {em['ci_high']:.3f}]"
             f"  F1 {f1['value']:.3f} [{f1['ci_low']:.3f}, {f1['ci_high']:.3f}]  prompt tokens "
             f"{tok['tokens']}, common prefix {tok['common_prefix']} -> {tok['common_prefix_cost']}"
             f", trie {tok['trie_tokens']}; prefill computed {r['generation_prefill_tokens']}"
         )
-    for m, d in result["paired_fixed_minus_per_item"].items():
-        print(f"{label:<9}{m:<12} fixed - per_item {d['delta']:+.3f} "
-              f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] p={d['p_value']:.3g} ({d['test']})")  # fmt: skip
+    for name, tests in result["paired_fixed_minus_per_item"].items():
+        for m, d in tests.items():
+            print(f"{label:<9}{name:<15}{m:<12} - per_item {d['delta']:+.3f} "
+                  f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] p={d['p_value']:.3g} ({d['test']})")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -125,6 +127,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="first N eval items (default all)")
     p.add_argument("--arms", type=lambda s: [x for x in s.split(",") if x],
                    default=["few_shot", "rag"], help="arm labels of the suite, comma-separated")  # fmt: skip
+    p.add_argument("--fixed-seeds", type=lambda s: [int(x) for x in s.split(",") if x.strip()],
+                   default=None, help="one fixed draw per seed (default: the arm's seed); "
+                   "one draw's accuracy depends on which shots it drew")  # fmt: skip
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result file")
@@ -158,11 +163,18 @@ def main(argv: list[str] | None = None) -> None:
     ctx = RunContext(suite=suite, device=args.device, dtype=args.dtype, progress=False)
     results = {}
     for spec in specs:
-        result = {name: run_variant(ctx, s, task, items) for name, s in variants(spec).items()}
-        result["paired_fixed_minus_per_item"] = paired(result["per_item"], result["fixed"])
-        for name in ("per_item", "fixed"):
-            result[name].pop("_values")
-            result[name]["prompt_tokens_saved_share"] = saved_share(result[name]["prompt_tokens"])
+        seeds = args.fixed_seeds or [ctx.seed_for(spec)]
+        runs = {name: run_variant(ctx, s, task, items) for name, s in variants(spec, seeds).items()}
+        tests = {n: paired(runs["per_item"], r) for n, r in runs.items() if n != "per_item"}
+        for r in runs.values():
+            r.pop("_values")
+            r["prompt_tokens_saved_share"] = saved_share(r["prompt_tokens"])
+        fixed_em = [r["metrics"]["exact_match"]["value"] for n, r in runs.items() if n in tests]
+        result = {
+            "selections": runs,
+            "paired_fixed_minus_per_item": tests,
+            "fixed_exact_match_mean_over_draws": sum(fixed_em) / len(fixed_em),
+        }
         report(spec.label, result)
         results[spec.label] = result
     record = {
