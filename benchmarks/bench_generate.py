@@ -24,6 +24,11 @@ Contenders, all on one model object loaded once (only the generation strategy di
                     `model.generate_batch` (paged attention). It has no stop strings: rows run
                     to end-of-sequence or the limit, and the text is cut at the stop afterwards.
 
+`--contenders` picks which run (default all but transformers-cb) and `--sets` which prompt sets.
+The reference outputs (agreement, answer tokens) are the naive loop's; where naive is left out
+(it is the slowest by far, above all on the long set), an untimed static run gives them instead
+(the JSON's `reference` says which).
+
 Fairness
 --------
 * Same prompt ids for all (the chat template writes the special tokens; checked, recorded).
@@ -47,6 +52,11 @@ Run it on a quiet machine (it takes a while on CPU)::
 
     .venv/bin/python benchmarks/bench_generate.py
     .venv/bin/python benchmarks/bench_generate.py --n 4 --lm-eval-batch-sizes 4 --long-tokens 8  # smoke
+    .venv/bin/python benchmarks/bench_generate.py --sets rag --contenders adaptbench,lm-eval \
+        --lm-eval-batch-sizes 32                      # one comparison, static outputs as reference
+
+The JSON also records each set's `prefix_sharing` (`continuous.prefix_sharing`): prompt tokens
+whole, with the prefix common to all computed once, and as a prefix tree would compute them.
 
 Results go to `benchmarks/results/bench_generate.json` (`--out` to change).
 """
@@ -79,6 +89,7 @@ from transformers import GenerationConfig, StoppingCriteriaList  # noqa: E402
 
 from harness.data.tasks import load_task  # noqa: E402
 from harness.models.backend import Generation  # noqa: E402
+from harness.models.continuous import prefix_sharing  # noqa: E402
 from harness.models.hf import HFBackend, _StopOnStrings  # noqa: E402
 from harness.models.resolve import resolve_model  # noqa: E402
 from harness.run.context import RunContext  # noqa: E402
@@ -94,6 +105,7 @@ LONG_INSTRUCTION = (
     "Answer the question about Brindlecombe Mutual insurance policies in a full paragraph: "
     "say what the policy covers, its limits and conditions, and how to claim."
 )
+CONTENDERS = ("naive", "adaptbench", "adaptbench-static", "lm-eval", "transformers-cb")
 WARMUP_PROMPTS = 4
 WARMUP_TOKENS = 4
 
@@ -355,14 +367,18 @@ def measure(
     return m
 
 
-def run_set(
-    backend: HFBackend, lms: dict[int, HFLM], ps: PromptSet, args: argparse.Namespace
-) -> list[Measurement]:
-    warm = PromptSet(ps.name, ps.prompts[:WARMUP_PROMPTS], WARMUP_TOKENS, ps.stop)
-    run_naive(backend, PromptSet(ps.name, warm.prompts[:1], WARMUP_TOKENS, ps.stop))
-    run_adaptbench(backend, warm, len(warm.prompts), "continuous")
-    run_lm_eval(lms[args.lm_eval_batch_sizes[0]], warm)
-
+def reference_outputs(
+    backend: HFBackend, ps: PromptSet, args: argparse.Namespace
+) -> tuple[list[Generation], Measurement | None]:
+    """The answers every contender is checked against and whose tokens are counted: the naive
+    loop's (timed, as a contender) or, where `--contenders` leaves it out, an untimed run of the
+    static path (batched `model.generate`, the algorithm lm-eval uses)."""
+    if "naive" not in args.contenders:
+        backend.batch_size, backend.scheduler = args.batch_size, "static"
+        try:
+            return backend.generate(ps.prompts, ps.max_new_tokens, ps.stop), None
+        finally:
+            backend.scheduler = "continuous"
     t0 = time.perf_counter()
     rec = ForwardRecorder(backend.model)
     try:
@@ -376,43 +392,34 @@ def run_set(
     print(
         f"{ps.name:<9} naive              bs=1   {naive_s:8.2f} s {naive.tokens_per_s:8.1f} tok/s"
     )
-    out = [naive]
+    return reference, naive
+
+
+def run_set(
+    backend: HFBackend, lms: dict[int, HFLM], ps: PromptSet, args: argparse.Namespace
+) -> list[Measurement]:
+    chosen = set(args.contenders)
+    warm = PromptSet(ps.name, ps.prompts[:WARMUP_PROMPTS], WARMUP_TOKENS, ps.stop)
+    if "naive" in chosen:
+        run_naive(backend, PromptSet(ps.name, warm.prompts[:1], WARMUP_TOKENS, ps.stop))
+    run_adaptbench(backend, warm, len(warm.prompts), "continuous")
+    if lms:
+        run_lm_eval(lms[args.lm_eval_batch_sizes[0]], warm)
+
+    reference, naive = reference_outputs(backend, ps, args)
+    out = [naive] if naive else []
     bs = args.batch_size
-    out.append(
-        measure(
-            backend,
-            ps,
-            "adaptbench",
-            bs,
-            lambda: run_adaptbench(backend, ps, bs, "continuous"),
-            reference,
-        )  # fmt: skip
-    )
-    out.append(
-        measure(
-            backend,
-            ps,
-            "adaptbench-static",
-            bs,
-            lambda: run_adaptbench(backend, ps, bs, "static"),
-            reference,
-        )  # fmt: skip
-    )
-    for b in args.lm_eval_batch_sizes:
-        out.append(
-            measure(backend, ps, "lm-eval", b, lambda b=b: run_lm_eval(lms[b], ps), reference)
-        )
-    if args.with_generate_batch:
-        out.append(
-            measure(
-                backend,
-                ps,
-                "transformers-cb",
-                0,
-                lambda: run_generate_batch(backend, ps),
-                reference,
-            )  # fmt: skip
-        )
+    timed: list[tuple[str, int, Callable[[], list[str]]]] = []
+    if "adaptbench" in chosen:
+        timed.append(("adaptbench", bs, lambda: run_adaptbench(backend, ps, bs, "continuous")))
+    if "adaptbench-static" in chosen:
+        timed.append(("adaptbench-static", bs, lambda: run_adaptbench(backend, ps, bs, "static")))
+    for b in lms:
+        timed.append(("lm-eval", b, lambda b=b: run_lm_eval(lms[b], ps)))
+    if "transformers-cb" in chosen:
+        timed.append(("transformers-cb", 0, lambda: run_generate_batch(backend, ps)))
+    for contender, batch_size, call in timed:
+        out.append(measure(backend, ps, contender, batch_size, call, reference))
     return out
 
 
@@ -421,25 +428,20 @@ def best(measurements: list[Measurement], prompt_set: str, contender: str) -> Me
     return max(pool, key=lambda m: m.tokens_per_s, default=None)
 
 
+def _ratio(a: Measurement | None, b: Measurement | None) -> float | None:
+    return a.tokens_per_s / b.tokens_per_s if a and b and b.tokens_per_s else None
+
+
 def summary(measurements: list[Measurement], sets: list[PromptSet]) -> dict:
+    """adaptbench's throughput over each other contender's best, per set (None: not run)."""
     out = {}
     for ps in sets:
         ab, le = best(measurements, ps.name, "adaptbench"), best(measurements, ps.name, "lm-eval")
-        naive, static = (
-            best(measurements, ps.name, "naive"),
-            best(measurements, ps.name, "adaptbench-static"),
-        )
         out[ps.name] = {
-            "adaptbench_over_lm_eval_best": ab.tokens_per_s / le.tokens_per_s
-            if le.tokens_per_s
-            else None,
-            "lm_eval_best_batch_size": le.batch_size,
-            "adaptbench_over_static": ab.tokens_per_s / static.tokens_per_s
-            if static.tokens_per_s
-            else None,
-            "adaptbench_over_naive": ab.tokens_per_s / naive.tokens_per_s
-            if naive.tokens_per_s
-            else None,
+            "adaptbench_over_lm_eval_best": _ratio(ab, le),
+            "lm_eval_best_batch_size": le.batch_size if le else None,
+            "adaptbench_over_static": _ratio(ab, best(measurements, ps.name, "adaptbench-static")),
+            "adaptbench_over_naive": _ratio(ab, best(measurements, ps.name, "naive")),
             "all_outputs_identical": all(
                 m.agreement_with_naive == 1.0 for m in measurements if m.prompt_set == ps.name
             ),
@@ -459,11 +461,16 @@ def print_table(measurements: list[Measurement], ratios: dict) -> None:
             f"{s['padding_s']:>7.2f}{s['decode_s']:>9.2f}{s['finished_s']:>9.2f}{s['other_s']:>8.2f}"
         )
     print("(seconds of prefill/decode; pad and finished: their share of those seconds)")
+
+    def x(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}x"
+
     for name, r in ratios.items():
         print(
             f"{name}: adaptbench / lm-eval best (bs {r['lm_eval_best_batch_size']}) "
-            f"{r['adaptbench_over_lm_eval_best']:.2f}x, / static {r['adaptbench_over_static']:.2f}x, "
-            f"/ naive {r['adaptbench_over_naive']:.2f}x; identical outputs: {r['all_outputs_identical']}"
+            f"{x(r['adaptbench_over_lm_eval_best'])}, / static {x(r['adaptbench_over_static'])}, "
+            f"/ naive {x(r['adaptbench_over_naive'])}; identical outputs: "
+            f"{r['all_outputs_identical']}"
         )
 
 
@@ -482,6 +489,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[8, 16, 32, 64],
         help="lm-eval runs at each; its best is compared",
     )
+    p.add_argument("--contenders", type=lambda s: [x for x in s.split(",") if x],
+                   default=[c for c in CONTENDERS if c != "transformers-cb"],
+                   help=f"comma-separated, of {', '.join(CONTENDERS)}")  # fmt: skip
     p.add_argument("--with-generate-batch", action="store_true",
                    help="also time transformers' generate_batch (paged attention)")  # fmt: skip
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
@@ -493,6 +503,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.sets) - {*ARM_SETS, "long"}
     if unknown or not args.sets:
         p.error(f"--sets: choose from {', '.join([*ARM_SETS, 'long'])}")
+    if set(args.contenders) - set(CONTENDERS) or not args.contenders:
+        p.error(f"--contenders: choose from {', '.join(CONTENDERS)}")
+    if args.with_generate_batch and "transformers-cb" not in args.contenders:
+        args.contenders.append("transformers-cb")
     return args
 
 
@@ -502,9 +516,10 @@ def main(argv: list[str] | None = None) -> None:
     model = resolve_model(ModelSpec(), progress=False)
     backend = HFBackend(model.path, device=args.device, dtype=args.dtype, progress=False)
     sets = load_prompt_sets(backend, args)
-    lms = {b: make_lm_eval(backend, b) for b in args.lm_eval_batch_sizes}
+    with_lm_eval = "lm-eval" in args.contenders
+    lms = {b: make_lm_eval(backend, b) for b in args.lm_eval_batch_sizes if with_lm_eval}
     ids = {ps.name: backend._encode(ps.prompts) for ps in sets}
-    lm = lms[args.lm_eval_batch_sizes[0]]
+    lm = make_lm_eval(backend, args.lm_eval_batch_sizes[0])  # its tokenisation is checked always
     same_ids = all(
         [lm.tok_batch_encode([p])[0][0].tolist() for p in ps.prompts] == ids[ps.name] for ps in sets
     )
@@ -538,11 +553,13 @@ def main(argv: list[str] | None = None) -> None:
                 "token_max": max(len(x) for x in ids[ps.name]),
                 "max_new_tokens": ps.max_new_tokens,
                 "stop": ps.stop,
+                "prefix_sharing": prefix_sharing(ids[ps.name]),
             }
             for ps in sets
         },
         "prompt_ids_identical": same_ids,
-        "token_counting": "answer tokens from the naive loop's ids (to the EOS or stop, inclusive)",
+        "token_counting": "answer tokens from the reference's ids (to the EOS or stop, inclusive)",
+        "reference": "naive" if "naive" in args.contenders else "static (untimed)",
         "continuous_batching": backend.continuous_unsupported or "used",
         "measurements": [{**asdict(m), "tokens_per_s": m.tokens_per_s} for m in measurements],
         "ratios": ratios,

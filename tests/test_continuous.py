@@ -95,6 +95,36 @@ def test_prefix_reuse_matches_whole_prompts(backend):
     _same(reused, whole)
 
 
+def test_fixed_shots_are_computed_once_with_the_outputs_of_whole_prompts(backend):
+    shots = [
+        {"role": "user", "content": "Question: What is the deductible of Hearthward Plus?"},
+        {"role": "assistant", "content": "250 GBP"},
+        {"role": "user", "content": "Question: Which form code starts a claim?"},
+        {"role": "assistant", "content": "BM-7"},
+    ]
+    prompts = [backend.format_chat([*shots, {"role": "user", "content": q}]) for q in QUESTIONS]
+    rows = backend._encode(prompts)
+    plain = continuous.shared_prefix(backend._encode(_prompts(backend)))
+    n_prefix = continuous.shared_prefix(rows)
+    head = backend._encode([backend.format_training(shots[:-1], shots[-1]["content"])])[0]
+    assert n_prefix >= len(head) > plain  # the shots are part of the prefix computed once
+    reused = _generate(backend, prompts, "continuous", True, max_new_tokens=10, stop=[])
+    assert backend.last_stats.prefix_tokens_saved == n_prefix * (len(prompts) - 1)
+    _same(reused, _generate(backend, prompts, "static", max_new_tokens=10, stop=[]))
+
+
+def test_prefix_sharing_counts():
+    long = list(range(40))
+    rows = [long + [1, 2], long + [1, 3], long + [5], [9, 9]]
+    got = continuous.prefix_sharing(rows)
+    assert got == {"prompts": 4, "tokens": 127, "common_prefix": 0, "common_prefix_cost": 127,
+                   "trie_tokens": 2 + 40 + 1 + 1 + 1 + 1}  # fmt: skip
+    got = continuous.prefix_sharing(rows[:3])
+    assert got["common_prefix"] == 40 and got["common_prefix_cost"] == 125 - 80
+    assert got["trie_tokens"] == 40 + 1 + 1 + 1 + 1
+    assert continuous.prefix_sharing([long, long])["trie_tokens"] == 41  # a copy keeps its last
+
+
 def test_finished_rows_leave_and_waiting_prompts_join(backend):
     prompts = _prompts(backend)
     _generate(backend, prompts, "continuous", max_new_tokens=12, stop=["e"])

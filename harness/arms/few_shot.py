@@ -5,6 +5,10 @@ item gets the same shots in every run, whatever `--limit` selects around it.
 `selection: similar` takes the k train items whose questions are nearest to the item's question
 (cosine over the same embedder the RAG arm uses). Shots that do not fit the task's prompt budget
 are dropped, the farthest from the question first.
+`selection: fixed` gives every item of a task the same k shots (a seeded draw per task, an item's
+own question swapped for the next draw): the prompts then share their whole shot prefix, which
+generation computes once (harness.models.continuous); `benchmarks/bench_shots.py` measures what
+this costs in accuracy against shots drawn per item.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ class ShotPicker:
         self.embedder = embedder
         if selection == "similar":
             self.pool_vectors = embedder.encode([s.question for s in pool])
+        # One seeded order of the pool per task: `fixed` takes its first k usable entries.
+        digest = hashlib.sha256(f"{seed}:fixed:{task.spec.name}".encode()).digest()
+        self.fixed_order = list(range(len(pool)))
+        random.Random(int.from_bytes(digest[:8], "big")).shuffle(self.fixed_order)
 
     def _usable(self, item: Item) -> list[int]:
         question = normalize_question(item.question)
@@ -67,19 +75,27 @@ class ShotPicker:
             out.append([self.pool[j] for j in best[::-1]])  # the nearest sits next to the question
         return out
 
+    def fixed_shots(self, item: Item) -> list[Item]:
+        """The task's k shots, in one order for every item; an item never sees itself (a shot
+        with its question is replaced by the next one in the task's order)."""
+        usable = set(self._usable(item))
+        return [self.pool[j] for j in self.fixed_order if j in usable][: self.k]
+
     def choose(self, items: list[Item]) -> list[list[Item]]:
         if self.selection == "similar":
             return self.similar_shots(items)
+        if self.selection == "fixed":
+            return [self.fixed_shots(item) for item in items]
         return [self.random_shots(item) for item in items]
 
 
 class FewShotArm(Arm):
     kind = "few_shot"
-    summary = "k solved train examples as earlier chat turns (seeded random, or most similar)"
+    summary = "k solved train examples as earlier chat turns (seeded random, most similar, fixed)"
 
     class Params(Strict):
         k: int = Field(3, ge=1, le=64)
-        selection: Literal["random", "similar"] = "random"
+        selection: Literal["random", "similar", "fixed"] = "random"
         embedder: str = Field(DEFAULT_EMBEDDER, description="for selection: similar")
         include_unanswerable: bool = Field(
             True,

@@ -29,7 +29,11 @@ class RagParams(RetrievalParams):
         description="solved train examples before the question; default: by answer style "
         "(3 for one-line styles, 0 for long answers)",
     )
-    shot_selection: Literal["random", "similar"] = "random"
+    shot_selection: Literal["random", "similar", "fixed"] = Field(
+        "random",
+        description="random: drawn per item; similar: nearest questions; fixed: the same shots "
+        "for every item (their tokens are computed once per batch)",
+    )
     include_unanswerable: bool = True
     passages_in_shots: bool = Field(
         False,

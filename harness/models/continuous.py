@@ -94,6 +94,34 @@ def shared_prefix(rows: Sequence[Sequence[int]]) -> int:
     return n if n >= MIN_SHARED_PREFIX else 0
 
 
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def prefix_sharing(rows: Sequence[Sequence[int]]) -> dict[str, int]:
+    """Prompt tokens to compute three ways: every prompt whole (`tokens`), the prefix common to
+    all computed once as `ContinuousGenerator` does (`common_prefix_cost`), and every shared
+    prefix computed once, as a prefix tree (radix) cache would (`trie_tokens`). Each row keeps
+    at least its last token (whose logits give its first answer token)."""
+    total = sum(len(r) for r in rows)
+    common = shared_prefix(rows)
+    trie, previous = 0, ()
+    for row in sorted(tuple(r) for r in rows):
+        trie += len(row) - min(_common_length(row, previous), len(row) - 1)
+        previous = row
+    return {
+        "prompts": len(rows),
+        "tokens": total,
+        "common_prefix": common,
+        "common_prefix_cost": total - common * max(len(rows) - 1, 0),
+        "trie_tokens": trie,
+    }
+
+
 def cache_kwarg(model) -> str:
     """The forward's name for the KV cache: `cache` in newer transformers 5 releases (which
     deprecate `past_key_values`), `past_key_values` before."""
