@@ -6,20 +6,24 @@ One `adaptbench run` of the shipped policy-QA suite (`--arms`, default base, few
 retrieval_only, lora; `--limit` eval items, default 40; retention probes at `--retention-limit`
 items), done twice as a user would, each as its own process:
 
-* local  `--executor local`: every unit in one process, torch on all cores;
-* ray    `--executor ray --cpus-per-unit 1`: a new local Ray instance, so on a 2-core machine two
-         workers of one torch thread each run units side by side (the lora cell waits for its
-         training unit).
+* local     `--executor local`: every unit in one process, torch on all cores;
+* ray-1cpu  `--executor ray --cpus-per-unit 1`: a new local Ray instance, so on a 2-core machine
+            two workers of one torch thread each run units side by side (the lora cell waits
+            for its training unit);
+* ray       `--executor ray` with its defaults: each CPU unit takes all cores, as a local run
+            does, so units run one at a time here and the numbers must match local's.
 
 Fairness: each run starts from its own empty cache folder except for the converted model weights
 (`models/` and `fingerprints.json` are linked from the user's cache, so neither run pays the
 GGUF conversion); so both train the adapter, build the index and measure the base model's
 retention. Both use the same suite, items and seed. Wall time is the whole command, start-up
-included. The metrics of every cell are compared value by value (`same_metrics`).
+included. The metrics of every cell of each Ray run are compared with local's, value by value
+(`same_metrics`): a different torch thread count changes floating-point sums, so `ray-1cpu` may
+differ in a few items; `ray` must not.
 
 Scaling estimate
 ----------------
-From the Ray run, each unit's wall time on its worker (`placement.seconds`, training units'
+From the `ray-1cpu` run, each unit's wall time on its worker (`placement.seconds`, training units'
 `training_unit.seconds`) and the dependencies (a cell after its training) give the wall time of a
 greedy list schedule on W workers (longest unit first among the ready ones). For W = 8 this is
 the estimate for 8 GPUs at this machine's speed per unit; the ratio to W = 1 is the speed-up the
@@ -66,8 +70,9 @@ def fresh_cache(parent: Path, name: str) -> Path:
     return folder
 
 
-def run(executor: str, args: argparse.Namespace, work: Path) -> dict:
-    out = work / f"out-{executor}"
+def run(contender: str, args: argparse.Namespace, work: Path) -> dict:
+    executor = contender.split("-")[0]
+    out = work / f"out-{contender}"
     cmd = [
         str(Path(sys.executable).with_name("adaptbench")),
         "run",
@@ -84,16 +89,16 @@ def run(executor: str, args: argparse.Namespace, work: Path) -> dict:
         "--executor",
         executor,
     ]
-    if executor == "ray":
+    if contender == "ray-1cpu":
         cmd += ["--cpus-per-unit", "1"]
-    env = os.environ | {"ADAPTBENCH_CACHE": str(fresh_cache(work, f"cache-{executor}"))}
+    env = os.environ | {"ADAPTBENCH_CACHE": str(fresh_cache(work, f"cache-{contender}"))}
     print("$", " ".join(cmd), flush=True)
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         print(proc.stderr[-4000:], file=sys.stderr)
-        raise SystemExit(f"{executor}: exit {proc.returncode}")
+        raise SystemExit(f"{contender}: exit {proc.returncode}")
     results = json.loads((out / "results.json").read_text())
     return {"wall_s": round(wall, 1), "runs": results["runs"], "log_tail": proc.stderr[-1500:]}
 
@@ -150,8 +155,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-executor-") as tmp:
         work = Path(tmp)
         local = run("local", args, work)
+        ray1 = run("ray-1cpu", args, work)
         ray = run("ray", args, work)
-    seconds, after = unit_times(ray["runs"])
+    seconds, after = unit_times(ray1["runs"])
     schedule = {w: round(list_schedule(seconds, after, w), 1) for w in (1, 2, 4, 8)}
     record = {
         "benchmark": "bench_executor",
@@ -162,12 +168,15 @@ def main() -> None:
         "limit": args.limit,
         "retention_limit": args.retention_limit,
         "local_wall_s": local["wall_s"],
+        "ray_1cpu_wall_s": ray1["wall_s"],
         "ray_wall_s": ray["wall_s"],
+        "ray_1cpu_speedup": round(local["wall_s"] / ray1["wall_s"], 3),
         "ray_speedup": round(local["wall_s"] / ray["wall_s"], 3),
-        "unit_seconds_on_ray": {k: round(v, 1) for k, v in seconds.items()},
+        "unit_seconds_on_ray_1cpu": {k: round(v, 1) for k, v in seconds.items()},
         "list_schedule_s": schedule,
         "estimated_speedup_8_workers": round(schedule[1] / schedule[8], 2) if schedule[8] else None,
-        **compare(local["runs"], ray["runs"]),
+        "ray_1cpu_vs_local": compare(local["runs"], ray1["runs"]),
+        "ray_vs_local": compare(local["runs"], ray["runs"]),
     }
     print(json.dumps({k: v for k, v in record.items() if k != "machine"}, indent=2))
     write_json(args.out, record)

@@ -97,14 +97,12 @@ def test_ray_gives_the_local_metrics_and_trains_each_adapter_once(
     from harness.run.suite import load_suite
 
     suite = load_suite(_grid_suite(tmp_path, tiny_model_dir, GRID_ARMS))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each 1-CPU Ray unit: the same float sums, the same adapters
-    try:
-        local = run_suite(suite, tmp_path / "local", progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    local = run_suite(suite, tmp_path / "local", progress=False)
     monkeypatch.setenv("ADAPTBENCH_CACHE", str(tmp_path / "ray-cache"))  # nothing to reuse
-    remote = run_suite(suite, tmp_path / "ray", progress=False, executor=RayExecutor())
+    # By default a CPU unit takes the node's cores: the threads of the local run, the same sums.
+    executor = RayExecutor()
+    remote = run_suite(suite, tmp_path / "ray", progress=False, executor=executor)
+    assert executor.cpus_per_unit == torch.get_num_threads()
     assert len(local.records) == len(remote.records) == 6
     assert all(r["status"] == "ok" for r in remote.records)
     cells = _metrics(tmp_path / "local")

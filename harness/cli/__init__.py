@@ -146,9 +146,10 @@ def main() -> None:
 @click.option(
     "--cpus-per-unit",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="With --executor ray: CPUs (and torch threads) each unit asks for, when it needs no GPU.",
+    default=None,
+    help="With --executor ray: CPUs (and torch threads) each unit asks for when it needs no "
+    "GPU. Default: all cores of the smallest node, the threads a local run uses, so the "
+    "numbers match it; fewer run more units per node, with float-level differences.",
 )
 def run(
     suite: Path,
@@ -162,7 +163,7 @@ def run(
     executor: str,
     address: str | None,
     retries: int,
-    cpus_per_unit: float,
+    cpus_per_unit: float | None,
 ) -> None:
     """Run a suite: every (task, arm) cell, scored on the same eval items.
 

@@ -41,7 +41,7 @@ EXECUTORS = ("local", "ray")
 
 
 def make_executor(
-    name: str, address: str | None = None, retries: int = 2, cpus_per_unit: float = 1.0
+    name: str, address: str | None = None, retries: int = 2, cpus_per_unit: float | None = None
 ) -> Executor:
     if name == "local":
         if address is not None:

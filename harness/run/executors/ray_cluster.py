@@ -107,13 +107,15 @@ class RayExecutor:
     plans_training = True  # cells on other workers wait for one training, never race to it
 
     def __init__(
-        self, address: str | None = None, retries: int = 2, cpus_per_unit: float = 1.0
+        self, address: str | None = None, retries: int = 2, cpus_per_unit: float | None = None
     ) -> None:
         if retries < 0:
             raise ExecutorError(f"--retries {retries}: must be 0 or more")
-        if cpus_per_unit <= 0:
+        if cpus_per_unit is not None and cpus_per_unit <= 0:
             raise ExecutorError(f"--cpus-per-unit {cpus_per_unit}: must be more than 0")
-        self.address, self.retries, self.cpus_per_unit = address, retries, cpus_per_unit
+        self.address, self.retries = address, retries
+        # CPUs (and torch threads) of a unit that needs no GPU; None: decided at start (below).
+        self.cpus_per_unit: float | None = cpus_per_unit
         self.ray: Any = None
         self.attempts: Any = None  # the _Attempts actor of this run
         self.attempts_name = f"adaptbench-attempts-{secrets.token_hex(4)}"
@@ -146,6 +148,12 @@ class RayExecutor:
                     f"--executor ray: cannot start or reach {where}: {exc}"
                 ) from exc
             self._started_ray = True
+        if self.cpus_per_unit is None:
+            # A whole node's cores, as a local run uses: the same torch thread count gives the
+            # same floating-point sums, so the numbers match the local executor's. Fewer CPUs
+            # per unit pack more units on a node, at float-level differences in the results.
+            cores = [n["Resources"].get("CPU", 0) for n in self._alive_nodes()]
+            self.cpus_per_unit = float(max(1, int(min(cores, default=1))))
         resources = ray.cluster_resources()
         log(
             f"Ray cluster: {len(self._alive_nodes())} node(s), {resources.get('CPU', 0):g} CPU, "
