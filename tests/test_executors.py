@@ -110,3 +110,20 @@ def test_the_board_redraws_one_line_per_unit_on_a_terminal():
     frames = stream.getvalue().split("\x1b[2F")  # each redraw moves up over the 2 lines
     assert len(frames) == 2
     assert frames[-1] == "\x1b[2Kqa / lora (training): done, in 0s\n\x1b[2Kqa / lora: waiting\n"
+
+
+def test_unit_resources_default_by_device_and_an_arm_overrides_only_what_it_sets():
+    from harness.run.jobs import _resources
+    from harness.spec.config import ArmSpec
+
+    def ask(device, cpus_per_unit=None, **resources):
+        arm = ArmSpec(arm="lora", resources=resources or None)
+        return _resources(arm, device, cpus_per_unit).as_dict()
+
+    # On CUDA a unit holds one GPU and one core: a node's cores are shared by its GPUs' units.
+    assert ask("cuda", 64.0) == {"CPU": 1.0, "GPU": 1.0}
+    assert ask("cpu", 2.0) == {"CPU": 2.0, "GPU": 0.0}
+    # Setting train_processes alone keeps the GPU of each process.
+    assert ask("cuda", 64.0, train_processes=4) == {"CPU": 1.0, "GPU": 1.0}
+    assert ask("cuda", None, cpus=8) == {"CPU": 8.0, "GPU": 1.0}
+    assert ask("cpu", 2.0, gpus=0.5) == {"CPU": 2.0, "GPU": 0.5}

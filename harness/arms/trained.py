@@ -66,6 +66,7 @@ class TrainedArm(Arm):
         base_path, folder = self.artifact(task)
         if _finished_stats(folder) is None:
             self._train(task, self.ctx.backend, base_path)
+            distributed.barrier()  # until rank 0 saved it: the next arm may share this artifact
 
     def ensure_artifact(self, task: TaskData) -> dict:
         """Train and save the artifact unless a whole one is cached (a training unit of the Ray
@@ -122,6 +123,9 @@ class TrainedArm(Arm):
         except BaseException:  # interrupted or failed: leave no orphan temporary folder
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        # The other ranks wait here for the save, so that an arm after this one that shares the
+        # artifact (lora with and without a retrieval block) finds it on every rank at once.
+        distributed.barrier()
         return model, stats | {"artifact_cached": False}
 
     def _train(self, task: TaskData, base, base_path: Path):

@@ -47,6 +47,12 @@ def processes() -> int:
     return world_size() if active() else 1
 
 
+def barrier() -> None:
+    """Wait until every process got here (a no-op outside a multi-process run)."""
+    if active():
+        torch.distributed.barrier()
+
+
 def init(device: str) -> None:
     """Join the process group when started by a launcher (NCCL on CUDA, Gloo on CPU)."""
     if world_size() <= 1 or torch.distributed.is_initialized():

@@ -97,8 +97,11 @@ def train_artifact(
     """A training unit: the artifact the cell's arm needs, trained and saved unless cached;
     with several `processes`, trained data-parallel by Ray Train (`train_data_parallel`)."""
     started = time.perf_counter()
-    artifact = build_arm(context_for(job), cell.arm).artifact_key(cell.task, cell.model.fingerprint)
+    artifact = None
     try:
+        artifact = build_arm(context_for(job), cell.arm).artifact_key(
+            cell.task, cell.model.fingerprint
+        )
         if processes > 1:
             stats = train_data_parallel(job, cell, processes, resources or Resources())
         else:
@@ -179,7 +182,7 @@ def plan_units(
     units: list[Unit] = []
     trainings: dict[str, Unit] = {}
     for cell in cells:
-        resources = _resources(cell.arm, ctx.device, executor.cpus_per_unit)
+        resources = _resources(cell.arm, job.device, executor.cpus_per_unit)
         after: tuple[str, ...] = ()
         # A cell with stored predictions only re-scores: it needs no trained weights.
         trains = job.force or not load_predictions(cell.prediction_key, len(cell.items), True)
@@ -206,9 +209,15 @@ def plan_units(
     return units
 
 
-def _resources(arm: ArmSpec, device: str, cpus_per_unit: float) -> Resources:
-    """An arm's own `resources:`, else one GPU per unit on CUDA (the model runs there), else
-    `cpus_per_unit` CPUs."""
-    if arm.resources is not None:
-        return Resources(cpus=arm.resources.cpus, gpus=arm.resources.gpus)
-    return Resources(cpus=cpus_per_unit, gpus=1.0 if device == "cuda" else 0.0)
+def _resources(arm: ArmSpec, device: str, cpus_per_unit: float | None) -> Resources:
+    """What each unit of the arm asks for: on CUDA one GPU and one CPU (the model runs on the
+    GPU; a node's cores are shared by its GPUs' units), else `cpus_per_unit` CPUs; whatever the
+    arm's own `resources:` sets replaces that."""
+    gpu = device == "cuda"
+    cpus = 1.0 if gpu or cpus_per_unit is None else cpus_per_unit
+    gpus = 1.0 if gpu else 0.0
+    own = arm.resources
+    if own is not None:
+        cpus = own.cpus if own.cpus is not None else cpus
+        gpus = own.gpus if own.gpus is not None else gpus
+    return Resources(cpus=cpus, gpus=gpus)

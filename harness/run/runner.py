@@ -27,7 +27,7 @@ from harness.metrics import (
     METRICS,
     METRICS_VERSION,
 )
-from harness.models.resolve import ResolvedModel, pick_dtype, resolve_model
+from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
 from harness.run.context import RunContext
@@ -69,7 +69,7 @@ def run_suite(
     default), and write each record as it comes back, then results.json and the reports."""
     arm_specs = _select_arms(suite, arms)
     executor = executor or LocalExecutor()
-    if distributed.active() and executor.name != "local":
+    if distributed.world_size() > 1 and executor.name != "local":
         raise ExecutorError(
             f"--executor {executor.name} under accelerate launch / torchrun: choose one (a unit "
             "that needs several GPUs gets them from the executor)"
@@ -98,10 +98,15 @@ def _run_planned(
     device = executor.device(suite.model.device)
     dtype = pick_dtype(suite.model.dtype, device)
     distributed.init(device)  # under accelerate launch / torchrun: one process per GPU
-    ctx = RunContext(suite=suite, device=device, dtype=dtype, progress=progress)
+    local = executor.name == "local"
+    # The driver's own context (the ceiling, the environment record) runs where the driver is;
+    # under Ray that may be a machine without the cluster's GPUs.
+    here = device if local or device != "cuda" else pick_device("auto")
+    ctx = RunContext(
+        suite=suite, device=here, dtype=pick_dtype(suite.model.dtype, here), progress=progress
+    )
     model = resolve_model(suite.model, progress=progress)
     env = ctx.environment()
-    local = executor.name == "local"
     job = Job(
         secrets.token_hex(8), suite, device, dtype, progress, force, out_dir if local else None
     )
@@ -180,10 +185,12 @@ def _finish_cell(
     unit already did that in this process. `placement`: where the executor ran it, and in how
     many attempts."""
     if isinstance(outcome, Lost):
-        reason = (
-            f"its worker was lost ({outcome.reason}) after {outcome.attempts} attempt(s); "
-            "finished cells are kept, rerun to retry this one"
+        what = (
+            f"its worker was lost after {outcome.attempts} attempt(s)"
+            if outcome.attempts
+            else "it never started (the training unit it waits for was lost)"
         )
+        reason = f"{what}: {outcome.reason}; finished cells are kept, rerun to retry this one"
         log(f"{cell.label}: failed: {reason}")
         record, rows = failed_record(ctx, cell, env, "failed", reason), []
     else:

@@ -263,8 +263,12 @@ class UnitResources(Strict):
     """What each unit of the arm asks of a Ray worker under `--executor ray` (default: 1 GPU
     when the model runs on CUDA, else `--cpus-per-unit` CPUs). Not part of any cache key."""
 
-    cpus: float = Field(1.0, gt=0, description="CPU cores per unit (also its torch threads)")
-    gpus: float = Field(0.0, ge=0, description="GPUs per unit (per training process)")
+    cpus: float | None = Field(
+        None, gt=0, description="CPU cores per unit (also its torch threads); default as above"
+    )
+    gpus: float | None = Field(
+        None, ge=0, description="GPUs per unit (per training process); default as above"
+    )
     train_processes: int = Field(
         1,
         ge=1,

@@ -16,6 +16,7 @@ one) is refused before anything starts, instead of waiting forever.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -57,7 +58,9 @@ def _run_unit(attempts, unit_id: str, threads: int, unit: Unit, *dependencies: A
     torch.set_num_threads(max(1, threads))
     started = time.perf_counter()
     out = unit.call(*dependencies)
-    ray.get(attempts.finished.remote(unit_id, time.perf_counter() - started))  # before the result
+    # Bookkeeping only: a lost attempts actor must not turn a finished unit into a lost one.
+    with contextlib.suppress(ray.exceptions.RayError):
+        ray.get(attempts.finished.remote(unit_id, time.perf_counter() - started), timeout=60)
     return out
 
 
@@ -231,6 +234,11 @@ class RayExecutor:
                     "--executor ray: some nodes did not answer the start-up check within 300 s"
                 )
             answers = ray.get(refs)
+        except ray.exceptions.RayError as exc:  # a node without adaptbench, a node that died
+            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            raise ExecutorError(
+                f"--executor ray: the start-up check failed on a node: {first}"
+            ) from exc
         finally:
             probe.unlink(missing_ok=True)
         for a in answers:
@@ -251,8 +259,24 @@ class RayExecutor:
     # ---- running
     def run(self, units: list[Unit], board: Board) -> Iterator[tuple[Unit, Any]]:
         ray = self.ray
-        self.attempts = ray.remote(_Attempts).options(name=self.attempts_name, num_cpus=0).remote()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # On the driver's node (it lives as long as the driver); restarted if it dies.
+        here = ray.get_runtime_context().get_node_id()
+        self.attempts = (
+            ray.remote(_Attempts)
+            .options(
+                name=self.attempts_name,
+                num_cpus=0,
+                max_restarts=-1,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
+            )
+            .remote()
+        )
         remote = ray.remote(_run_unit)
+        # A GPU unit gets a fresh worker process: a reused one would keep its loaded model in
+        # GPU memory Ray counts as free, and CUDA stays on the device it started on.
+        remote_gpu = ray.remote(max_calls=1)(_run_unit)
         refs: dict[str, Any] = {}
         pending: dict[Any, Unit] = {}
         for unit in in_dependency_order(units):
@@ -260,14 +284,18 @@ class RayExecutor:
             # A unit of several processes coordinates them and holds nothing itself: Ray Train
             # asks for each process's resources.
             own = unit.resources if unit.processes == 1 else Resources(cpus=0.0, gpus=0.0)
-            ref = remote.options(
-                num_cpus=own.cpus,
-                num_gpus=own.gpus,
-                max_retries=self.retries,
-                retry_exceptions=False,  # an arm's own failure is a record, never retried
-                name=unit.label,
-                runtime_env={"env_vars": _env_vars()},
-            ).remote(self.attempts, unit.id, int(unit.resources.cpus), unit, *deps)
+            ref = (
+                (remote_gpu if own.gpus else remote)
+                .options(
+                    num_cpus=own.cpus,
+                    num_gpus=own.gpus,
+                    max_retries=self.retries,
+                    retry_exceptions=False,  # an arm's own failure is a record, never retried
+                    name=unit.label,
+                    runtime_env={"env_vars": _env_vars()},
+                )
+                .remote(self.attempts, unit.id, int(unit.resources.cpus), unit, *deps)
+            )
             refs[unit.id] = ref
             pending[ref] = unit
         seen: dict[str, tuple[int, str, int]] = {}
@@ -285,7 +313,10 @@ class RayExecutor:
         if unit_id not in self.seen:
             return None
         attempts, where, _pid = self.seen[unit_id]
-        seconds = self.ray.get(self.attempts.durations.remote()).get(unit_id)
+        try:
+            seconds = self.ray.get(self.attempts.durations.remote(), timeout=30).get(unit_id)
+        except self.ray.exceptions.RayError:
+            seconds = None
         return {
             "executor": self.name,
             "attempts": attempts,
@@ -294,7 +325,10 @@ class RayExecutor:
         }
 
     def _show_attempts(self, board: Board, seen: dict) -> dict:
-        now = self.ray.get(self.attempts.snapshot.remote())
+        try:
+            now = self.ray.get(self.attempts.snapshot.remote(), timeout=30)
+        except self.ray.exceptions.RayError:  # the actor is restarting: show nothing new now
+            return seen
         for unit_id, (n, where, _pid) in now.items():
             fresh = seen.get(unit_id, (0,))[0] != n and unit_id in board.units
             if fresh and board.units[unit_id].state not in FINAL:
