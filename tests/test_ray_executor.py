@@ -214,3 +214,24 @@ def test_a_training_unit_of_two_processes_trains_what_one_process_trains(
     for x, y in zip(a["loss_curve"], b["loss_curve"]):
         assert y["loss"] == pytest.approx(x["loss"], rel=1e-4)
     assert remote.records[0]["training_unit"]["cached"] is False
+
+
+@pytest.mark.slow
+def test_an_arm_failure_in_data_parallel_training_is_a_record_with_its_reason(
+    ray_cluster, tmp_path, tiny_model_dir
+):
+    from harness.run.executors.ray_cluster import RayExecutor
+    from harness.run.runner import run_suite
+    from harness.run.suite import load_suite
+
+    params = LORA[:-1] + ", corpus_training: true}"  # the task has no corpus: every rank fails
+    arm = f"  - arm: lora\n    params: {params}\n    resources: {{cpus: 1, train_processes: 2}}\n"
+    suite = load_suite(_grid_suite(tmp_path, tiny_model_dir, arm))
+    result = run_suite(suite, tmp_path / "out", progress=False, executor=RayExecutor())
+    record = result.records[0]
+    assert record["status"] == "failed"
+    # The arm's own message, not Ray Train's wrapper around it.
+    assert record["reason"] == (
+        "training failed: ValueError: corpus_training is on but task 'qa' has no corpus"
+    )
+    assert record["training_unit"]["status"] == "failed"

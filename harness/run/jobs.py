@@ -82,7 +82,10 @@ def compute_cell(job: Job, cell: Cell, training: Any = None) -> tuple[dict, list
         why = training.reason if isinstance(training, Lost) else training["reason"]
         status = "failed" if isinstance(training, Lost) else training["status"]
         log(f"{cell.label}: {status}: its training failed: {why}")
-        return failed_record(ctx, cell, env, status, f"training failed: {why}"), []
+        record = failed_record(ctx, cell, env, status, f"training failed: {why}")
+        if isinstance(training, dict):
+            record["training_unit"] = training
+        return record, []
     if job.out_dir is not None:
         return run_locked(ctx, job.out_dir, cell, env, job.force), None
     record, rows = evaluate_cell(ctx, cell, env, job.force)
@@ -107,7 +110,7 @@ def train_artifact(
         else:
             stats = _ensure_artifact(job, cell)
     except Exception as exc:  # the arm's own failure: reported to its cells, never retried
-        status, reason = classify_failure(exc)
+        status, reason = _unwrap_failure(exc)
         log(f"{cell.label} training: {status}: {reason}")
         return {"status": status, "reason": reason, "artifact": artifact}
     return {
@@ -140,7 +143,25 @@ def _train_loop(config: dict) -> None:
 
     torch.set_num_threads(config["threads"])
     distributed.init(config["job"].device)
-    _ensure_artifact(config["job"], config["cell"])
+    try:
+        _ensure_artifact(config["job"], config["cell"])
+    except Exception as exc:
+        # Ray Train reports a worker's error wrapped in its own; the marker carries the arm's
+        # status (diverged, oom, failed) and reason through to the training unit's outcome.
+        status, reason = classify_failure(exc)
+        raise RuntimeError(f"{_FAILURE_MARK}{status}:{reason}") from exc
+
+
+_FAILURE_MARK = "adaptbench-arm-failure:"
+
+
+def _unwrap_failure(exc: Exception) -> tuple[str, str]:
+    """The arm's status and reason from a data-parallel training's error, else its own."""
+    text = str(exc)
+    if _FAILURE_MARK in text:
+        status, _, reason = text.split(_FAILURE_MARK, 1)[1].partition(":")
+        return status, reason.splitlines()[0].strip()
+    return classify_failure(exc)
 
 
 def train_data_parallel(job: Job, cell: Cell, processes: int, resources: Resources) -> dict:
