@@ -237,3 +237,11 @@ def test_a_metric_added_to_a_trained_arm_neither_trains_nor_generates(
     assert "qa / lora: predictions unchanged, re-scored" in r.output, r.output
     assert again["status"] == "ok" and again["rescored"] and "rouge_l" in again["metrics"]
     assert again["efficiency"] == first["efficiency"]  # training stats come from the store
+
+
+def test_reports_say_which_cells_were_re_scored():
+    from harness.spec.record import status_label
+
+    assert status_label({"status": "ok", "rescored": True}) == "ok (re-scored)"
+    assert status_label({"status": "ok", "cached": True, "rescored": True}) == "ok (cached)"
+    assert status_label({"status": "oom"}) == "oom"

@@ -25,7 +25,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from harness.reports.decision import decide
-from harness.spec.record import direction, primary_metric
+from harness.spec.record import direction, primary_metric, status_label
 
 HALLUCINATION_METRICS = ("false_answer_rate", "unanswerable_answered", "unsupported_by_context")
 FAILING_CAP = 50
@@ -189,7 +189,7 @@ def _metric_table(runs: list[dict], definitions: dict) -> dict:
             {
                 "arm": r["arm"],
                 "kind": r.get("kind", ""),
-                "status": r.get("status", "?") + (" (cached)" if r.get("cached") else ""),
+                "status": status_label(r),
                 "ok": r.get("status") == "ok",
                 "reason": r.get("reason") or "",
                 "cells": cells,

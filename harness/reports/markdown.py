@@ -7,6 +7,7 @@ from pathlib import Path
 from harness.base.stats import INTERVALS
 from harness.reports.compare import TIE_DESPITE_CI, versus_base
 from harness.reports.decision import decide
+from harness.spec.record import status_label
 
 
 def _fmt_metric(m: dict | None) -> str:
@@ -242,7 +243,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
         ]
         lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
         for r in runs:
-            cells = [f"`{r['arm']}`", r["status"] + (" (cached)" if r.get("cached") else "")]
+            cells = [f"`{r['arm']}`", status_label(r)]
             cells += [_fmt_metric(r.get("metrics", {}).get(n)) for n in metric_names]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines += [

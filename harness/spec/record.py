@@ -387,6 +387,17 @@ def primary_metric(metric_names: Any) -> str | None:
     return next((m for m in PRIMARY_METRICS if m in metric_names), None)
 
 
+def status_label(run: RunRecord) -> str:
+    """The status as reports show it: how a finished cell came to be in this run (reused whole,
+    or its stored predictions re-scored; nothing is said of a cell computed now)."""
+    label = run.get("status", "?")
+    if run.get("cached"):
+        return f"{label} (cached)"
+    if run.get("rescored"):
+        return f"{label} (re-scored)"
+    return label
+
+
 def changes_weights(run: RunRecord) -> bool:
     """Whether the run's arm changes the model's weights (it retrains when knowledge changes)."""
     if "changes_weights" in run:
