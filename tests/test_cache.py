@@ -14,7 +14,7 @@ from harness.base.files import write_text_atomic
 from harness.base.itemhash import item_hash
 from harness.cli import main
 from harness.data.tasks import Document, Item, load_task
-from harness.run.store import content_hash, find_cached, samples_problem
+from harness.run.store import cell_keys, find_cached, samples_problem
 from harness.run.suite import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
@@ -88,7 +88,7 @@ def test_every_field_of_an_eval_or_train_row_changes_the_cell_key(tiny_suite, tm
         if train_rows is not None:
             write_jsonl(data / "train.jsonl", train_rows)
         task = load_task(suite.tasks[0])
-        return content_hash(suite, task, task.eval, spec, "fp", "float32", "cpu")
+        return cell_keys(suite, task, task.eval, spec, "fp", "float32", "cpu")[1]
 
     base_key = key_with(EVAL_ROW)
     keys = {base_key}
@@ -99,7 +99,7 @@ def test_every_field_of_an_eval_or_train_row_changes_the_cell_key(tiny_suite, tm
     # The same items at other lines of the file are the same content.
     write_jsonl(data / "eval.jsonl", [*QA_ROWS[1:], EVAL_ROW])
     task = load_task(suite.tasks[0])
-    moved = content_hash(suite, task, task.eval, spec, "fp", "float32", "cpu")
+    moved = cell_keys(suite, task, task.eval, spec, "fp", "float32", "cpu")[1]
     assert moved != base_key  # item order is part of what the arm sees
     train = [dict(r, id="t" + r["id"]) for r in QA_ROWS]
     with_train = key_with(EVAL_ROW, train)
@@ -121,11 +121,11 @@ def test_structured_labels_change_the_cell_key(tmp_path, tiny_model_dir):
     )
     suite = load_suite(suite_path)
     task = load_task(suite.tasks[0])
-    before = content_hash(suite, task, task.eval, suite.arms[0], "fp", "float32", "cpu")
+    before = cell_keys(suite, task, task.eval, suite.arms[0], "fp", "float32", "cpu")[1]
     rows[1]["labels"] = {"route": "slow"}
     write_jsonl(tmp_path / "eval.jsonl", rows)
     task = load_task(suite.tasks[0])
-    assert content_hash(suite, task, task.eval, suite.arms[0], "fp", "float32", "cpu") != before
+    assert cell_keys(suite, task, task.eval, suite.arms[0], "fp", "float32", "cpu")[1] != before
 
 
 def invoke(*args):

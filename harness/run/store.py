@@ -55,19 +55,6 @@ def cell_keys(
     return pkey, full_key(pkey, suite, task)
 
 
-def content_hash(
-    suite: SuiteSpec,
-    task: TaskData,
-    items: list[Item],
-    arm: ArmSpec,
-    model_fp: str,
-    dtype: str,
-    device: str,
-) -> str:
-    """The full key of a cell: everything that decides its record and samples."""
-    return cell_keys(suite, task, items, arm, model_fp, dtype, device)[1]
-
-
 def prediction_hash(
     suite: SuiteSpec,
     task: TaskData,
