@@ -235,3 +235,27 @@ def test_an_arm_failure_in_data_parallel_training_is_a_record_with_its_reason(
         "training failed: ValueError: corpus_training is on but task 'qa' has no corpus"
     )
     assert record["training_unit"]["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_metric_added_under_ray_re_scores_and_plans_no_training(
+    ray_cluster, tmp_path, tiny_model_dir
+):
+    from harness.run.executors.ray_cluster import RayExecutor
+    from harness.run.runner import run_suite
+    from harness.run.suite import load_suite
+
+    arms = f"  - arm: base\n  - arm: lora\n    params: {LORA}\n"
+    path = _grid_suite(tmp_path, tiny_model_dir, arms)
+    first = run_suite(load_suite(path), tmp_path / "a", progress=False, executor=RayExecutor())
+    text = path.read_text().replace(
+        "    generation: {max_new_tokens: 6}",
+        "    generation: {max_new_tokens: 6}\n    metrics: [exact_match, token_f1, rouge_l]",
+    )
+    path.write_text(text)
+    again = run_suite(load_suite(path), tmp_path / "b", progress=False, executor=RayExecutor())
+    assert [r["status"] for r in again.records] == ["ok", "ok"]
+    assert all(r.get("rescored") and "rouge_l" in r["metrics"] for r in again.records)
+    assert not any("training_unit" in r for r in again.records)  # no training was planned
+    for a, b in zip(first.records, again.records):
+        assert a["metrics"]["exact_match"] == b["metrics"]["exact_match"]
