@@ -151,7 +151,7 @@ def test_a_worker_killed_mid_cell_is_retried_and_the_run_completes(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             try:
-                seen = ray.get(ray.get_actor(executor.attempts_name).snapshot.remote())
+                seen = ray.get(ray.get_actor(executor.attempts_name).snapshot.remote())[0]
             except ValueError:  # the actor does not exist yet
                 seen = {}
             for _unit, (_n, _where, pid) in seen.items():

@@ -13,7 +13,6 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.arms import ARMS
 from harness.base import distributed
@@ -23,9 +22,9 @@ from harness.run.cell import Cell
 from harness.run.context import RunContext
 from harness.run.executors import Executor
 from harness.run.predictions import (
-    load_predictions,
+    has_predictions,
 )
-from harness.run.units import CELL, TRAIN, Lost, Resources, Unit
+from harness.run.units import CELL, TRAIN, Resources, Unit
 from harness.run.work import (
     build_arm,
     classify_failure,
@@ -72,39 +71,36 @@ def context_for(job: Job) -> RunContext:
     return ctx
 
 
-def compute_cell(job: Job, cell: Cell, training: Any = None) -> tuple[dict, list[dict] | None]:
+def compute_cell(
+    job: Job, cell: Cell, training: dict | None = None
+) -> tuple[dict, list[dict] | None]:
     """A cell unit: its record and per-item rows (rows None when it stored itself, in the
-    driver's process). A cell whose training unit failed or was lost fails with that reason,
-    without training again."""
+    driver's process). A cell whose training unit failed fails with that reason, without
+    training again (one whose training unit was lost never starts: the executor reports it)."""
     ctx = context_for(job)
     env = ctx.environment()
-    if isinstance(training, Lost) or (isinstance(training, dict) and training["status"] != "ok"):
-        why = training.reason if isinstance(training, Lost) else training["reason"]
-        status = "failed" if isinstance(training, Lost) else training["status"]
+    if training is not None and training["status"] != "ok":
+        status, why = training["status"], training["reason"]
         log(f"{cell.label}: {status}: its training failed: {why}")
         record = failed_record(ctx, cell, env, status, f"training failed: {why}")
-        if isinstance(training, dict):
-            record["training_unit"] = training
+        record["training_unit"] = training
         return record, []
     if job.out_dir is not None:
         return run_locked(ctx, job.out_dir, cell, env, job.force), None
     record, rows = evaluate_cell(ctx, cell, env, job.force)
-    if isinstance(training, dict):
+    if training is not None:
         record["training_unit"] = training  # which unit trained the artifact, and where
     return record, rows
 
 
 def train_artifact(
-    job: Job, cell: Cell, processes: int = 1, resources: Resources | None = None
+    job: Job, cell: Cell, artifact: str, processes: int = 1, resources: Resources | None = None
 ) -> dict:
-    """A training unit: the artifact the cell's arm needs, trained and saved unless cached;
-    with several `processes`, trained data-parallel by Ray Train (`train_data_parallel`)."""
+    """A training unit: the artifact (key `artifact`, from planning) the cell's arm needs,
+    trained and saved unless cached; with several `processes`, trained data-parallel by Ray
+    Train (`train_data_parallel`)."""
     started = time.perf_counter()
-    artifact = None
     try:
-        artifact = build_arm(context_for(job), cell.arm).artifact_key(
-            cell.task, cell.model.fingerprint
-        )
         if processes > 1:
             stats = train_data_parallel(job, cell, processes, resources or Resources())
         else:
@@ -206,7 +202,7 @@ def plan_units(
         resources = _resources(cell.arm, job.device, executor.cpus_per_unit)
         after: tuple[str, ...] = ()
         # A cell with stored predictions only re-scores: it needs no trained weights.
-        trains = job.force or not load_predictions(cell.prediction_key, len(cell.items), True)
+        trains = job.force or not has_predictions(cell.prediction_key)
         if executor.plans_training and ARMS[cell.arm.arm].changes_weights and trains:
             artifact = build_arm(ctx, cell.arm).artifact_key(cell.task, model_fp)
             train_id = f"train:{artifact}"
@@ -218,7 +214,7 @@ def plan_units(
                     label,
                     TRAIN,
                     train_artifact,
-                    (job, cell, processes, resources),
+                    (job, cell, artifact, processes, resources),
                     resources=resources,
                     processes=processes,
                 )

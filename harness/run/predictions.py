@@ -86,6 +86,11 @@ def note_scoring(key: str, scored_with: dict[str, Any]) -> None:
     write_json_atomic(path, meta | {"scored_with": scored_with})
 
 
+def has_predictions(key: str) -> bool:
+    """Whether an entry for this key was written (whole or not: `load_predictions` checks)."""
+    return (predictions_folder(key) / "meta.json").is_file()
+
+
 def load_predictions(key: str, n_items: int, quiet: bool = False) -> StoredPredictions | None:
     """The stored predictions of this key, or None when absent or damaged (reported unless
     `quiet`): a damaged entry is never reused, the cell predicts again and replaces it."""

@@ -98,11 +98,8 @@ class _Attempts:
     def finished(self, unit_id: str, seconds: float) -> None:
         self.seconds[unit_id] = seconds
 
-    def snapshot(self) -> dict[str, tuple[int, str, int]]:
-        return dict(self.seen)
-
-    def durations(self) -> dict[str, float]:
-        return dict(self.seconds)
+    def snapshot(self) -> tuple[dict[str, tuple[int, str, int]], dict[str, float]]:
+        return dict(self.seen), dict(self.seconds)
 
 
 class RayExecutor:
@@ -124,6 +121,7 @@ class RayExecutor:
         self.attempts_name = f"adaptbench-attempts-{secrets.token_hex(4)}"
         self._started_ray = False
         self.seen: dict[str, tuple[int, str, int]] = {}  # unit id: (attempts, where, pid)
+        self.seconds: dict[str, float] = {}  # unit id: wall time of the attempt that finished
 
     # ---- start and checks
     def start(self) -> None:
@@ -313,10 +311,7 @@ class RayExecutor:
         if unit_id not in self.seen:
             return None
         attempts, where, _pid = self.seen[unit_id]
-        try:
-            seconds = self.ray.get(self.attempts.durations.remote(), timeout=30).get(unit_id)
-        except self.ray.exceptions.RayError:
-            seconds = None
+        seconds = self.seconds.get(unit_id)
         return {
             "executor": self.name,
             "attempts": attempts,
@@ -326,7 +321,7 @@ class RayExecutor:
 
     def _show_attempts(self, board: Board, seen: dict) -> dict:
         try:
-            now = self.ray.get(self.attempts.snapshot.remote(), timeout=30)
+            now, self.seconds = self.ray.get(self.attempts.snapshot.remote(), timeout=30)
         except self.ray.exceptions.RayError:  # the actor is restarting: show nothing new now
             return seen
         for unit_id, (n, where, _pid) in now.items():
