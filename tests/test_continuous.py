@@ -68,12 +68,16 @@ def _same(a, b):
     assert [g.prompt_tokens for g in a] == [g.prompt_tokens for g in b]
 
 
-@pytest.mark.parametrize("stop", [[], ["e"]])
-def test_continuous_batching_matches_static_item_by_item(backend, stop):
+# The long case runs past the cache's spare columns, so rows are copied into larger buffers
+# while others join and leave.
+@pytest.mark.parametrize(
+    "stop,new_tokens", [([], 12), (["e"], 12), ([], continuous.SPARE_COLUMNS + 12)]
+)
+def test_continuous_batching_matches_static_item_by_item(backend, stop, new_tokens):
     prompts = _prompts(backend)
     assert backend.continuous_unsupported is None
-    static = _generate(backend, prompts, "static", max_new_tokens=12, stop=stop)
-    cont = _generate(backend, prompts, "continuous", max_new_tokens=12, stop=stop)
+    static = _generate(backend, prompts, "static", max_new_tokens=new_tokens, stop=stop)
+    cont = _generate(backend, prompts, "continuous", max_new_tokens=new_tokens, stop=stop)
     _same(cont, static)
     # Not a vacuous agreement: answers differ between prompts and rows end at different steps.
     assert len({g.text for g in static}) > 3
@@ -227,3 +231,67 @@ def test_retention_probes_score_through_shared_contexts_like_lm_eval(plain):
     got = SharedContextHFLM(**kwargs, scorer=plain).loglikelihood(requests, disable_tqdm=True)
     assert [lp for lp, _ in got] == pytest.approx([lp for lp, _ in want], abs=1e-5)
     assert [g for _, g in got] == [g for _, g in want]
+
+
+def _kv(rows: int, columns: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(rows, 2, columns, 3, generator=g), torch.randn(
+        rows, 2, columns, 5, generator=g
+    )
+
+
+def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.cat([t.new_zeros(t.shape[0], t.shape[1], width - t.shape[2], t.shape[3]), t], 2)
+
+
+def test_growing_layer_holds_what_concatenation_would():
+    """Decode steps written in place, rows joining (narrower and wider) and rows leaving give
+    the keys and values that copying the whole cache each time gives."""
+    layer = continuous.GrowingLayer(rows=6)
+    k, v = _kv(3, 7, 0)
+    layer.update(k, v)
+    expected = [k, v]
+    for step in range(continuous.SPARE_COLUMNS + 5):  # past the spare columns: one copy
+        nk, nv = _kv(3, 1, step + 1)
+        got = layer.update(nk, nv)
+        expected = [torch.cat([expected[0], nk], 2), torch.cat([expected[1], nv], 2)]
+        assert all(torch.equal(a, b) for a, b in zip(got, expected))
+    width = expected[0].shape[2]
+    for rows, columns in ((2, 4), (2, width + 3)):  # a narrower group, then a wider one
+        jk, jv = _kv(rows, columns, rows * 100 + columns)
+        layer.join(jk, jv)
+        w = max(width, columns)
+        expected = [
+            torch.cat([_pad_left(expected[0], w), _pad_left(jk, w)]),
+            torch.cat([_pad_left(expected[1], w), _pad_left(jv, w)]),
+        ]
+        width = w
+        assert torch.equal(layer.keys, expected[0]) and torch.equal(layer.values, expected[1])
+    keep = [1, 2, 5, 6]
+    order = continuous.compaction(keep)
+    assert sorted(order) == keep and [i for i in order if i < len(keep)] == [1, 2]
+    layer.select(order, first=2)
+    expected = [t[torch.tensor(order), :, 2:] for t in expected]
+    assert torch.equal(layer.keys, expected[0]) and torch.equal(layer.values, expected[1])
+    nk, nv = _kv(4, 1, 99)  # and decoding goes on in place after rows left
+    got = layer.update(nk, nv)
+    assert torch.equal(got[0], torch.cat([expected[0], nk], 2))
+    assert torch.equal(got[1], torch.cat([expected[1], nv], 2))
+
+
+def test_growing_layer_copies_tensors_that_others_replaced():
+    layer = continuous.GrowingLayer()
+    k, v = _kv(2, 4, 0)
+    layer.update(k, v)
+    layer.keys, layer.values = layer.keys[:1].clone(), layer.values[:1].clone()  # not its views
+    nk, nv = _kv(1, 1, 1)
+    got = layer.update(nk, nv)
+    assert torch.equal(got[0], torch.cat([k[:1], nk], 2))
+    assert torch.equal(got[1], torch.cat([v[:1], nv], 2))
+
+
+def test_compaction_moves_only_rows_past_the_kept_count():
+    assert continuous.compaction([0, 1, 2]) == [0, 1, 2]
+    assert continuous.compaction([0, 2, 3]) == [0, 3, 2]
+    assert continuous.compaction([4]) == [4]
+    assert continuous.compaction([]) == []

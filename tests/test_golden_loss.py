@@ -18,6 +18,10 @@ from harness.arms.lora import LoraParams, lora_config
 from harness.engine.training import Example, make_rows, mean_loss, train
 
 TOLERANCE = 1e-4
+# Float sums differ between CPUs (AVX-512 kernels where the values were recorded, AVX2 on AMD
+# EPYC): the diverging `full_early_stop` case reached dev losses of 14-23 there, 6.7e-5 apart
+# relatively. A change to what the loop computes moves the losses far more than this.
+RELATIVE = 2e-4
 
 # loss_curve and dev_loss_curve of each case; the counts must match exactly.
 GOLDEN = {
@@ -140,7 +144,7 @@ def test_seeded_training_gives_the_recorded_losses(tiny_model_dir, case):
         "counts": {k: stats[k] for k in COUNTS + FLAGS},
     }
     assert got["counts"] == want["counts"]
-    assert got["loss"] == pytest.approx(want["loss"], abs=TOLERANCE)
-    assert got["dev_loss"] == pytest.approx(want["dev_loss"], abs=TOLERANCE)
+    assert got["loss"] == pytest.approx(want["loss"], abs=TOLERANCE, rel=RELATIVE)
+    assert got["dev_loss"] == pytest.approx(want["dev_loss"], abs=TOLERANCE, rel=RELATIVE)
     # The weights the loop ends with are those of the best dev loss it reports.
     assert end_dev_loss == pytest.approx(stats["best_dev_loss"], abs=TOLERANCE)
