@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for name, work in workloads(args.long_tokens).items():
         runs: dict[str, list[dict]] = {c: [] for c in contenders}
-        run_once(model, continuous.GrowingCache, {**work, "ends": [2] * len(work["prompts"])})  # warm-up
+        warm_up = {**work, "ends": [2] * len(work["prompts"])}
+        run_once(model, continuous.GrowingCache, warm_up)
         for rep in range(args.repeats):
             for contender, cache_class in contenders.items():
                 r = run_once(model, cache_class, work)
