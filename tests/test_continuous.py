@@ -288,6 +288,11 @@ def test_growing_layer_copies_tensors_that_others_replaced():
     got = layer.update(nk, nv)
     assert torch.equal(got[0], torch.cat([k[:1], nk], 2))
     assert torch.equal(got[1], torch.cat([v[:1], nv], 2))
+    held = [t.clone() for t in got]
+    layer.keys, layer.values = torch.cat([held[0], held[0]]), torch.cat([held[1], held[1] + 1])
+    layer.select([1], first=2)  # rows dropped from tensors that are not its views
+    assert torch.equal(layer.keys, held[0][:, :, 2:])
+    assert torch.equal(layer.values, held[1][:, :, 2:] + 1)
 
 
 def test_compaction_moves_only_rows_past_the_kept_count():

@@ -139,10 +139,9 @@ def forward(model, cache: DynamicCache, **inputs):
 
 
 # Columns a cache layer allocates past what it holds. `DynamicLayer` appends a decode step's
-# keys and values with `torch.cat`, a copy of the whole cache at every step of every layer: on
-# the 2-core CPU that copy was 41% of a long-answer run at batch 64, more than the attention
-# itself. With spare columns a step writes one column in place, and the cache is copied only
-# when it outgrows them or rows join or leave.
+# keys and values with `torch.cat`, a copy of the whole cache at every step of every layer.
+# With spare columns a step writes one column in place, and the cache is copied only when it
+# outgrows them (benchmarks/results/bench_kv_cache.json: decode 1.05-1.10x on a 2-core CPU).
 SPARE_COLUMNS = 64
 
 
@@ -191,10 +190,7 @@ class GrowingLayer(DynamicLayer):
         columns. A row that changes place must move into a dropped row's place (`compaction`)."""
         held = self.get_seq_length()
         if not self._own():
-            index = torch.tensor(order, device=self.keys.device)
-            self.keys = self.keys[index, :, first:]
-            self.values = self.values[index, :, first:]
-            return
+            self._reallocate(self.keys.shape[0], held, self.keys, self.values)
         moves = [(j, i) for j, i in enumerate(order) if i != j]
         lo, hi = self._start + first, self._start + held
         if moves:
