@@ -94,6 +94,15 @@ def test_arms_with_no_names(tmp_path, arms):
     assert_bad_input(r, "no arm names given")
 
 
+@pytest.mark.parametrize(
+    "option", [["--retries", "1"], ["--cpus-per-unit", "2"], ["--address", "auto"]]
+)
+def test_ray_options_without_ray_are_refused(tmp_path, option):
+    r = invoke("run", write_suite(tmp_path), *option, "--out", tmp_path / "o")
+    assert_bad_input(r, f"{option[0]} is for --executor ray")
+    assert not (tmp_path / "o").exists()
+
+
 # -- baseline, gate, report --------------------------------------------------------------------
 
 
@@ -164,6 +173,36 @@ def test_report_md_escapes_user_text_in_headers_and_cells(tmp_path):
     assert "<img" not in md and "<script" not in md
     assert "&lt;img src=x onerror=alert(1)&gt;" in md
     assert "&lt;script&gt;alert(1)&lt;/script&gt; \\| broke" in md
+
+
+def test_report_md_escapes_field_names_in_the_ceiling_line(tmp_path):
+    run = reportable_run(tmp_path / "run")
+    payload = json.loads((run / "results.json").read_text())
+    evil = "field_accuracy:<img src=x>|x"
+    payload["tasks"]["t"]["style"] = {
+        "answer_style": "short",
+        "inferred": False,
+        "max_new_tokens": 16,
+        "max_prompt_tokens": 512,
+        "style_instruction": "",
+    }
+    payload["tasks"]["t"]["ceiling"] = {
+        "max_new_tokens": 16,
+        "answers_cut": 0,
+        "metrics": {evil: {"value": 0.9, "ci_low": 0.8, "ci_high": 1.0, "n": 3}},
+    }
+    (run / "results.json").write_text(json.dumps(payload))
+    assert invoke("report", run).exit_code == 0
+    line = next(x for x in (run / "report.md").read_text().splitlines() if "Ceiling" in x)
+    assert "<img" not in line and "field_accuracy:&lt;img src=x&gt;\\|x 0.900" in line
+
+
+def test_report_md_header_names_the_intervals_it_shows(tmp_path):
+    run = reportable_run(tmp_path / "run")
+    assert invoke("report", run).exit_code == 0
+    header = (run / "report.md").read_text().split("## Task")[0]
+    assert "bootstrap confidence intervals" not in header
+    assert "Wilson score intervals for proportions" in header and "bootstrap for other" in header
 
 
 # -- validate finds what run would ---------------------------------------------------------------

@@ -116,3 +116,24 @@ def test_overrides_and_relative_paths(tmp_path):
         apply_override(raw, "tasks.3.a=1")
     with pytest.raises(SpecError, match="KEY.PATH=VALUE"):
         apply_override(raw, "nothing")
+
+
+def test_structured_answers_need_their_output_fields(tmp_path):
+    text = GOOD.replace("    template:", "    answer_style: structured\n    template:")
+    with pytest.raises(SpecError) as err:
+        load_suite(write(tmp_path, text))
+    msg = str(err.value)
+    assert f"{tmp_path / 'suite.yaml'}:6" in msg
+    assert "answer_style: structured but no output_fields" in msg
+    with_fields = text.replace("    template:", "    output_fields: [route]\n    template:")
+    assert load_suite(write(tmp_path, with_fields)).tasks[0].output_fields == ["route"]
+
+
+def test_yaml_1_1_integers_read_as_yaml_1_2(tmp_path):
+    def suite(value):
+        return write(tmp_path, GOOD.replace("arms: [base]", f"seed: {value}\narms: [base]"))
+
+    assert load_suite(suite("010")).seed == 10  # YAML 1.1 reads octal 8
+    for value in ("1:30", "0b101", "1_000"):  # YAML 1.1 numbers, YAML 1.2 text
+        with pytest.raises(SpecError, match="seed"):
+            load_suite(suite(value))

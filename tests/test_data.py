@@ -182,3 +182,49 @@ def test_shipped_policy_suite_has_no_leakage_and_enough_unanswerable():
     assert len(task.corpus) >= 40
     doc_ids = {d.id for d in task.corpus}
     assert all(set(i.doc_ids) <= doc_ids for i in ev)
+
+
+def test_ids_without_an_id_column_are_numbered_per_split(tmp_path):
+    rows = [{"question": f"Q{i}?", "answers": ["x"]} for i in range(3)]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    ev = write_jsonl(tmp_path / "eval.jsonl", rows)
+    fields = FieldMap(id=None)
+    task = load_task(spec_for(tmp_path, train=str(train), eval=str(ev), fields=fields))
+    assert [i.id for i in task.train] == ["train-1", "train-2", "train-3"]
+    assert [i.id for i in task.eval] == ["eval-1", "eval-2", "eval-3"]
+    assert [i.id for i in load_items(ev, DataSpec(eval=str(ev), fields=fields))][0] == "row-1"
+
+
+def test_a_sheet_for_a_file_that_is_no_workbook_is_an_error(tmp_path):
+    ev = write_jsonl(tmp_path / "eval.jsonl", [{"id": "a", "question": "Q?", "answers": ["x"]}])
+    with pytest.raises(DataError, match=r"eval.jsonl: data.sheet is 'Asked', but this is a jsonl"):
+        load_task(spec_for(tmp_path, eval=str(ev), sheet="Asked"))
+    # one sheet per split: only the workbooks' splits may name one
+    assert load_task(spec_for(tmp_path, eval=str(ev), sheet={"train": "Asked"})).eval
+
+
+@pytest.mark.parametrize("context", [{"text": "Claims use Form BM-12."}, ["a", "b"], True])
+def test_a_context_that_is_not_text_is_an_error(tmp_path, context):
+    p = write_jsonl(
+        tmp_path / "e.jsonl",
+        [{"id": "a", "question": "Q?", "answers": ["x"], "context": context}],
+    )
+    with pytest.raises(DataError, match=r"e.jsonl:1: field 'context' \(context\) must be text"):
+        load_items(p, DataSpec(eval=str(p)))
+
+
+def test_answers_of_an_item_marked_unanswerable_are_ignored_with_a_warning(tmp_path, capsys):
+    p = write_jsonl(
+        tmp_path / "e.jsonl",
+        [
+            {"id": "a", "question": "Q1?", "answers": ["x"], "answerable": False},
+            {"id": "b", "question": "Q2?", "answers": [], "answerable": False},
+            {"id": "c", "question": "Q3?", "answers": ["y"], "answerable": False},
+        ],
+    )
+    items = load_items(p, DataSpec(eval=str(p)))
+    assert all(not i.answerable and not i.answers for i in items)
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1
+    assert f"{p}: 2 item(s) marked answerable: false have gold answers" in err
+    assert f"e.g. {p}:1 ['x']" in err

@@ -64,6 +64,50 @@ def test_executor_options_are_checked():
         make_executor("ray", cpus_per_unit=0)
 
 
+@pytest.mark.parametrize(
+    ("option", "kwargs"),
+    [("--retries", {"retries": 0}), ("--cpus-per-unit", {"cpus_per_unit": 2.0})],
+)
+def test_ray_options_without_ray_are_refused_not_ignored(option, kwargs):
+    with pytest.raises(ExecutorError, match=f"{option} is for --executor ray"):
+        make_executor("local", **kwargs)
+    assert isinstance(make_executor("local"), LocalExecutor)
+
+
+def test_a_ray_address_where_nothing_listens_fails_fast_naming_it():
+    import socket
+    import time
+
+    from harness.run.executors.ray_cluster import CONNECT_TIMEOUT_S, check_reachable
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(ExecutorError, match=f"--address {address}: cannot reach a Ray"):
+            make_executor("ray", address=address).start()
+    assert time.monotonic() - started < CONNECT_TIMEOUT_S
+    check_reachable("auto")  # not a HOST:PORT: Ray's own to resolve
+
+
+def test_a_ray_address_that_never_answers_times_out_with_the_stated_limit(monkeypatch):
+    import socket
+
+    from harness.run.executors import ray_cluster
+
+    seen = {}
+
+    def silent(address, timeout):
+        seen["timeout"] = timeout
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    with pytest.raises(ExecutorError, match="no answer within 15 s"):
+        ray_cluster.check_reachable("10.0.0.9:6379")
+    assert seen["timeout"] == ray_cluster.CONNECT_TIMEOUT_S == 15
+
+
 def test_a_missing_ray_is_a_clear_error(monkeypatch):
     import builtins
 

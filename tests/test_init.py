@@ -144,3 +144,117 @@ def test_init_bad_inputs_exit_2_naming_the_file(tmp_path):
     )
     assert res.exit_code == 2 and f"{empty}: no files found" in res.output
     assert not (tmp_path / "s.yaml").exists()
+
+
+def test_init_out_under_a_file_is_a_clear_error(tmp_path):
+    q = write_jsonl(tmp_path / "q.jsonl", [{"id": "a", "question": "Q?", "answer": "x"}])
+    (tmp_path / "afile").write_text("x")
+    res = _invoke("init", "--items", str(q), "--out", str(tmp_path / "afile" / "s.yaml"))
+    assert res.exit_code == 2, res.output
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in res.output
+
+
+def test_init_sheet_on_a_file_that_is_no_workbook(tmp_path):
+    q = write_jsonl(tmp_path / "q.jsonl", [{"id": "a", "question": "Q?", "answer": "x"}])
+    res = _invoke("init", "--items", str(q), "--sheet", "Asked", "--out", str(tmp_path / "s.yaml"))
+    assert (
+        res.exit_code == 2 and "--sheet is for .xlsx workbooks; this is a jsonl file" in res.output
+    )
+
+
+def _long_rows(prefix: str, n: int, with_id: bool = True) -> list[dict]:
+    long = "The policy pays for the roof and the ceiling after a storm, up to the limit of cover"
+    rows = [
+        {
+            "id": f"{prefix}{i}",
+            "question": f"What is paid after storm {prefix}{i}?",
+            "answer": f"{long} {i}.",
+        }
+        for i in range(n)
+    ]
+    return rows if with_id else [{k: v for k, v in r.items() if k != "id"} for r in rows]
+
+
+def test_init_long_answers_get_the_graded_metrics_and_a_meaningful_name(tmp_path):
+    data = tmp_path / "storm-claims"
+    train = write_jsonl(data / "train.jsonl", _long_rows("t", 6))
+    ev = write_jsonl(data / "eval.jsonl", _long_rows("e", 3))
+    out = tmp_path / "suite.yaml"
+    res = _invoke("init", "--train", str(train), "--eval", str(ev), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    raw = yaml.safe_load(out.read_text())
+    metrics = raw["tasks"][0]["metrics"]
+    assert "unsupported_by_context" not in metrics and "false_answer_rate" not in metrics
+    assert {"token_f1", "rouge_l", "answer_similarity", "abstention_rate"} <= set(metrics)
+    # named after the data's folder, not `eval` (the file) or `suite` (the default --out)
+    assert raw["name"] == "storm-claims" and raw["tasks"][0]["name"] == "storm-claims"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "storm.md").write_text("# Storms\n\nThe roof and the ceiling are paid.")
+    res = _invoke(
+        "init", "--train", str(train), "--eval", str(ev), "--docs", str(docs),
+        "--out", str(tmp_path / "storm.yaml"),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    raw = yaml.safe_load((tmp_path / "storm.yaml").read_text())
+    assert raw["name"] == "storm"
+    assert {"unsupported_share", "recall@k"} <= set(raw["tasks"][0]["metrics"])
+    assert "unsupported_by_context" not in raw["tasks"][0]["metrics"]
+
+
+def test_init_numbers_train_and_eval_apart_and_warns_on_shared_ids(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", _long_rows("t", 6, with_id=False))
+    ev = write_jsonl(tmp_path / "eval.jsonl", _long_rows("e", 3, with_id=False))
+    out = tmp_path / "s.yaml"
+    res = _invoke("init", "--train", str(train), "--eval", str(ev), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    task = load_task(load_suite(out).tasks[0])
+    assert [i.id for i in task.eval] == ["eval-1", "eval-2", "eval-3"]
+    assert {i.id for i in task.train}.isdisjoint(i.id for i in task.eval)
+    assert "warning" not in res.output
+    # Files that bring their own ids, shared across them: warned about.
+    write_jsonl(train, _long_rows("x", 6))
+    write_jsonl(ev, _long_rows("x", 3))
+    res = _invoke("init", "--train", str(train), "--eval", str(ev), "--out", str(out), "--force")
+    assert res.exit_code == 0, res.output
+    assert (
+        "warning: 3 id(s) are used by both train and eval items (e.g. ['x0', 'x1', 'x2'])"
+        in res.output
+    )
+
+
+def test_init_warns_when_every_answer_is_empty(tmp_path):
+    rows = [
+        {"id": f"r{i}", "question": f"Is thing {i} covered?", "answer": "N/A"} for i in range(20)
+    ]
+    q = write_jsonl(tmp_path / "q.jsonl", rows)
+    res = _invoke("init", "--items", str(q), "--out", str(tmp_path / "s.yaml"))
+    assert res.exit_code == 0, res.output
+    assert "warning: every one of the 20 items has an empty answer" in res.output
+
+
+def test_init_adds_oracle_context_only_with_documents_it_points_at(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pet.md").write_text("# Pet cover\n\nItem limits are listed per plan.")
+    book = tmp_path / "qa.xlsx"
+    write_xlsx(book, {"Asked": _questions()})
+    arms = lambda path: [a["arm"] for a in yaml.safe_load(path.read_text())["arms"]]  # noqa: E731
+    out = tmp_path / "with-docs.yaml"
+    assert (
+        _invoke("init", "--items", str(book), "--docs", str(docs), "--out", str(out)).exit_code == 0
+    )
+    assert "oracle_context" in arms(out)
+    # Items name their source, but no documents are given: no oracle row, and init says why.
+    out = tmp_path / "no-docs.yaml"
+    res = _invoke("init", "--items", str(book), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "oracle_context" not in arms(out) and "oracle_context (which reads" in res.output
+    # Documents whose ids the items do not name (`pet.md` against `pet.txt`): left out, with why.
+    (docs / "pet.md").rename(docs / "pet.txt")
+    out = tmp_path / "mismatch.yaml"
+    res = _invoke("init", "--items", str(book), "--docs", str(docs), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "oracle_context" not in arms(out)
+    assert "warning: oracle_context is left out" in res.output
+    assert "doc_id 'pet.md'; nearest document ids: ['pet.txt']" in res.output

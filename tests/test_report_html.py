@@ -6,7 +6,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from harness.reports.html import render_html
+from harness.reports.runfiles import RunFolderError
 
 XSS = "<script>alert(1)</script>"
 WEIRD_ARM = "a<b&c"
@@ -156,9 +159,54 @@ def test_render_html_without_training_or_forgetting(tmp_path: Path) -> None:
     for run in payload["runs"]:
         run.pop("forgetting", None)
         (run.get("efficiency") or {}).pop("training", None)
-    (tmp_path / "samples" / "qa__base.jsonl").unlink()
     html = render_html(payload, tmp_path)
     assert html.count("<svg") == 3  # forgetting becomes a note, not an empty plot
     assert "No arm trains in this run" in html
     assert "No arm in this task measured forgetting" in html
-    assert "samples file not found" in html
+
+
+def _long_answer_run(tmp_path: Path) -> dict:
+    """A paragraph-answer task: graded token_f1 and unsupported_share, no 0/1 metric."""
+    payload = _write_run(tmp_path)
+    scores = {"base": [0.9, 0.35, 0.6, 1.0, 0.2], WEIRD_ARM: [0.8, 0.7, 0.0, 1.0, 0.5]}
+    for run in payload["runs"][:2]:
+        run["metrics"] = {
+            "token_f1": _metric(sum(scores[run["arm"]]) / 5, n=5),
+            "unsupported_share": _metric(0.3, n=5, higher=False),
+        }
+        rows = []
+        for i, v in enumerate(scores[run["arm"]]):
+            row = _sample(f"p-{i}", f"paragraph {i}", 0.0)
+            row["scores"] = {"token_f1": {"value": v, "reason": f"f1 of p-{i}"}}
+            rows.append(row)
+        (tmp_path / run["samples"]).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    payload["metric_definitions"] |= {
+        "token_f1": {"higher_is_better": True, "description": "f1"},
+        "unsupported_share": {"higher_is_better": False, "description": "unsupported"},
+    }
+    return payload
+
+
+def test_hallucination_panel_shows_unsupported_share_on_long_answers(tmp_path: Path) -> None:
+    html = render_html(_long_answer_run(tmp_path), tmp_path)
+    assert "No hallucination metric in this task" not in html
+    assert html.count("<svg") == 4  # the hallucination plot is drawn, not a note
+
+
+def test_graded_scores_list_the_lowest_scoring_items(tmp_path: Path) -> None:
+    html = render_html(_long_answer_run(tmp_path), tmp_path)
+    browser = html[html.index("Failing items") :]
+    assert "lowest-scoring items by <b>token_f1</b>" in browser
+    base = browser[browser.index("<code>base</code>") : browser.index("a&lt;b&amp;c</code>")]
+    assert "lowest 4 of 5 items (0 score 0)" in base
+    # lowest first; the item with full credit is not listed
+    order = [base.index(f"<code>p-{i}</code>") for i in (4, 1, 2, 0)]
+    assert order == sorted(order) and "<code>p-3</code>" not in base
+
+
+def test_render_html_refuses_a_missing_samples_file(tmp_path: Path) -> None:
+    payload = _write_run(tmp_path)
+    samples = tmp_path / "samples" / "qa__base.jsonl"
+    samples.unlink()
+    with pytest.raises(RunFolderError, match=str(samples)):
+        render_html(payload, tmp_path)

@@ -139,3 +139,33 @@ def test_punctuation_is_deleted_as_in_squad(gold, pred):
     assert METRICS["exact_match"](item, Prediction(output=pred)).value == 1.0
     assert METRICS["token_f1"](item, Prediction(output=pred)).value == 1.0
     assert ref_exact(gold, pred) == 1
+
+
+def ref_unanswerable_scores(pred: str) -> tuple[float, float]:
+    """The official script on an unanswerable item: its gold answers are [""]."""
+    return ref_exact("", pred), ref_f1("", pred)
+
+
+@pytest.mark.parametrize("pred", ["!!!", "the", "The.", "a an the", " ... ", "(a)", "--"])
+def test_an_unanswerable_item_scores_an_output_normalising_to_nothing_as_squad(pred):
+    assert ref_normalize(pred) == ""
+    item = Item(id="u", question="q", answers=(), answerable=False)
+    p = Prediction(output=pred)  # not an abstention by pattern: the text itself is empty
+    em, f1 = ref_unanswerable_scores(pred)
+    assert (em, f1) == (1, 1)
+    assert METRICS["exact_match"](item, p).value == em
+    assert METRICS["token_f1"](item, p).value == f1
+
+
+def test_fuzzed_outputs_on_unanswerable_items_agree_with_official_logic():
+    rng = random.Random(20240519)
+    empties = 0
+    for n in range(2000):
+        pred = fuzz_text(rng)
+        item = Item(id=str(n), question="q", answers=(), answerable=False)
+        p = Prediction(output=pred)
+        em, f1 = ref_unanswerable_scores(pred)
+        assert METRICS["exact_match"](item, p).value == em, pred
+        assert METRICS["token_f1"](item, p).value == pytest.approx(f1), pred
+        empties += not ref_normalize(pred)
+    assert empties > 100  # the case this pins down is well represented

@@ -418,3 +418,25 @@ def test_training_without_rows_is_refused_not_looped(tiny_model_dir):
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     with pytest.raises(ValueError, match=r"nothing to train on.*max_seq_len \(256\)"):
         train(model, [], [], TrainParams(), pad_id=0, device="cpu", seed=0, progress=False)
+
+
+def test_training_prints_a_plain_progress_line_every_30_seconds_in_logs(capsys):
+    from harness.engine.training import TrainLog
+
+    now = [0.0]
+    log = TrainLog(300, show=True, clock=lambda: now[0])  # stderr is captured: not a terminal
+    for step in range(1, 101):
+        now[0] = step * 1.25  # 1.25 s per step, no dev split: no evaluation lines
+        log.step(step, loss=2.0 - step / 100, tokens_per_s=130.0)
+    log.close()
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("[adaptbench]")]
+    assert lines[0] == (
+        "[adaptbench] train step 24/300: loss 1.7600, 1.25 s per step, 130 real tokens/s"
+    )
+    assert [x.split(":")[0] for x in lines] == [
+        f"[adaptbench] train step {n}/300" for n in (24, 48, 72, 96)
+    ]
+    quiet = TrainLog(300, show=False, clock=lambda: now[0])  # --no-progress, or a helper rank
+    now[0] += 100
+    quiet.step(101, loss=1.0, tokens_per_s=130.0)
+    assert "[adaptbench]" not in capsys.readouterr().err

@@ -73,13 +73,20 @@ class _Group(click.Group):
 
 
 def _check_writable(folder: Path, what: str) -> None:
-    """Fail before any work when a folder the run writes to cannot be created or written."""
+    """Fail before any work when a folder the run writes to cannot be created or written.
+    The folders it created for the check are removed again: the run makes them when it writes,
+    so one that stops early leaves no empty folder behind."""
+    from harness.base.files import missing_dirs, remove_empty
+
+    created = missing_dirs(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check"):
             pass
     except OSError as exc:
         _fail(f"{what} {folder}: cannot write there ({exc.strerror or exc})")
+    finally:
+        remove_empty(created)
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -139,9 +146,8 @@ def main() -> None:
 @click.option(
     "--retries",
     type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="With --executor ray: how often a unit whose worker died is run again.",
+    default=None,
+    help="With --executor ray: how often a unit whose worker died is run again (default 2).",
 )
 @click.option(
     "--cpus-per-unit",
@@ -162,7 +168,7 @@ def run(
     no_progress: bool,
     executor: str,
     address: str | None,
-    retries: int,
+    retries: int | None,
     cpus_per_unit: float | None,
 ) -> None:
     """Run a suite: every (task, arm) cell, scored on the same eval items.
@@ -263,9 +269,12 @@ def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
-    """Rewrite report.md, report.html and results.csv of a run folder from its results.json."""
-    from harness.reports.compare import RunFolderError, load_results
-    from harness.reports.runfiles import check_reportable
+    """Rewrite report.md, report.html and results.csv of a run folder from its results.json.
+
+    Refuses (exit 2, naming the file) when results.json or a samples file it needs is missing,
+    damaged or edited; the three files are then left as they were.
+    """
+    from harness.reports.runfiles import RunFolderError, check_reportable, load_results
     from harness.reports.write import write_reports
 
     try:
@@ -275,7 +284,7 @@ def report(run_dir: Path) -> None:
     except RunFolderError as exc:
         _fail(str(exc))
     except OSError as exc:
-        _fail(f"{run_dir}: cannot write the reports ({exc.strerror or exc})")
+        _fail(f"{exc.filename or run_dir}: cannot write the reports ({exc.strerror or exc})")
     for name in ("report.md", "report.html", "results.csv"):
         if (run_dir / name).is_file():
             click.echo(f"wrote {run_dir / name}")
@@ -298,8 +307,9 @@ def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, .
     """
     import json
 
-    from harness.reports.compare import RunFolderError, compare_runs, comparison_markdown
+    from harness.reports.compare import compare_runs, comparison_markdown
     from harness.reports.matching import MismatchError
+    from harness.reports.runfiles import RunFolderError
 
     try:
         result = compare_runs(run_a, run_b, frozenset(allow))
@@ -325,8 +335,8 @@ def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, .
 )
 def baseline(run_dir: Path, name: str, folder: Path) -> None:
     """Freeze a run (metrics, per-item scores, spec, environment) as a baseline for `gate`."""
-    from harness.reports.compare import RunFolderError
     from harness.reports.gate import write_baseline
+    from harness.reports.runfiles import RunFolderError
 
     if not _PLAIN_NAME.match(name) or ".." in name:
         _fail(
@@ -361,6 +371,12 @@ def baseline(run_dir: Path, name: str, folder: Path) -> None:
     "--md", type=click.Path(dir_okay=False, path_type=Path), help="Write the checks as Markdown."
 )
 @_ALLOW_MISMATCH
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail the gate for an arm the baseline lacks (default: reported as 'new, no "
+    "baseline', its baseline comparisons skipped).",
+)
 def gate(
     run_dir: Path,
     baseline_path: Path,
@@ -368,17 +384,19 @@ def gate(
     junit: Path | None,
     md: Path | None,
     allow: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Check a run against the suite's gates and a baseline. Exit 0 pass, 1 a gate failed, 2 bad input.
 
     A drop fails only when it is past the gate's tolerance and significant by a paired test on
-    the per-item scores both runs share.
+    the per-item scores both runs share. An arm the baseline lacks is "new, no baseline": its
+    floors and ceilings are checked, its comparisons with the baseline skipped (--strict: failed).
     """
     from pydantic import ValidationError
 
-    from harness.reports.compare import RunFolderError, load_results
     from harness.reports.gate import gate_markdown, gate_run, junit_xml, load_baseline
     from harness.reports.matching import MismatchError
+    from harness.reports.runfiles import RunFolderError, load_results
     from harness.spec.config import GateSpec
 
     try:
@@ -394,7 +412,7 @@ def gate(
             _fail(
                 f"no gates defined: add a `gates:` list to the suite (or pass --suite) for {run_dir}"
             )
-        checks, notes = gate_run(run_dir, base, gates, frozenset(allow))
+        checks, notes = gate_run(run_dir, base, gates, frozenset(allow), strict=strict)
     except (RunFolderError, SpecError, ValidationError, MismatchError) as exc:
         _fail(str(exc))
     text = gate_markdown(checks, str(baseline_path), notes)

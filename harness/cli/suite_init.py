@@ -20,10 +20,12 @@ from typing import Any
 import yaml
 
 from harness.arms import ARMS
+from harness.arms.oracle_context import oracle_problem
+from harness.cli.init_checks import data_warnings, out_problem, suite_name
 from harness.data.documents import DocumentError, is_document_source, list_files
 from harness.data.tables import sheet_names
-from harness.data.tasks import DataError, detect_format, load_task, table_rows
-from harness.metrics import is_known
+from harness.data.tasks import DataError, TaskData, detect_format, load_task, table_rows
+from harness.metrics import default_metrics
 from harness.run.suite import load_suite
 from harness.spec import config
 from harness.spec.config import SpecError, SuiteSpec, TaskSpec
@@ -164,6 +166,8 @@ def read_rows(path: Path, sheet: str | int | None) -> tuple[str, list[dict], str
         fmt = detect_format(path, "auto")
     except DataError as exc:
         raise InitError(str(exc)) from None
+    if sheet is not None and fmt != "xlsx":
+        raise InitError(f"{path}: --sheet is for .xlsx workbooks; this is a {fmt} file")
     if fmt == "squad":
         return fmt, [], None
     if fmt == "xlsx" and sheet is None:
@@ -257,7 +261,10 @@ def guess_fields(path: Path, sheet: str | int | None = None) -> Guess:
             )
     if "id" not in g.fields:
         g.fields["id"] = None
-        g.notes.append("no id column: items are numbered by row (row-<n>)")
+        g.notes.append(
+            "no id column: items are numbered by split and row (train-<n>, eval-<n>; "
+            "row-<n> in one file split for you)"
+        )
     g.n_items = len(rows)
     answers = _texts(rows, g.fields.get("answers")) if g.scoring == "generate" else []
     markers = sorted({a for a in answers if a.lower() in NO_ANSWER_MARKERS})
@@ -291,15 +298,14 @@ def guess_fields(path: Path, sheet: str | int | None = None) -> Guess:
 # written here always validates.
 
 
-def verdict_keys(g: Guess, names_documents: bool) -> dict[str, Any]:
-    """Optional keys for long answers and oracle runs that the installed schema accepts."""
-    out: dict[str, Any] = {"task": {}, "metrics": [], "arms": [], "rag_train_params": {}}
+def verdict_keys(g: Guess, oracle: bool) -> dict[str, Any]:
+    """Optional keys for long answers and oracle runs that the installed schema accepts.
+    `oracle`: the items name documents that the suite's corpus holds."""
+    out: dict[str, Any] = {"task": {}, "arms": [], "rag_train_params": {}}
     out["styled"] = "answer_style" in TaskSpec.model_fields  # style sets wording and lengths
     if out["styled"] and g.style in ("short", "long", "label"):
         out["task"]["answer_style"] = g.style
-    if g.style == "long":
-        out["metrics"] = [m for m in ("rouge_l", "answer_similarity") if is_known(m)]
-    if names_documents and "oracle_context" in ARMS:
+    if oracle and "oracle_context" in ARMS:
         out["arms"].append({"arm": "oracle_context"})
     lora_params = getattr(ARMS["lora"], "Params", None)
     if lora_params is not None and "train_with_retrieval" in lora_params.model_fields:
@@ -312,11 +318,20 @@ def verdict_keys(g: Guess, names_documents: bool) -> dict[str, Any]:
     return out
 
 
-def metrics_for(g: Guess, has_docs: bool, extra: list[str]) -> list[str]:
+# Metrics that read the retrieved passages or the gold documents: written only with documents.
+DOCUMENT_METRICS = ("recall@k", "mrr", "unsupported_share", "unsupported_by_context")
+
+
+def metrics_for(g: Guess, has_docs: bool) -> list[str]:
     if g.scoring == "choice":
         return ["choice_accuracy"] + (["recall@k", "mrr"] if has_docs else [])
-    out = ["exact_match", "token_f1"] if g.style != "long" else ["token_f1"]
-    out += extra
+    if g.style == "long":
+        # The long style's own graded metrics (README, answer styles): exact-match-based
+        # false_answer_rate and the whole-answer unsupported_by_context would call nearly every
+        # paragraph false, even a copy of the right passage.
+        long = default_metrics("generate", None, "long")
+        return [m for m in long if has_docs or m not in DOCUMENT_METRICS]
+    out = ["exact_match", "token_f1"]
     if g.unanswerable or g.style != "label":
         out += ["false_answer_rate", "unanswerable_answered", "abstention_rate"]
     if has_docs:
@@ -351,8 +366,10 @@ def build_suite(
     sheet: str | None,
     name: str | None,
     gpu: bool,
+    oracle: bool = True,
 ) -> tuple[str, Guess, list[str]]:
-    """The suite's YAML text, the guess it rests on, and the lines `init` prints."""
+    """The suite's YAML text, the guess it rests on, and the lines `init` prints. `oracle`:
+    add `oracle_context` where the items name their documents and documents are given."""
     primary = items or eval_
     assert primary is not None
     g = guess_fields(primary, sheet)
@@ -361,8 +378,8 @@ def build_suite(
     has_train = items is not None or train is not None
     has_docs = docs is not None
     names_documents = "doc_id" in g.fields or g.fmt == "squad"
-    vk = verdict_keys(g, names_documents)
-    task_name = _norm(name or primary.stem).replace("_", "-") or "task"
+    vk = verdict_keys(g, oracle and names_documents and has_docs)
+    task_name = suite_name(name, out, primary)
     lines: list[str] = []
     say = lines.append
     say(f"# Written by `adaptbench init` from {primary.name}; edit freely, then validate with")
@@ -446,7 +463,7 @@ def _task_yaml(
     say(f"    template: {_flow(template)}")
     if not vk["styled"]:
         say(f'    generation: {{max_new_tokens: {max_new}, stop: ["\\n"]}}')
-    say(f"    metrics: {_flow(metrics_for(g, has_docs, vk['metrics']))}")
+    say(f"    metrics: {_flow(metrics_for(g, has_docs))}")
 
 
 def _arms_yaml(
@@ -531,6 +548,11 @@ def _init_report(
             "  no column names the source document: recall@k and mrr will not be scored "
             "(map one with data.fields.doc_id)"
         )
+    if names_documents and not has_docs:
+        report.append(
+            "  warning: the items name their source document but no --docs were given: "
+            "oracle_context (which reads those documents) is left out"
+        )
     report += [f"  uncertain: {u}" for u in g.uncertain]
     report.append(
         f"  hardware: {'CUDA GPU: full-size training' if gpu else 'CPU: demo-sized training'}"
@@ -566,18 +588,37 @@ def write_suite(
             raise InitError(f"{docs}: no files found")
     if out.exists() and not force:
         raise InitError(f"{out} exists; pass --force to overwrite it")
-    text, _, report = build_suite(
-        out, items, train, eval_, dev, docs, sheet, name, on_gpu() if gpu is None else gpu
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    problem = out_problem(out)
+    if problem:
+        raise InitError(problem)
+    args = (out, items, train, eval_, dev, docs, sheet, name, on_gpu() if gpu is None else gpu)
+    text, _, report = build_suite(*args)
+    tmp, spec, task = _load_candidate(out, text)
+    has_oracle = any(a.arm == "oracle_context" for a in spec.arms)
+    oracle = oracle_problem(task) if has_oracle else None
+    if oracle:  # a row that would be `rag` under another name: leave it out, say why
+        tmp.unlink(missing_ok=True)
+        text, _, report = build_suite(*args, oracle=False)
+        tmp, spec, task = _load_candidate(out, text)
+        report.append(f"  warning: oracle_context is left out: {oracle}")
+    report += [f"  warning: {w}" for w in data_warnings(task)]
+    os.replace(tmp, out)
+    return load_suite(out), report
+
+
+def _load_candidate(out: Path, text: str) -> tuple[Path, SuiteSpec, TaskData]:
+    """The suite written beside `out` (its paths are relative to that folder) and its loaded
+    task; an error when it does not load or cannot be written there."""
     tmp = out.with_name(f".{out.name}.init-{os.getpid()}.yaml")
-    tmp.write_text(text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InitError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     try:
         spec = load_suite(tmp)
-        for task in spec.tasks:
-            load_task(task)
+        tasks = [load_task(task) for task in spec.tasks]
     except (SpecError, DataError) as exc:
         tmp.unlink(missing_ok=True)
         raise InitError(f"the suite guessed from your files does not load: {exc}") from None
-    os.replace(tmp, out)
-    return load_suite(out), report
+    return tmp, spec, tasks[0]

@@ -95,7 +95,7 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
         if path is None:
             continue
         sheet = sheet_for(spec.data, split)
-        items = load_items(Path(path), spec.data, scoring=spec.scoring, sheet=sheet)
+        items = load_items(Path(path), spec.data, scoring=spec.scoring, sheet=sheet, split=split)
         if not items:
             raise DataError(f"{path}: split '{split}' of task '{spec.name}' has no items")
         sources["items"].append(_source_of(Path(path), split, sheet, len(items)))
@@ -246,16 +246,37 @@ def table_rows(path: Path, fmt: str, sheet: str | int | None = None) -> Iterator
 
 
 def load_items(
-    path: Path, data: DataSpec, scoring: str = "generate", sheet: str | int | None = None
+    path: Path,
+    data: DataSpec,
+    scoring: str = "generate",
+    sheet: str | int | None = None,
+    split: str | None = None,
 ) -> list[Item]:
+    """The items of one file. Without an id column (`fields.id: null`) an item's id is its
+    split's name and its row (`train-5`, `eval-5`; `row-5` in a file split for you), so that
+    train item 5 and eval item 5 of two files never share an id."""
     if not path.exists():
         raise DataError(f"{path}: data file not found")
     fmt = detect_format(path, data.format)
+    if sheet is not None and fmt != "xlsx":
+        raise DataError(
+            f"{path}: data.sheet is {sheet!r}, but this is a {fmt} file, not an .xlsx workbook; "
+            "remove data.sheet (or give it per split, for the workbooks only)"
+        )
     if fmt == "squad":
         items = list(_squad_items(path))
     else:
         rows = table_rows(path, fmt, sheet)
-        items = [_item_from_row(row, where, data, scoring) for where, row in rows]
+        prefix = split if split in SPLITS else "row"
+        ignored: list[str] = []  # gold answers of items marked answerable: false
+        items = [_item_from_row(row, where, data, scoring, prefix, ignored) for where, row in rows]
+        if ignored:
+            print(
+                f"[adaptbench] warning: {path}: {len(ignored)} item(s) marked answerable: false "
+                f"have gold answers, which are ignored (they are scored as unanswerable), e.g. "
+                f"{ignored[0]}; drop the answers or the answerable flag",
+                file=sys.stderr,
+            )
     seen: dict[str, str] = {}
     for item in items:
         if item.id in seen:
@@ -359,10 +380,18 @@ def _as_bool(value: Any, where: str) -> bool:
     raise DataError(f"{where}: 'answerable' must be true or false, got {value!r}")
 
 
-def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
+def _item_from_row(
+    row: dict,
+    where: str,
+    data: DataSpec,
+    scoring: str,
+    id_prefix: str = "row",
+    ignored: list[str] | None = None,
+) -> Item:
+    """One item of a row; `ignored` collects where answers were given to an unanswerable item."""
     f = data.fields
-    if f.id is None:  # a spreadsheet without an id column: its row number is the id
-        item_id = "row-" + where.rsplit(":", 1)[-1].removeprefix("row ")
+    if f.id is None:  # a file without an id column: its row number (in its split) is the id
+        item_id = f"{id_prefix}-" + where.rsplit(":", 1)[-1].removeprefix("row ")
     else:
         item_id = str(_get(row, f.id, where, True, "id")).strip()
     if not item_id:
@@ -370,7 +399,15 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
     question = _get(row, f.question, where, True, "question")
     if not isinstance(question, str) or not question.strip():
         raise DataError(f"{where}: field {f.question!r} (question) must be a non-empty string")
-    context = _get(row, f.context, where, False, "context") or ""
+    context = _get(row, f.context, where, False, "context")
+    if context is None:
+        context = ""
+    if not isinstance(context, (str, int, float)) or isinstance(context, bool):
+        raise DataError(
+            f"{where}: field {f.context!r} (context) must be text, got a "
+            f"{type(context).__name__}; put the passage's text there (map another column with "
+            "data.fields.context)"
+        )
     doc_ids = tuple(_as_list(_get(row, f.doc_id, where, False, "doc_id"), where, "doc_id"))
     raw_labels = _get(row, f.labels, where, False, "labels") or {}
     if not isinstance(raw_labels, dict) or not all(
@@ -411,6 +448,8 @@ def _item_from_row(row: dict, where: str, data: DataSpec, scoring: str) -> Item:
     if answerable and not answers:
         raise DataError(f"{where}: item is marked answerable but has no gold answers")
     if not answerable:
+        if answers and ignored is not None:
+            ignored.append(f"{where} {answers}")
         answers = []
     return Item(answers=tuple(dict.fromkeys(answers)), answerable=answerable, **common)
 

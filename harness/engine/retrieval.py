@@ -142,6 +142,18 @@ class Embedder:
         return sum(p.numel() for p in self.model.parameters())
 
 
+def embedder_key(name: str) -> str:
+    """What names an embedder in a cache key: a local folder by the content of its files, so
+    weights changed in place recompute what it embedded (as models are keyed); an embedded
+    embedder or a hub id by its name (their files change only with a new name or package)."""
+    if name in EMBEDDED_EMBEDDERS:
+        return name
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return f"{name}@{fingerprint_folder(local.resolve())}"
+    return name
+
+
 def resolve_embedder(name: str) -> Path:
     if name in EMBEDDED_EMBEDDERS:
         package, sub, pip_name = EMBEDDED_EMBEDDERS[name]

@@ -30,6 +30,7 @@ import inspect
 import math
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from pydantic import Field
 from tqdm.auto import tqdm
 
 from harness.base import distributed
+from harness.base.log import log as log_line
 from harness.base.measure import Timer, tokens_per_s
 
 # Computed in measure (the one place that times and counts); the training arms import them here.
@@ -529,16 +531,22 @@ class DevEvaluation:
 
 
 class TrainLog:
-    """The loss curve; a progress bar on a terminal, else a line per dev evaluation (logs, CI).
-    Only the main process shows anything."""
+    """The loss curve; a progress bar on a terminal, else plain lines (logs, CI): one per dev
+    evaluation, and one every `LOG_EVERY_S` seconds, so that a run without a dev split (or with
+    far-apart evaluations) still says it is alive. Only the main process shows anything."""
 
-    def __init__(self, total_steps: int, show: bool):
+    LOG_EVERY_S = 30.0
+
+    def __init__(self, total_steps: int, show: bool, clock: Callable[[], float] = time.monotonic):
         self.total_steps, self.show = total_steps, show
         self.curve: list[dict] = []
         self.last = (math.nan, math.nan)  # (loss, real tokens/s) of the latest step
+        self.plain = show and not sys.stderr.isatty()
         self.bar = tqdm(
             total=total_steps, desc="train", unit="step", disable=not (show and sys.stderr.isatty())
         )
+        self.clock = clock
+        self.mark = (0, clock())  # (step, time) of the latest plain line, or of the start
 
     def step(self, step: int, loss: float, tokens_per_s: float) -> None:
         self.last = (loss, tokens_per_s)
@@ -547,9 +555,17 @@ class TrainLog:
         )
         self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:.0f}")
         self.bar.update(1)
+        now = self.clock()
+        if self.plain and now - self.mark[1] >= self.LOG_EVERY_S:
+            per_step = (now - self.mark[1]) / max(1, step - self.mark[0])
+            log_line(
+                f"train step {step}/{self.total_steps}: loss {loss:.4f}, {per_step:.2f} s per "
+                f"step, {tokens_per_s:.0f} real tokens/s"
+            )
+            self.mark = (step, now)
 
     def evaluation(self, step: int, dev_loss: float) -> None:
-        if self.show and not sys.stderr.isatty():
+        if self.plain:
             loss, tokens_per_s = self.last
             print(
                 f"[adaptbench] train step {step}/{self.total_steps}: loss {loss:.4f}, "
@@ -557,6 +573,7 @@ class TrainLog:
                 file=sys.stderr,
                 flush=True,
             )
+            self.mark = (step, self.clock())  # that was a line too: the next one 30 s on
 
     def close(self) -> None:
         self.bar.close()

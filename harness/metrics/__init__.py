@@ -51,6 +51,17 @@ def get_metric(name: str) -> Metric | None:
     return None
 
 
+def metric_bounds(name: str) -> tuple[float, float] | None:
+    """The range every score and mean of a metric lies in; None for a name this code does not
+    know (a newer version's metric: only its numbers can be checked)."""
+    metric = get_metric(name)
+    if metric is not None:
+        return metric.bounds
+    if name.startswith(CORPUS_PREFIX) and name[len(CORPUS_PREFIX) :]:
+        return (0.0, 1.0)  # a macro-F1
+    return None
+
+
 def is_known(name: str) -> bool:
     return get_metric(name) is not None or (
         name.startswith(CORPUS_PREFIX) and bool(name[len(CORPUS_PREFIX) :])
@@ -103,6 +114,7 @@ __all__ = [
     "CORPUS_PREFIX",
     "get_metric",
     "is_known",
+    "metric_bounds",
     "default_metrics",
     "annotate_similarity",
     "SIMILARITY_KEY",

@@ -74,7 +74,7 @@ exact_match = Metric(
     "Exact match against any gold alias after the official SQuAD 2.0 normalisation (lower-case, "
     "ASCII punctuation deleted, articles a/an/the removed, whitespace collapsed; aliases that "
     "normalise to nothing are ignored). Over all items: on an unanswerable item, abstaining "
-    "scores 1 (SQuAD 2.0 convention).",
+    "or an output that normalises to nothing scores 1 (SQuAD 2.0 convention).",
 )
 token_f1 = Metric(
     "token_f1",
@@ -82,7 +82,7 @@ token_f1 = Metric(
     True,
     "Best token-overlap F1 over gold aliases after the official SQuAD 2.0 normalisation (as "
     "exact_match; tokens split on whitespace); unanswerable items score 1 when the arm abstains "
-    "(SQuAD 2.0 convention).",
+    "or its output normalises to nothing (SQuAD 2.0 convention).",
 )
 choice_accuracy = Metric(
     "choice_accuracy",

@@ -5,7 +5,8 @@ Porter stemming on), best over gold aliases. `answer_similarity`: cosine between
 embeddings of the answer and the gold answer (the suite's embedder, L2-normalised vectors),
 best over aliases; the vectors are computed in batches before scoring (`annotate_similarity`)
 and read here, so the metric stays a per-item function. Both follow the SQuAD 2.0 convention on
-unanswerable items: abstaining scores 1, answering 0; abstaining on an answerable item scores 0.
+unanswerable items: abstaining (or an output that normalises to nothing) scores 1, answering 0;
+abstaining on an answerable item scores 0.
 """
 
 from __future__ import annotations
@@ -83,4 +84,5 @@ answer_similarity = Metric(
     True,
     "Cosine similarity of sentence embeddings (the suite's `embedder`) of the answer and the gold "
     "answer, best over aliases; deterministic. Unanswerable items: abstaining scores 1, answering 0.",
+    bounds=(-1.0, 1.0),  # a cosine
 )

@@ -7,7 +7,6 @@ report, so "significant" means the same thing however many arms a suite has.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from harness.base.stats import holm, paired_test
 from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
-from harness.reports.runfiles import RunFolderError, check_results, read_samples
+from harness.reports.runfiles import load_results, load_samples
 from harness.spec.record import direction, ok_runs, primary_metric
 
 ALPHA = 0.05
@@ -26,27 +25,14 @@ TIE_DESPITE_CI = (
 )
 
 
-def load_results(run_dir: Path) -> dict:
-    path = Path(run_dir) / "results.json"
-    if not path.is_file():
-        raise RunFolderError(f"{run_dir}: no results.json (is this an adaptbench run folder?)")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(f"{path}: not valid JSON ({exc})") from None
-    return check_results(payload, path)
-
-
 def item_scores(run_dir: Path, record: dict) -> dict[str, dict[str, float]]:
-    """{item id: {metric: value}} from a run's samples file ({} when it is missing)."""
+    """{item id: {metric: value}} of a finished run, from its samples file (checked: a missing
+    or altered file is an error naming it, never an empty set that pairs with nothing)."""
     if "item_scores" in record:  # a baseline file carries them inline
         return record["item_scores"]
-    path = Path(run_dir) / record.get("samples", "")
-    if not record.get("samples") or not path.is_file():
-        return {}
     return {
         row["id"]: {m: s["value"] for m, s in row.get("scores", {}).items()}
-        for row in read_samples(path)
+        for row in load_samples(run_dir, record)
     }
 
 
@@ -55,18 +41,11 @@ def item_hashes(run_dir: Path, record: dict) -> dict[str, str] | None:
     without hashes (by an older adaptbench)."""
     if "item_scores" in record:  # a baseline file carries them inline
         return record.get("item_hashes")
-    path = Path(run_dir) / record.get("samples", "")
-    if not record.get("samples") or not path.is_file():
-        return None
     out = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RunFolderError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or "item_hash" not in row:
+    for row in load_samples(run_dir, record):
+        if "item_hash" not in row:
             return None
-        out[str(row.get("id"))] = row["item_hash"]
+        out[row["id"]] = row["item_hash"]
     return out
 
 

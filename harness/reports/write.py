@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from harness.base.files import write_text_atomic
 from harness.reports.html import render_html
 from harness.reports.markdown import render_markdown
 from harness.reports.table import results_frame
 
 
 def write_reports(out_dir: Path, payload: dict) -> None:
-    """Render the three reports from a results payload into the run folder, each atomically."""
-    write_text_atomic(out_dir / "report.md", render_markdown(payload, out_dir))
-    write_text_atomic(out_dir / "report.html", render_html(payload, out_dir))
-    frame = results_frame(payload)
-    write_text_atomic(out_dir / "results.csv", frame.to_csv(index=False))
+    """Render the three reports from a results payload into the run folder, together or not at
+    all: a reader never finds a report.md that recommends one arm next to a report.html from
+    another state of the run.
+
+    Every file is rendered first, then written to a temporary file beside its target; only when
+    all three are on disk are they renamed over the old ones. A rendering or writing failure
+    leaves the old reports as they were (and no temporary file behind).
+    """
+    out_dir = Path(out_dir)
+    texts = {
+        "report.md": render_markdown(payload, out_dir),
+        "report.html": render_html(payload, out_dir),
+        "results.csv": results_frame(payload).to_csv(index=False),
+    }
+    _replace_together({out_dir / name: text for name, text in texts.items()})
+
+
+def _replace_together(files: dict[Path, str]) -> None:
+    """Write each text to a temporary file, then rename them all over their targets."""
+    temporary: dict[Path, Path] = {}
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+            temporary[path] = tmp
+            with tmp.open("w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if path.is_dir():  # a rename over it would fail midway: refuse before any
+                raise IsADirectoryError(21, "is a folder, not a file", str(path))
+        # A rename within one folder needs no space and replaces its target atomically: past
+        # this point all three land; a failure before it leaves every old report in place.
+        for path, tmp in temporary.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)

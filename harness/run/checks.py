@@ -1,5 +1,6 @@
 """What `adaptbench validate` checks beyond the suite and its data: what `run` would find,
-short of loading a model (retrieval sources, k against the chunks a corpus gives, leakage).
+short of loading a model (retrieval sources, k against the chunks a corpus gives, leakage,
+doc_ids an oracle row points at, the embedder answer_similarity needs).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 from harness.arms import ARMS
+from harness.arms.oracle_context import oracle_problem
 from harness.data.tasks import TaskData, leakage_warning
 from harness.engine.retrieval import (
     EMBEDDED_EMBEDDERS,
@@ -17,6 +19,7 @@ from harness.engine.retrieval import (
     documents_from_train,
     resolve_embedder,
 )
+from harness.run.scoring import task_metrics
 from harness.spec.config import ArmSpec, SuiteSpec
 
 
@@ -61,6 +64,9 @@ def check_task(suite: SuiteSpec, task: TaskData, tokenizers: dict) -> tuple[list
     if task.leakage.get("total"):
         warnings.append(leakage_warning(task.spec.name, task.leakage))
     name = task.spec.name
+    problem = similarity_embedder_problem(suite, task, download=False)
+    if problem:
+        problems.append(problem)
     for spec in suite.arms:
         params = retrieval_params(spec)
         if params is None:
@@ -78,6 +84,10 @@ def check_task(suite: SuiteSpec, task: TaskData, tokenizers: dict) -> tuple[list
         if source == "train" and not task.train:
             problems.append(f"{where}: retrieval from train items, but the task has no train split")
             continue
+        if spec.arm == "oracle_context":
+            problem = oracle_problem(task, params.source)
+            if problem:
+                problems.append(f"{where}: {problem}")
         docs = (
             task.corpus
             if source == "corpus"
@@ -94,3 +104,23 @@ def check_task(suite: SuiteSpec, task: TaskData, tokenizers: dict) -> tuple[list
                 f"(chunk_tokens {params.chunk_tokens}): lower k"
             )
     return problems, warnings
+
+
+def similarity_embedder_problem(suite: SuiteSpec, task: TaskData, download: bool) -> str | None:
+    """Why the suite's `embedder` cannot serve the task's answer_similarity, or None (also when
+    the task does not score it). Without `download` a hub id is not looked up (validate loads
+    nothing); `run` resolves it, so an unknown name fails before any cell, not at scoring."""
+    if "answer_similarity" not in task_metrics(task):
+        return None
+    name = suite.embedder
+    local = name in EMBEDDED_EMBEDDERS or Path(name).expanduser().is_dir()
+    if not download and not local and name.count("/") == 1:
+        return None  # a hub id: `run` downloads it
+    try:
+        resolve_embedder(name)
+    except RetrievalError as exc:
+        return (
+            f"task '{task.spec.name}' scores answer_similarity with the suite's `embedder`, "
+            f"which cannot be used: {exc}"
+        )
+    return None

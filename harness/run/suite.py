@@ -31,8 +31,20 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
     """
     path = Path(path)
     suite, node = read_suite(path, overrides)
+    _validate_tasks(path, suite, node)
     _validate_arm_params(path, suite, node)
     return resolve_paths(path, suite)
+
+
+def _validate_tasks(path: Path, suite: SuiteSpec, node: yaml.Node | None) -> None:
+    """What one task's keys allow only together."""
+    for i, task in enumerate(suite.tasks):
+        if task.answer_style == "structured" and not task.output_fields:
+            raise SpecError(
+                f"{yaml_where(path, node, ('tasks', i, 'answer_style'))}: task '{task.name}' "
+                "has answer_style: structured but no output_fields; list the fields each answer "
+                "gives (`output_fields: [route, severity]`), or choose another answer_style"
+            )
 
 
 def _validate_arm_params(path: Path, suite: SuiteSpec, node: yaml.Node | None) -> None:

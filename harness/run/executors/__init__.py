@@ -40,15 +40,31 @@ class Executor(Protocol):
 EXECUTORS = ("local", "ray")
 
 
+DEFAULT_RETRIES = 2  # how often Ray runs again a unit whose worker died
+
+
 def make_executor(
-    name: str, address: str | None = None, retries: int = 2, cpus_per_unit: float | None = None
+    name: str,
+    address: str | None = None,
+    retries: int | None = None,
+    cpus_per_unit: float | None = None,
 ) -> Executor:
+    """The executor `--executor` names. The Ray options (None: not given) are refused without
+    Ray, rather than ignored: a user who sets them expects them to act."""
     if name == "local":
-        if address is not None:
-            raise ExecutorError("--address is for --executor ray; the local executor needs none")
+        given = {"--address": address, "--retries": retries, "--cpus-per-unit": cpus_per_unit}
+        for option, value in given.items():
+            if value is not None:
+                raise ExecutorError(
+                    f"{option} is for --executor ray; the local executor needs none"
+                )
         return LocalExecutor()
     if name == "ray":
         from harness.run.executors.ray_cluster import RayExecutor
 
-        return RayExecutor(address=address, retries=retries, cpus_per_unit=cpus_per_unit)
+        return RayExecutor(
+            address=address,
+            retries=DEFAULT_RETRIES if retries is None else retries,
+            cpus_per_unit=cpus_per_unit,
+        )
     raise ExecutorError(f"--executor {name!r}: choose one of {', '.join(EXECUTORS)}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -33,6 +34,39 @@ from harness.run.units import ExecutorError, Lost, Resources, Unit, in_dependenc
 
 INSTALL_HINT = 'pip install "adaptbench[ray]" (in a clone: .venv/bin/pip install -e ".[ray]")'
 POLL_S = 1.0  # how often the driver refreshes the board while units run
+# How long `--address HOST:PORT` may take to answer. Ray itself retries an address where
+# nothing listens for minutes, so the driver first opens a plain TCP connection to it.
+CONNECT_TIMEOUT_S = 15.0
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail within `timeout` seconds, naming the address, when nothing listens at a
+    `HOST:PORT` or `ray://HOST:PORT` address. Other forms (`auto`, `local`, none) are Ray's
+    own to resolve and are not probed."""
+    host_port = _host_port(address)
+    if host_port is None:
+        return
+    try:
+        with socket.create_connection(host_port, timeout=timeout):
+            pass
+    except OSError as exc:
+        why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else exc
+        raise ExecutorError(
+            f"--address {address}: cannot reach a Ray cluster there ({why}). Is it running "
+            "(`ray start --head` on that machine) and is the port open? A ray:// address is the "
+            "client port (10001 by default), a plain HOST:PORT the head's GCS port (6379)"
+        ) from None
+
+
+def _host_port(address: str | None) -> tuple[str, int] | None:
+    """(host, port) of a `HOST:PORT` / `ray://HOST:PORT` / `[v6]:PORT` address, else None."""
+    if not address:
+        return None
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in host or not port.isdigit():
+        return None  # not HOST:PORT (another scheme is Ray's to judge)
+    return host.strip("[]"), int(port)
 
 
 def _env_vars() -> dict[str, str]:
@@ -133,6 +167,7 @@ class RayExecutor:
             ) from None
         self.ray = ray
         if not ray.is_initialized():  # else a caller (a test, a notebook) started it
+            check_reachable(self.address)
             try:
                 ray.init(
                     address=self.address,
