@@ -60,7 +60,11 @@ def make_run(
                 "kind": arm.split("-")[0],
                 "status": "ok",
                 "metrics": {"exact_match": summarize(scores) | {"higher_is_better": True}},
-                "efficiency": {"latency_p95_s": latency, "peak_memory_bytes": 2**30},
+                "efficiency": {
+                    "latency_p95_s": latency,
+                    "peak_memory_bytes": 2**30,
+                    "calibration": {"seconds": 1.0, "spread": 0.0},
+                },
                 "samples": f"samples/{task}__{arm}.jsonl",
             }
         )
@@ -116,7 +120,7 @@ def test_gate_fails_on_a_significant_drop_and_passes_on_a_rerun(tmp_path):
     )
     assert r.exit_code == 1
     assert "worse than the baseline by 0.300" in r.output and "mcnemar" in r.output
-    assert "250% worse than the baseline" in r.output
+    assert "worse: normalised latency_p95_s +250% against the baseline" in r.output
     suite = ET.parse(tmp_path / "fail.xml").getroot().find("testsuite")
     assert suite.get("tests") == "3" and suite.get("failures") == "2"
     assert "FAILED" in (tmp_path / "g.md").read_text()
@@ -302,3 +306,35 @@ def test_a_run_gates_against_its_own_baseline_and_fails_a_floor(tiny_suite, tmp_
     r = invoke("compare", tmp_path / "a", tmp_path / "c")
     # q1 and q2 lose their right answers; q6, unanswerable, is now rightly abstained on.
     assert r.exit_code == 0 and "1 fixed, 2 broken.\n- fixed: q6\n- broken: q1, q2" in r.output
+
+
+def test_an_arm_the_baseline_lacks_is_new_and_skipped_unless_strict(tmp_path):
+    baseline = _baseline(tmp_path)  # few_shot only
+    run = make_run(tmp_path / "run", {"few_shot": GOOD, "rag": GOOD})
+    md, xml = tmp_path / "g.md", tmp_path / "g.xml"
+    r = invoke("gate", run, "--baseline", baseline, "--md", md, "--junit", xml)
+    assert r.exit_code == 0, r.output
+    assert "PASSED" in r.output
+    assert "new, no baseline: t/rag is not in the baseline, so its max_drop was not checked" in (
+        md.read_text()
+    )
+    assert "**New arms (new, no baseline):** `t/rag`" in md.read_text()
+    # rag's floor is still checked; its max_drop and latency max_increase are skipped
+    assert "| ✅ | `t/rag: exact_match min=0.2` | exact_match 0.600; new, no baseline" in r.output
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("6", "0", "2")
+    skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert {c.get("classname") for c in skipped} == {"adaptbench.t.rag"}
+    assert all("new, no baseline" in c.find("skipped").get("message") for c in skipped)
+
+    r = invoke("gate", run, "--baseline", baseline, "--junit", xml, "--strict")
+    assert r.exit_code == 1 and "FAILED" in r.output
+    assert "--strict fails an arm without a baseline" in r.output
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert (suite.get("failures"), suite.get("skipped")) == ("2", "0")
+
+
+def test_a_run_whose_every_arm_is_new_is_not_gated(tmp_path):
+    baseline = _baseline(tmp_path)
+    r = invoke("gate", make_run(tmp_path / "run", {"rag": GOOD}), "--baseline", baseline)
+    assert r.exit_code == 2 and "none of its finished arms (t/rag)" in r.output

@@ -24,6 +24,7 @@ from harness.engine.retrieval import (
     documents_from_train,
 )
 from harness.metrics import Prediction
+from harness.models.resolve import count_weights, resolve_model
 from harness.spec.config import PromptVariant
 
 
@@ -118,11 +119,22 @@ class Arm:
         return preds
 
     def generator(self):
-        """The backend that answers: the base model, or a trained one for fine-tuning arms."""
+        """The backend that answers: the base model on the suite's backend, or a trained one
+        for fine-tuning arms."""
+        return self.ctx.generator
+
+    def probe_backend(self):
+        """The transformers backend of the weights that answer: retention probes run on it."""
         return self.ctx.backend
 
-    def parameter_counts(self) -> tuple[int, int]:
-        """(total, trainable) parameters of what produces the answers."""
+    def parameter_counts(self) -> tuple[int | None, int]:
+        """(total, trainable) parameters of what produces the answers (total None: an endpoint,
+        whose size the API does not say)."""
+        model = self.ctx.suite.model
+        if model.backend == "openai":
+            return None, 0
+        if model.backend == "vllm":  # its weights live in the engine: read their headers
+            return count_weights(resolve_model(model, progress=False).path), 0
         total, trainable = count_parameters(self.ctx.backend.model)
         return total, (trainable if self.changes_weights else 0)
 

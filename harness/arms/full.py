@@ -12,6 +12,7 @@ from pydantic import Field
 
 from harness.arms.trained import TrainedArm
 from harness.engine.training import TrainParams
+from harness.models.vllm_engine import VLLMBackend
 
 
 class FullParams(TrainParams):
@@ -40,3 +41,21 @@ class FullArm(TrainedArm):
         return AutoModelForCausalLM.from_pretrained(
             str(folder), dtype="float32", use_safetensors=True
         ).to(self.ctx.device)
+
+    def on_engine(self, base_path: Path, folder: Path):
+        """The checkpoint as its own model on the engine (the base engine is shut down first:
+        one engine per process), read with the base model's tokenizer."""
+        base, m = self.ctx.generator, self.ctx.suite.model
+        return VLLMBackend(
+            folder,
+            device=base.device,
+            dtype=base.dtype,
+            batch_size=base.batch_size,
+            chat_template="on" if base.use_chat else "off",
+            system_prompt=base.system_prompt,
+            trust_remote_code=m.trust_remote_code,
+            settings=m.vllm,
+            seed=self.seed,
+            tokenizer_path=base_path,
+            progress=base.progress,
+        )

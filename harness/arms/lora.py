@@ -1,4 +1,5 @@
-"""Arm `lora`: low-rank adapters (peft) trained on the train split, merged for evaluation.
+"""Arm `lora`: low-rank adapters (peft) trained on the train split, merged for evaluation
+(on backend vllm: applied unmerged, each adapter a request on the one loaded base).
 
 Reads top to bottom: the base model gets LoRA adapters on its attention and MLP projections;
 harness.engine.training trains them (packed, answer-only loss); the adapter is saved as safetensors and
@@ -65,3 +66,6 @@ class LoraArm(TrainedArm):
 
     def for_inference(self, model):
         return model.merge_and_unload()
+
+    def on_engine(self, base_path: Path, folder: Path):
+        return self.ctx.generator.with_adapter(folder, name=folder.name)

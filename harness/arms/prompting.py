@@ -226,7 +226,7 @@ def _generate(backend: Backend, task: TaskSpec, prompts: list[str]) -> list[Pred
             abstained=is_abstention(o.text, task.abstain_patterns),
             new_tokens=o.new_tokens,
             latency_s=o.batch_seconds,
-            extra={"finish": o.finish},
+            extra={"finish": o.finish} | ({"usage": o.usage} if o.usage else {}),
         )
         for o, p in zip(outs, prompts)
     ]

@@ -26,10 +26,11 @@ from harness.base.itemhash import item_hash
 from harness.base.locks import file_lock, lock_path
 from harness.base.measure import count_parameters, phase
 from harness.data.tasks import Item, TaskData
-from harness.engine.retrieval import Hit, same_document
+from harness.engine.retrieval import Hit, embedder_key, same_document
 from harness.engine.training import corpus_examples, make_rows, mfu, qa_examples, train
 from harness.models.hf import HFBackend
 from harness.models.resolve import cache_dir, resolve_model
+from harness.spec.config import SERVING_FIELDS
 
 
 class TrainedArm(Arm):
@@ -93,7 +94,7 @@ class TrainedArm(Arm):
         self.stats["training"] = stats
         self.trained = HFBackend(
             base_path,
-            device=base.device,
+            device=self.ctx.device,
             dtype=base.dtype,
             batch_size=base.batch_size,
             chat_template="on" if base.use_chat else "off",
@@ -102,6 +103,17 @@ class TrainedArm(Arm):
             tokenizer=base.tokenizer,
             progress=base.progress,
         )
+        self.serving = None
+        if self.ctx.suite.model.backend == "vllm":
+            self.trained.offload()  # the engine's memory first (HFBackend.offload)
+            base.offload()
+            self.serving = self.on_engine(base_path, folder)
+            self.serving.scorer = lambda: self.trained
+
+    def on_engine(self, base_path: Path, folder: Path):
+        """The trained weights on the vLLM engine (backend vllm): an adapter on the loaded base,
+        or a checkpoint loaded as its own model."""
+        raise NotImplementedError(f"{self.kind} has no vLLM path")
 
     def _load_or_train(self, task: TaskData, base, base_path: Path, folder: Path):
         """The cached artifact when it is whole, else a fresh training saved atomically."""
@@ -153,9 +165,11 @@ class TrainedArm(Arm):
             if dev
             else []
         )
-        model = self.trainable_model(base_path).to(base.device)
+        model = self.trainable_model(base_path).to(self.ctx.device)
         with phase("train") as ph:
-            stats = train(model, rows, dev_rows, p, pad, base.device, self.seed, self.ctx.progress)
+            stats = train(
+                model, rows, dev_rows, p, pad, self.ctx.device, self.seed, self.ctx.progress
+            )
         total, _ = count_parameters(model)
         head = model.get_output_embeddings()
         stats |= {
@@ -167,7 +181,7 @@ class TrainedArm(Arm):
                 total,
                 head.weight.numel() if head is not None else 0,
                 self.full_finetune,
-                base.device,
+                self.ctx.device,
                 bf16=stats["bf16_autocast"],
             ),
         }
@@ -233,14 +247,17 @@ class TrainedArm(Arm):
             "model": model_fp,
             "seed": self.seed,
             "wording": self._trained_wording(task),
+            # The embedder by content where it is a local folder (engine.retrieval.embedder_key).
             "retrieval": self.retrieval.model_dump()
+            | {"embedder": embedder_key(self.retrieval.embedder)}
             if self.params.train_with_retrieval and self.retrieval
             else None,
         }
         parts |= {
             "task": spec,
             "code": code_fingerprint("training"),
-            "model_spec": self.ctx.suite.model.model_dump(),
+            # How the model is served is not how it is trained: one adapter for every backend.
+            "model_spec": self.ctx.suite.model.model_dump(exclude=SERVING_FIELDS),
         }
         h.update(json.dumps(parts, sort_keys=True).encode())
         for split in ("train", "dev"):
@@ -261,6 +278,9 @@ class TrainedArm(Arm):
         return asdict(wording) | {"grounding": None}
 
     def generator(self):
+        return self.serving or self.trained
+
+    def probe_backend(self):
         return self.trained
 
     def parameter_counts(self) -> tuple[int, int]:

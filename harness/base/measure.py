@@ -123,6 +123,8 @@ class Efficiency:
     retrieval_latencies: list[float] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)  # each item's rendered prompt
     over_budget: int = 0  # prompts longer than the task's budget even with nothing left to drop
+    usage: list[dict] = field(default_factory=list)  # per item, as an endpoint reported it
+    calibration: dict | None = None  # this machine's speed next to the predictions (calibrate)
     extra: dict = field(default_factory=dict)  # arm-specific figures (index build, training)
 
     def add(self, ph: Phase) -> None:
@@ -154,6 +156,8 @@ class Efficiency:
             "memory_kind": peaks[0].memory_kind if peaks else None,
             "params_total": self.params_total,
             "params_trainable": self.params_trainable,
+            "server_usage": _usage_totals(self.usage),
+            "calibration": self.calibration,
             "phases": {
                 p.name: {
                     "seconds": round(p.seconds, 4),
@@ -164,6 +168,19 @@ class Efficiency:
             },
             **self.extra,
         }
+
+
+def _usage_totals(usage: list[dict]) -> dict | None:
+    """An endpoint's token counts over a cell's requests (None: no endpoint answered). Answers
+    from the response cache are counted apart: their latency was measured when first sent."""
+    if not usage:
+        return None
+    return {
+        "requests": len(usage),
+        "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
+        "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
+        "cached_responses": sum(1 for u in usage if u.get("cached")),
+    }
 
 
 def count_parameters(model) -> tuple[int, int]:

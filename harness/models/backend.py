@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class ModelError(RuntimeError):
+    """A model or backend that cannot be found, reached or loaded; the message says what to do."""
+
+
+# Backends whose log-likelihoods arms may ask for (choice scoring, retention probes); an
+# endpoint's chat API returns no prompt log-probabilities.
+LOGLIKELIHOOD_BACKENDS = ("hf", "vllm")
+
+
 @dataclass
 class Generation:
     text: str  # generated text, cut at the first stop string, stripped
@@ -13,6 +22,9 @@ class Generation:
     new_tokens: int  # real generated tokens (up to and including the stop or end-of-sequence)
     batch_seconds: float  # wall time of the batch that produced it: what a caller waited
     finish: str  # "stop" | "eos" | "length"
+    # Token usage as a server reported it (endpoint backends): prompt_tokens, completion_tokens,
+    # and whether the answer came from the response cache.
+    usage: dict | None = None
 
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}

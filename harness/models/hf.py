@@ -18,6 +18,7 @@ from transformers import (
 from harness.base.progress import Progress
 from harness.models import continuous
 from harness.models.backend import Generation, Message
+from harness.models.chat import encode_prompts, render_chat, uses_chat, with_system
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -78,12 +79,7 @@ class HFBackend:
         )
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        if chat_template == "on" and not has_template:
-            raise ValueError(
-                f"{path}: model.chat_template is 'on' but the tokenizer has no chat template"
-            )
-        self.use_chat = has_template if chat_template == "auto" else chat_template == "on"
+        self.use_chat = uses_chat(self.tokenizer, chat_template, str(path))
         if model is None:
             model = AutoModelForCausalLM.from_pretrained(
                 str(path),
@@ -101,26 +97,27 @@ class HFBackend:
         gc.do_sample, gc.temperature, gc.top_p, gc.top_k = False, None, None, None
         self.eos_ids = _as_set(gc.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
 
+    def offload(self) -> None:
+        """Move the weights to the CPU and free their GPU memory: on one GPU the vLLM engine
+        takes its share of memory at start, so transformers copies make room for it. What
+        still runs here (log-likelihoods, retention probes) then runs on the CPU."""
+        if self.device == "cuda":
+            self.model.to("cpu")
+            self.device = "cpu"
+            torch.cuda.empty_cache()
+
     # ---------------------------------------------------------------- prompts
 
     def format_chat(self, messages: list[Message]) -> str:
-        if self.use_chat:
-            if self.system_prompt and messages[0]["role"] != "system":
-                messages = [{"role": "system", "content": self.system_prompt}, *messages]
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-        parts = [m["content"] for m in messages if m["role"] != "system" or m["content"]]
-        if self.system_prompt:
-            parts.insert(0, self.system_prompt)
-        return "\n\n".join(parts) + ("\n" if messages[-1]["role"] == "user" else "")
+        return render_chat(self.tokenizer, self.use_chat, self.system_prompt, messages)
 
     def format_training(self, messages: list[Message], answer: str) -> str:
         """The conversation with the gold answer as the assistant's turn, ended as the model ends it."""
         if self.use_chat:
-            if self.system_prompt and messages[0]["role"] != "system":
-                messages = [{"role": "system", "content": self.system_prompt}, *messages]
-            full = [*messages, {"role": "assistant", "content": answer}]
+            full = [
+                *with_system(messages, self.system_prompt),
+                {"role": "assistant", "content": answer},
+            ]
             return self.tokenizer.apply_chat_template(full, tokenize=False)
         return self.format_chat(messages) + answer + (self.tokenizer.eos_token or "")
 
@@ -133,8 +130,7 @@ class HFBackend:
         return len(self._encode([prompt])[0])
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        # A chat template already writes its special tokens; plain prompts get the tokenizer's own.
-        return self.tokenizer(texts, add_special_tokens=not self.use_chat)["input_ids"]
+        return encode_prompts(self.tokenizer, self.use_chat, texts)
 
     # ---------------------------------------------------------------- generation
 

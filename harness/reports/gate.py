@@ -5,6 +5,10 @@
 it is larger than the gate's tolerance AND a paired test on the items both runs scored finds it
 significant; when significance cannot be tested (no shared items) a drop past the tolerance
 fails, and the reason says so.
+
+An arm the baseline lacks is new: its absolute bounds (min, max) are checked, its comparison
+with the baseline (max_drop, max_increase) cannot be, and is reported as "new, no baseline" and
+skipped; `strict` makes that a failure, for a CI that must gate every arm it ships.
 """
 
 from __future__ import annotations
@@ -16,16 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.base.files import write_json_atomic
-from harness.reports.compare import (
-    RunFolderError,
-    item_hashes,
-    item_scores,
-    load_results,
-    only,
-    paired,
-)
+from harness.reports import efficiency_gate
+from harness.reports.compare import item_hashes, item_scores, only, paired
 from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
-from harness.reports.runfiles import check_baseline
+from harness.reports.runfiles import RunFolderError, check_baseline, load_results
 from harness.spec.config import GateSpec
 from harness.spec.record import metric_value, ok_runs
 
@@ -45,10 +43,19 @@ def write_baseline(run_dir: Path, name: str, folder: Path) -> Path:
                 "kind": r["kind"],
                 "status": r["status"],
                 "content_hash": r.get("content_hash"),
+                "model_fingerprint": r.get("model_fingerprint"),
                 "metrics": r["metrics"],
                 "efficiency": {
-                    k: v for k, v in r.get("efficiency", {}).items() if not isinstance(v, dict)
+                    k: v
+                    for k, v in r.get("efficiency", {}).items()
+                    if not isinstance(v, dict) or k == "calibration"
                 },
+                # What its time measures depend on (harness.reports.efficiency_gate.conditions).
+                "environment": {
+                    k: (r.get("environment") or {}).get(k)
+                    for k in ("device", "device_name", "cpu_threads")
+                },
+                "backend": r.get("backend"),
                 "forgetting": r.get("forgetting"),
                 "spec": r.get("spec"),
                 "item_scores": item_scores(run_dir, r),
@@ -99,26 +106,34 @@ class Check:
     passed: bool
     message: str
     skipped: bool = False
+    new: bool = False  # the arm is not in the baseline: its baseline comparison was not made
 
     @property
     def name(self) -> str:
         return f"{self.task}/{self.arm}: {self.gate}"
 
 
-def run_gates(run_dir: Path, baseline: dict, gates: list[GateSpec]) -> list[Check]:
+def run_gates(
+    run_dir: Path, baseline: dict, gates: list[GateSpec], strict: bool = False
+) -> list[Check]:
     """`gate_run` with no mismatch allowed: the checks only."""
-    return gate_run(run_dir, baseline, gates)[0]
+    return gate_run(run_dir, baseline, gates, strict=strict)[0]
 
 
 def gate_run(
-    run_dir: Path, baseline: dict, gates: list[GateSpec], allow: frozenset[str] = frozenset()
+    run_dir: Path,
+    baseline: dict,
+    gates: list[GateSpec],
+    allow: frozenset[str] = frozenset(),
+    strict: bool = False,
 ) -> tuple[list[Check], list[str]]:
     """The checks of a run against the gates and a baseline, and notes on what was allowed.
 
     The run and the baseline must agree on suite, tasks, model and metric definitions, and
     items pair on id and content hash (harness.reports.matching), unless `allow` names the kinds of
     mismatch to accept; a run sharing no items with the baseline cannot be gated. Raises
-    MismatchError (bad input, not a failed gate).
+    MismatchError (bad input, not a failed gate). An arm the baseline lacks is "new, no
+    baseline": its baseline comparisons are skipped, or fail with `strict`.
     """
     payload = load_results(run_dir)
     agreement = check_sides(
@@ -135,6 +150,7 @@ def gate_run(
         key = (r["task"], r["arm"])
         if r["status"] == "ok" and key in base_runs:
             base = base_runs[key]
+            _same_model(r, base, baseline, allow)
             shared[key] = shared_items(
                 agreement,
                 f"{r['task']}/{r['arm']}",
@@ -143,7 +159,15 @@ def gate_run(
                 set(item_scores(run_dir, r)),
                 item_hashes(run_dir, r),
             )
-    finished = bool(ok_runs(payload["runs"]))
+    # Arms only the run has are new (see _new_arm_check), but a run must share some items
+    # with its baseline, or nothing is gated against it at all.
+    finished = ok_runs(payload["runs"])
+    if finished and not shared:
+        raise MismatchError(
+            f"run {run_dir} shares no items with baseline {baseline.get('name')!r}: none of its "
+            f"finished arms ({_cells(finished)}) is in the baseline ({_cells(baseline['runs'])}), "
+            "so nothing can be gated against it"
+        )
     if finished and not any(shared.values()):
         raise MismatchError(
             f"run {run_dir} shares no items (same id and content) with baseline "
@@ -175,16 +199,63 @@ def gate_run(
                 continue
             key = (record["task"], record["arm"])
             base = base_runs.get(key)
-            if gate.metric is not None:
+            if base is None and (gate.max_drop is not None or gate.max_increase is not None):
+                check = _new_arm_check(gate, label, record, run_dir, seed, strict)
+            elif gate.metric is not None:
                 hib = definitions.get(gate.metric, {}).get("higher_is_better", True)
-                checks.append(
-                    _metric_check(
-                        gate, label, record, base, run_dir, hib, seed, shared.get(key, set())
-                    )
+                check = _metric_check(
+                    gate, label, record, base, run_dir, hib, seed, shared.get(key, set())
                 )
             else:
-                checks.append(_efficiency_check(gate, label, record, base))
+                check = _efficiency_check(gate, label, record, base, strict)
+            if base is None:
+                check.new = True
+                if NEW_ARM not in check.message:
+                    check.message += f"; {NEW_ARM}"
+            checks.append(check)
     return checks, agreement.notes
+
+
+def _same_model(run: dict, base: dict, baseline: dict, allow: frozenset[str]) -> None:
+    """An arm with its own `model:` is compared on its own weights (the suite's model
+    fingerprint, which check_sides compares, does not cover it)."""
+    a, b = base.get("model_fingerprint"), run.get("model_fingerprint")
+    if a and b and a != b and "model" not in allow:
+        raise MismatchError(
+            f"{run['task']}/{run['arm']}: its model differs from baseline "
+            f"{baseline.get('name')!r}'s (fingerprint {a} there, {b} here); "
+            "--allow-mismatch model compares anyway"
+        )
+
+
+def _cells(runs: list[dict]) -> str:
+    names = sorted({f"{r['task']}/{r['arm']}" for r in runs})
+    return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+
+
+NEW_ARM = "new, no baseline"
+
+
+def _new_arm_check(
+    gate: GateSpec, label: str, record: dict, run_dir: Path, seed: int, strict: bool
+) -> Check:
+    """A gate with a baseline comparison on an arm the baseline lacks: its absolute bounds are
+    checked, the comparison is skipped (a failure with `strict`)."""
+    task, arm = record["task"], record["arm"]
+    what = "max_drop" if gate.max_drop is not None else "max_increase"
+    why = f"{NEW_ARM}: {task}/{arm} is not in the baseline, so its {what} was not checked"
+    if strict:
+        return Check(label, task, arm, False, f"{why} (--strict fails an arm without a baseline)")
+    bounds = gate.model_copy(update={"max_drop": None, "max_increase": None})
+    if bounds.min is None and bounds.max is None:
+        return Check(label, task, arm, True, f"{why}: skipped", skipped=True)
+    # The floor and ceiling need no baseline: they are checked as for any arm.
+    if gate.metric is not None:
+        check = _metric_check(bounds, label, record, None, run_dir, None, seed, set())
+    else:
+        check = _efficiency_check(bounds, label, record, None)
+    check.message = f"{check.message}; {why}"
+    return check
 
 
 def _metric_check(
@@ -259,40 +330,13 @@ def _metric_check(
     return Check(label, task, arm, True, "; ".join(notes))
 
 
-def _efficiency_check(gate: GateSpec, label: str, record: dict, base: dict | None) -> Check:
-    task, arm = record["task"], record["arm"]
-    value = (record.get("efficiency") or {}).get(gate.efficiency)
-    if value is None:
-        return Check(
-            label, task, arm, True, f"{gate.efficiency} not measured for this arm", skipped=True
-        )
-    problems = []
-    if gate.max is not None and value > gate.max:
-        problems.append(f"{gate.efficiency} {value:.4g} above {gate.max}")
-    if gate.min is not None and value < gate.min:
-        problems.append(f"{gate.efficiency} {value:.4g} below {gate.min}")
-    notes = [f"{gate.efficiency} {value:.4g}"]
-    if gate.max_increase is not None:
-        base_value = ((base or {}).get("efficiency") or {}).get(gate.efficiency)
-        if not base_value:
-            problems.append(f"no baseline value for {task}/{arm} {gate.efficiency}")
-        else:
-            # tokens_per_s regresses when it falls; latency and memory when they rise.
-            ratio = (
-                (base_value / value) if gate.efficiency == "tokens_per_s" else (value / base_value)
-            )
-            notes.append(
-                f"baseline {base_value:.4g} ({ratio - 1:+.0%} worse)"
-                if ratio > 1
-                else f"baseline {base_value:.4g}"
-            )
-            if ratio - 1 > gate.max_increase:
-                problems.append(
-                    f"{ratio - 1:.0%} worse than the baseline {base_value:.4g} (> {gate.max_increase:.0%})"
-                )
-    if problems:
-        return Check(label, task, arm, False, "; ".join(problems))
-    return Check(label, task, arm, True, "; ".join(notes))
+def _efficiency_check(
+    gate: GateSpec, label: str, record: dict, base: dict | None, strict: bool = False
+) -> Check:
+    """Time normalised by each side's calibration, work measures as they are
+    (harness.reports.efficiency_gate)."""
+    v = efficiency_gate.check(gate, record, base, strict)
+    return Check(label, record["task"], record["arm"], v.passed, v.message, skipped=v.skipped)
 
 
 def _describe(gate: GateSpec) -> str:
@@ -336,12 +380,22 @@ def gate_markdown(checks: list[Check], baseline_path: str, notes: list[str] = ()
         if failed
         else f"**PASSED**: {len(checks)} checks"
     )
+    new = sorted({f"{c.task}/{c.arm}" for c in checks if c.new})
     lines = [
         f"## adaptbench gate: {verdict}",
         "",
         f"Baseline: `{baseline_path}`",
         "",
         *[f"**Note:** {n}.\n" for n in notes],
+        *(
+            [
+                f"**New arms ({NEW_ARM}):** {', '.join(f'`{n}`' for n in new)}: their "
+                "comparisons with the baseline were not made (re-freeze the baseline to gate "
+                "them; `--strict` fails them).\n"
+            ]
+            if new
+            else []
+        ),
         "| | check | detail |",
         "|---|---|---|",
     ]

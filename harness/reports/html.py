@@ -12,7 +12,6 @@ global backend switch, so importing this module changes nothing elsewhere.
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -25,9 +24,23 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from harness.reports.decision import decide
-from harness.spec.record import direction, primary_metric, status_label
+from harness.reports.runfiles import load_samples
+from harness.spec.record import (
+    direction,
+    primary_metric,
+    runs_on,
+    server_tokens,
+    status_label,
+)
 
-HALLUCINATION_METRICS = ("false_answer_rate", "unanswerable_answered", "unsupported_by_context")
+# Lower is better for each: wrong answers, answers to unanswerable items, and answers (or, for
+# paragraph answers, the share of their content) the retrieved passages do not support.
+HALLUCINATION_METRICS = (
+    "false_answer_rate",
+    "unanswerable_answered",
+    "unsupported_by_context",
+    "unsupported_share",
+)
 FAILING_CAP = 50
 PROMPT_TAIL_CHARS = 600
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "report.html.j2"
@@ -217,6 +230,7 @@ EFFICIENCY_COLUMNS: list[tuple[str, Any]] = [
     ("retrieval p95", lambda e: _fmt_seconds(e.get("retrieval_latency_p95_s"))),
     ("peak memory", _memory),
     ("params total / trainable", _params),
+    ("server tokens in / out per request", lambda e: server_tokens(e) or DASH),
     ("index size", lambda e: _fmt_bytes((e.get("retrieval") or {}).get("index_bytes"))),
     ("index build", lambda e: _fmt_seconds((e.get("retrieval") or {}).get("build_seconds"))),
     ("training time", lambda e: _fmt_seconds((e.get("training") or {}).get("seconds"))),
@@ -240,8 +254,11 @@ def _efficiency_table(runs: list[dict]) -> dict:
     grid = [[fmt(r.get("efficiency") or {}) for _, fmt in EFFICIENCY_COLUMNS] for r in runs]
     keep = [i for i in range(len(EFFICIENCY_COLUMNS)) if any(row[i] != DASH for row in grid)]
     return {
-        "columns": [EFFICIENCY_COLUMNS[i][0] for i in keep],
-        "rows": [{"arm": r["arm"], "cells": [row[i] for i in keep]} for r, row in zip(runs, grid)],
+        "columns": ["runs on"] + [EFFICIENCY_COLUMNS[i][0] for i in keep],
+        "rows": [
+            {"arm": r["arm"], "cells": [runs_on(r)] + [row[i] for i in keep]}
+            for r, row in zip(runs, grid)
+        ],
     }
 
 
@@ -615,19 +632,6 @@ def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
 # failing items
 
 
-def _read_samples(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if line:
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-    return rows
-
-
 def _item_view(row: dict) -> dict:
     prompt = str(row.get("prompt") or "")
     tail = prompt[-PROMPT_TAIL_CHARS:]
@@ -652,31 +656,43 @@ def _item_view(row: dict) -> dict:
     }
 
 
-def _failing_items(runs: list[dict], primary: str | None, run_dir: Path) -> list[dict]:
-    """Per finished arm: items whose primary metric is 0 (at most FAILING_CAP shown)."""
+def _failing_items(runs: list[dict], primary: str | None, run_dir: Path) -> tuple[list[dict], bool]:
+    """Per finished arm, the items a reader wants to see, and whether the metric is graded.
+
+    On a 0/1 metric those are the items scoring 0. On a graded one (token_f1 on paragraph
+    answers) hardly any answer scores exactly 0, so they are the lowest-scoring items short of
+    full credit, lowest first. At most FAILING_CAP per arm are shown.
+    """
     if primary is None:
-        return []
-    blocks = []
+        return [], False
+    scored: dict[str, tuple[list[tuple[dict, float]], int]] = {}
     for r in _ok_runs(runs):
-        block = {"arm": r["arm"], "shown": [], "failing": 0, "total": 0, "more": 0, "note": ""}
-        samples = r.get("samples")
-        path = run_dir / samples if samples else None
-        if path is None or not path.is_file():
-            block["note"] = f"samples file not found ({samples or 'not recorded'})."
-            blocks.append(block)
-            continue
-        rows = _read_samples(path)
-        failing = [
-            row for row in rows if ((row.get("scores") or {}).get(primary) or {}).get("value") == 0
-        ]
-        block.update(
-            total=len(rows),
-            failing=len(failing),
-            more=max(len(failing) - FAILING_CAP, 0),
-            shown=[_item_view(row) for row in failing[:FAILING_CAP]],
+        rows = load_samples(run_dir, r)  # checked: missing or altered samples are an error
+        pairs = [(row, v) for row in rows if (v := _score(row, primary)) is not None]
+        scored[r["arm"]] = (pairs, len(rows))
+    graded = any(v not in (0, 1) for pairs, _ in scored.values() for _, v in pairs)
+    blocks = []
+    for arm, (pairs, total) in scored.items():
+        zero = [row for row, v in pairs if v == 0]
+        if graded:
+            worst = sorted((p for p in pairs if p[1] < 1), key=lambda p: p[1])
+            shown, more = [row for row, _ in worst[:FAILING_CAP]], 0
+        else:
+            shown, more = zero[:FAILING_CAP], max(len(zero) - FAILING_CAP, 0)
+        blocks.append(
+            {
+                "arm": arm,
+                "shown": [_item_view(row) for row in shown],
+                "failing": len(zero),
+                "total": total,
+                "more": more,
+            }
         )
-        blocks.append(block)
-    return blocks
+    return blocks, graded
+
+
+def _score(row: dict, metric: str) -> float | None:
+    return ((row.get("scores") or {}).get(metric) or {}).get("value")
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,6 +732,7 @@ def _task_view(name: str, info: dict, payload: dict, run_dir: Path, decisions: l
     colors = {r["arm"]: COLORS[i % len(COLORS)] for i, r in enumerate(runs)}
     splits = ", ".join(f"{k} {v}" for k, v in (info.get("splits") or {}).items())
     leakage = info.get("leakage") or {}
+    failing, graded = _failing_items(runs, primary, run_dir)
     return {
         "name": name,
         "anchor": "task-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name),
@@ -734,7 +751,8 @@ def _task_view(name: str, info: dict, payload: dict, run_dir: Path, decisions: l
             _plot_forgetting(runs, primary, colors),
             _plot_hallucination(runs, colors),
         ],
-        "failing": _failing_items(runs, primary, run_dir),
+        "failing": failing,
+        "failing_graded": graded,
         "seeds": _seed_rows(payload.get("seed_groups") or [], name),
         "variants": _variant_rows(payload.get("variant_groups") or [], name),
         "style": _style_line(info),

@@ -7,7 +7,7 @@ from pathlib import Path
 from harness.base.stats import INTERVALS
 from harness.reports.compare import TIE_DESPITE_CI, versus_base
 from harness.reports.decision import decide
-from harness.spec.record import status_label
+from harness.spec.record import runs_on, server_tokens, status_label
 
 
 def _fmt_metric(m: dict | None) -> str:
@@ -111,12 +111,15 @@ def _style_lines(info: dict) -> list[str]:
     ]
     ceiling = info.get("ceiling")
     if ceiling and ceiling.get("metrics"):
-        parts = ", ".join(f"{n} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
-        lines += [
-            "",
-            f"Ceiling (each gold answer cut to {ceiling['max_new_tokens']} tokens, scored; "
-            f"{ceiling['answers_cut']} cut): {parts}.",
-        ]
+        parts = ", ".join(f"{_cell(n)} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
+        how = (
+            f"each gold answer cut to {ceiling['max_new_tokens']} tokens, scored; "
+            f"{ceiling['answers_cut']} cut"
+            if ceiling["answers_cut"] is not None
+            else "gold answers scored uncut: no tokenizer for the endpoint model (set "
+            "model.endpoint.tokenizer)"
+        )
+        lines += ["", f"Ceiling ({how}): {parts}."]
     return lines
 
 
@@ -213,8 +216,9 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
         f"seed {env['seed']}. adaptbench {env['adaptbench']}, git {str(env.get('git_sha'))[:10]}"
         f"{' (dirty)' if env.get('git_dirty') else ''}. Written {payload['created']}.",
         "",
-        "Values are means with 95% bootstrap confidence intervals; n is the number of items the metric "
-        "applies to. Arrows: ↑ higher is better, ↓ lower is better.",
+        "Values are means with 95% confidence intervals: Wilson score intervals for proportions "
+        "(every item scores 0 or 1), percentile bootstrap for other scores; n is the number of "
+        "items the metric applies to. Arrows: ↑ higher is better, ↓ lower is better.",
     ]
     definitions = payload.get("metric_definitions", {})
     for task, info in payload["tasks"].items():
@@ -248,8 +252,8 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines += [
             "",
-            "| arm | prompt tokens mean (max) | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
-            "|---|---|---|---|---|---|---|---|",
+            "| arm | runs on | prompt tokens mean (max) | gen tokens/s | latency p50 | latency p95 | peak memory | params (trainable) | predict time |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in runs:
             e = r.get("efficiency") or {}
@@ -259,6 +263,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
                 + " | ".join(
                     [
                         f"`{r['arm']}`",
+                        _cell(runs_on(r)),
                         _prompt_tokens(e),
                         _fmt_num(e.get("tokens_per_s")),
                         _fmt_num(e.get("latency_p50_s"), " s", 3),
@@ -273,6 +278,14 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
                 )
                 + " |"
             )
+        usage = [(r["arm"], server_tokens(r.get("efficiency") or {})) for r in runs]
+        if any(u for _, u in usage):
+            lines += [
+                "",
+                "Token usage as the endpoint reported it (prompt / completion tokens per request): "
+                + "; ".join(f"`{arm}` {u}" for arm, u in usage if u)
+                + ". Answers from the response cache keep the latency measured when first sent.",
+            ]
         lines += _forgetting_lines(runs)
         failed = [r for r in runs if r["status"] != "ok"]
         if failed:

@@ -77,7 +77,7 @@ def compute_cell(
     """A cell unit: its record and per-item rows (rows None when it stored itself, in the
     driver's process). A cell whose training unit failed fails with that reason, without
     training again (one whose training unit was lost never starts: the executor reports it)."""
-    ctx = context_for(job)
+    ctx = context_for(job).for_model(job.suite.model_for(cell.arm))
     env = ctx.environment()
     if training is not None and training["status"] != "ok":
         status, why = training["status"], training["reason"]
@@ -122,7 +122,7 @@ def train_artifact(
 def _ensure_artifact(job: Job, cell: Cell) -> dict:
     """This process's part in training the cell's artifact: all of it in a single process;
     under a process group, rank 0 trains and saves while the other ranks train alongside."""
-    ctx = context_for(job)
+    ctx = context_for(job).for_model(job.suite.model_for(cell.arm))
     seed_everything(cell.seed)
     arm = build_arm(ctx, cell.arm)
     if arm.retrieves_before_prepare:
@@ -167,7 +167,7 @@ def train_data_parallel(job: Job, cell: Cell, processes: int, resources: Resourc
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    arm = build_arm(context_for(job), cell.arm)
+    arm = build_arm(context_for(job).for_model(job.suite.model_for(cell.arm)), cell.arm)
     cached = arm.finished_stats(cell.task)
     if cached is not None:
         return cached | {"artifact_cached": True}
@@ -191,9 +191,7 @@ def train_data_parallel(job: Job, cell: Cell, processes: int, resources: Resourc
     return stats | {"artifact_cached": False}
 
 
-def plan_units(
-    ctx: RunContext, job: Job, cells: list[Cell], executor: Executor, model_fp: str
-) -> list[Unit]:
+def plan_units(ctx: RunContext, job: Job, cells: list[Cell], executor: Executor) -> list[Unit]:
     """One unit per cell to run; with an executor that plans training, one training unit per
     distinct artifact, which every cell that needs it waits for."""
     units: list[Unit] = []
@@ -204,7 +202,8 @@ def plan_units(
         # A cell with stored predictions only re-scores: it needs no trained weights.
         trains = job.force or not has_predictions(cell.prediction_key)
         if executor.plans_training and ARMS[cell.arm.arm].changes_weights and trains:
-            artifact = build_arm(ctx, cell.arm).artifact_key(cell.task, model_fp)
+            arm = build_arm(ctx.for_model(job.suite.model_for(cell.arm)), cell.arm)
+            artifact = arm.artifact_key(cell.task, cell.model.fingerprint)
             train_id = f"train:{artifact}"
             if train_id not in trainings:
                 label = f"{cell.label} (training {artifact})"

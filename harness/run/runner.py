@@ -20,16 +20,25 @@ from typing import Any
 from harness.arms import ARMS
 from harness.base import distributed
 from harness.base.board import CACHED, DONE, FAILED, LOST, Board
-from harness.base.files import write_json_atomic
+from harness.base.files import missing_dirs, remove_empty, write_json_atomic
 from harness.base.log import log
 from harness.data.tasks import Item, TaskData, leakage_warning, load_task
 from harness.metrics import (
     METRICS,
     METRICS_VERSION,
 )
-from harness.models.resolve import ResolvedModel, pick_device, pick_dtype, resolve_model
+from harness.models.backend import LOGLIKELIHOOD_BACKENDS
+from harness.models.resolve import (
+    ModelError,
+    ResolvedModel,
+    pick_device,
+    pick_dtype,
+    resolve_model,
+)
+from harness.models.vllm_engine import engine_version
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
+from harness.run.checks import similarity_embedder_problem
 from harness.run.context import RunContext
 from harness.run.executors import Executor, ExecutorError, LocalExecutor
 from harness.run.jobs import Job, plan_units, register_context
@@ -40,7 +49,7 @@ from harness.run.seeds import seed_groups, variant_groups
 from harness.run.store import cell_keys, find_cached, store_cell
 from harness.run.units import TRAIN, Lost, Unit
 from harness.run.work import ceiling, failed_record, join_training, utc_now
-from harness.spec.config import ArmSpec, SuiteSpec
+from harness.spec.config import ArmSpec, SpecError, SuiteSpec
 from harness.spec.record import SCHEMA_VERSION
 
 
@@ -74,12 +83,16 @@ def run_suite(
             f"--executor {executor.name} under accelerate launch / torchrun: choose one (a unit "
             "that needs several GPUs gets them from the executor)"
         )
+    created = missing_dirs(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     executor.start()
     try:
         return _run_planned(
             suite, out_dir, arm_specs, limit, force, strict_leakage, progress, suite_path, executor
         )
+    except BaseException:
+        remove_empty(created)  # a run that stops before writing anything leaves no folder
+        raise
     finally:
         executor.close()
 
@@ -106,6 +119,7 @@ def _run_planned(
         suite=suite, device=here, dtype=pick_dtype(suite.model.dtype, here), progress=progress
     )
     model = resolve_model(suite.model, progress=progress)
+    models = resolve_arm_models(suite, arm_specs, model, device, dtype, progress)
     env = ctx.environment()
     job = Job(
         secrets.token_hex(8), suite, device, dtype, progress, force, out_dir if local else None
@@ -117,6 +131,14 @@ def _run_planned(
     for task_spec in suite.tasks:
         task = load_task(task_spec, strict_leakage=strict_leakage)
         items = select_items(task.eval, limit, suite.seed)
+        if limit is not None and limit > len(task.eval):
+            log(
+                f"warning: --limit {limit} is above the {len(task.eval)} eval items of task "
+                f"'{task_spec.name}': all of them are scored"
+            )
+        problem = similarity_embedder_problem(suite, task, download=True)
+        if problem:  # before the ceiling and any cell, which would need it
+            raise SpecError(f"{suite_path or suite.name}: {problem}")
         tasks_info[task_spec.name] = _task_info(task, items)
         if distributed.is_main():
             tasks_info[task_spec.name]["ceiling"] = ceiling(ctx, task, items, model.path)
@@ -125,8 +147,14 @@ def _run_planned(
             where = f"see results.json tasks.{task_spec.name}.leakage"
             log(f"{leakage_warning(task_spec.name, task.leakage)}; {where}")
         for arm_spec in arm_specs:
-            pkey, key = cell_keys(suite, task, items, arm_spec, model.fingerprint, dtype, device)
-            cell = Cell(model, task, items, arm_spec, ctx.seed_for(arm_spec), key, pkey)
+            check_backend(suite, task, arm_spec)
+            cell_model, cell_device, cell_dtype = models[
+                suite.model_for(arm_spec).model_dump_json()
+            ]
+            pkey, key = cell_keys(
+                suite, task, items, arm_spec, cell_model.fingerprint, cell_dtype, cell_device
+            )
+            cell = Cell(cell_model, task, items, arm_spec, ctx.seed_for(arm_spec), key, pkey)
             record = (
                 None
                 if force
@@ -145,7 +173,7 @@ def _run_planned(
     result = RunResult(out_dir)
     if not distributed.is_main():
         return result  # rank 0 runs the cells and writes the results
-    units = plan_units(ctx, job, pending, executor, model.fingerprint)
+    units = plan_units(ctx, job, pending, executor)
     executor.check(units, suite.model, model.fingerprint)
     board = Board(enabled=progress and not local)
     for unit in units:
@@ -167,6 +195,64 @@ def _run_planned(
     write_json_atomic(out_dir / "results.json", payload)
     write_reports(out_dir, payload)
     return result
+
+
+def resolve_arm_models(
+    suite: SuiteSpec,
+    arm_specs: list[ArmSpec],
+    suite_model: ResolvedModel,
+    device: str,
+    dtype: str,
+    progress: bool,
+) -> dict[str, tuple[ResolvedModel, str, str]]:
+    """Each model the cells run on (the suite's and the arms' own), with its device and dtype,
+    resolved before any cell runs: a missing folder, an unreachable endpoint, a rejected key or
+    a model the server does not serve stops the run here, naming the setting."""
+    out = {suite.model.model_dump_json(): (suite_model, device, dtype)}
+    for arm_spec in arm_specs:
+        spec = suite.model_for(arm_spec)
+        key = spec.model_dump_json()
+        if key in out:
+            continue
+        if spec.backend == "vllm" and engine_version() is None:
+            raise ModelError(_NO_VLLM.format(arm=arm_spec.label))
+        resolved = resolve_model(spec, progress=progress)
+        here = pick_device(spec.device) if spec.in_process else device
+        out[key] = (resolved, here, pick_dtype(spec.dtype, here) if spec.in_process else "server")
+    if suite.model.backend == "vllm" and engine_version() is None:
+        raise ModelError(_NO_VLLM.format(arm="every arm"))
+    return out
+
+
+_NO_VLLM = (
+    "model.backend vllm ({arm}): vLLM is not installed in this environment; `make vllm` "
+    "builds .venv-vllm with the CPU build (run `.venv-vllm/bin/adaptbench` from there), and "
+    "`pip install vllm` adds the CUDA build on a GPU machine"
+)
+
+
+def check_backend(suite: SuiteSpec, task: TaskData, arm_spec: ArmSpec) -> None:
+    """What an arm needs of its model's backend, checked before any cell runs: weights in this
+    process to train, log-likelihoods to score choices, an engine path for its artifact."""
+    spec = suite.model_for(arm_spec)
+    kind = ARMS[arm_spec.arm]
+    where = f"arm '{arm_spec.label}' on model {spec.name!r} (backend {spec.backend})"
+    if kind.changes_weights and not spec.in_process:
+        raise ModelError(
+            f"{where}: {arm_spec.arm} trains weights, which needs them in this process; give "
+            "the arm a `model:` on backend hf or vllm"
+        )
+    if task.spec.scoring == "choice" and spec.backend not in LOGLIKELIHOOD_BACKENDS:
+        raise ModelError(
+            f"{where}: task '{task.spec.name}' is scored by choice_accuracy (log-likelihood of "
+            "each choice), which an OpenAI-compatible API does not return; use "
+            "`scoring: generate` or a backend in this process"
+        )
+    if arm_spec.arm == "qlora" and spec.backend == "vllm":
+        raise ModelError(
+            f"{where}: a QLoRA adapter is evaluated over its 4-bit base, which this backend "
+            "does not load; run qlora on backend hf"
+        )
 
 
 def _show_training(board: Board, unit: Unit, outcome: Any) -> None:

@@ -26,8 +26,10 @@ from harness.base.locks import file_lock, lock_path
 from harness.base.log import log
 from harness.data.tasks import Item, TaskData
 from harness.engine.retention import data_fingerprint
+from harness.engine.retrieval import embedder_key
 from harness.metrics import METRICS_VERSION
 from harness.models.resolve import cache_dir
+from harness.models.vllm_engine import engine_version
 from harness.run.predictions import PREDICTIONS_FORMAT
 from harness.run.scoring import task_metrics
 from harness.spec.config import ArmSpec, SuiteSpec
@@ -69,7 +71,9 @@ def prediction_hash(
     parts = {
         "format": PREDICTIONS_FORMAT,
         "model": model_fp,
-        "model_spec": suite.model.model_dump(),
+        "model_spec": suite.model_for(arm).model_dump(),
+        # Another engine (or engine version) may answer differently: never reused across them.
+        "engine": engine_version() if suite.model_for(arm).backend == "vllm" else None,
         "dtype": dtype,
         "device": device,
         "seed": suite.seed,
@@ -80,6 +84,9 @@ def prediction_hash(
         "probes": _probe_data() if suite.retention else None,
         "retention_code": code_fingerprint("retention") if suite.retention else None,
     }
+    folders = folder_embedders(arm)
+    if folders:  # only then, so that the keys of every other cell stay as they were
+        parts["embedders"] = folders
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     for split, split_items in sorted(task.splits.items()):
         h.update(split.encode())
@@ -99,8 +106,21 @@ def scoring_inputs(suite: SuiteSpec, task: TaskData) -> dict:
         "metrics": task_metrics(task),
         "metrics_version": METRICS_VERSION,
         "code": code_fingerprint("scoring"),
-        "embedder": suite.embedder,
+        "embedder": embedder_key(suite.embedder),  # a local folder by its content
     }
+
+
+def folder_embedders(arm: ArmSpec) -> dict[str, str]:
+    """The embedder folders an arm names (in `params` or its `retrieval:` block) by content:
+    the arm's parameters hold only their names, and weights changed in place must predict
+    again (retrieval, shots picked by similarity)."""
+    out: dict[str, str] = {}
+    for block in (arm.params, arm.retrieval or {}):
+        name = block.get("embedder")
+        key = embedder_key(name) if isinstance(name, str) else None
+        if key is not None and key != name:
+            out[name] = key
+    return out
 
 
 def full_key(prediction_key: str, suite: SuiteSpec, task: TaskData) -> str:
@@ -152,20 +172,35 @@ def find_cached(out_dir: Path, task: str, arm: str, key: str, n_items: int) -> d
             if not isinstance(record, dict):
                 raise ValueError(f"a JSON {type(record).__name__}, not an object")
         except ValueError as exc:
-            log(
-                f"warning: damaged cache entry {rec_path}: the record does not parse ({exc}); recomputing"
-            )
+            _warn_damaged(rec_path, f"the record does not parse ({exc})")
             continue
         if record.get("content_hash") != key or record.get("status") != "ok":
             continue  # another cell's inputs, or a failure: not reusable, not damaged
         problem = samples_problem(samples_path, record, n_items)
         if problem:
-            log(f"warning: damaged cache entry {samples_path}: {problem}; recomputing")
+            _warn_damaged(samples_path, problem)
             continue
         record.update(id=cell, task=task, arm=arm, cached=True, samples=f"samples/{cell}.jsonl")
         place_cell(out_dir, record, samples_path)
         return record
     return None
+
+
+# Damaged entries already reported by this process, with the file's state then: a run looks a
+# cell up when it plans it and again under the cell's lock, and says so once.
+_REPORTED: set[tuple[str, str, tuple[int, int] | None]] = set()
+
+
+def _warn_damaged(path: Path, problem: str) -> None:
+    try:
+        st = path.stat()
+        state: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        state = None
+    seen = (str(path), problem, state)
+    if seen not in _REPORTED:
+        _REPORTED.add(seen)
+        log(f"warning: damaged cache entry {path}: {problem}; recomputing")
 
 
 def samples_problem(path: Path, record: dict, n_items: int) -> str | None:

@@ -18,6 +18,7 @@ import numpy as np
 from harness.arms import ARMS
 from harness.arms.prompting import gold_answer, is_abstention
 from harness.base import distributed
+from harness.base.calibrate import calibrate
 from harness.base.log import log
 from harness.base.measure import Efficiency, phase
 from harness.data.tasks import Item, TaskData
@@ -35,6 +36,7 @@ from harness.metrics import (
     annotate_similarity,
     get_metric,
 )
+from harness.models.resolve import backend_record
 from harness.run.cell import Cell
 from harness.run.context import RunContext
 from harness.run.predictions import (
@@ -148,6 +150,7 @@ def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
     task, arm_spec = cell.task, cell.arm
     arm_cls = ARMS[arm_spec.arm]
     params = arm_cls.Params.model_validate(arm_spec.params)
+    model = ctx.suite.model_for(arm_spec)
     return {
         "schema_version": SCHEMA_VERSION,
         "id": cell.name,
@@ -164,12 +167,13 @@ def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
             "arm": arm_spec.model_dump(),
             "params": params.model_dump(),
             "task": task.spec.model_dump(),
-            "model": ctx.suite.model.model_dump()
+            "model": model.model_dump()
             | {"resolved_dtype": ctx.dtype, "resolved_device": ctx.device},
             "seed": cell.seed,
         },
         "environment": env,
         "model_fingerprint": cell.model.fingerprint,
+        "backend": backend_record(model, cell.model),
     }
 
 
@@ -187,7 +191,8 @@ def predict_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[Pre
             arm.setup(task)
         eff.add(ph)
         if arm.uses_generator:
-            _ = ctx.backend  # load the model outside the timed predict phase
+            _ = ctx.generator  # load the model outside the timed predict phase
+        eff.calibration = calibrate(_local_model(ctx, arm), device=ctx.device)
         with phase("predict") as ph:
             preds = arm.predict(task, items)
         eff.add(ph)
@@ -202,6 +207,10 @@ def predict_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[Pre
         eff.extra = arm.stats
         eff.prompt_tokens = [p.extra["prompt_tokens"] for p in preds if "prompt_tokens" in p.extra]
         eff.over_budget = sum(1 for p in preds if p.extra.get("over_budget"))
+        eff.usage = [p.extra["usage"] for p in preds if "usage" in p.extra]
+        counted = getattr(arm.generator(), "token_counts", None) if arm.uses_generator else None
+        if counted is not None:  # an endpoint: how its prompt tokens were counted
+            record["backend"]["token_counts"] = counted
         if ctx.suite.retention is not None:
             with phase("retention") as ph:
                 record["forgetting"] = retention_of(ctx, arm, cell.model.fingerprint)
@@ -212,6 +221,15 @@ def predict_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[Pre
         preds = None
     record["finished"] = utc_now()
     return record, preds
+
+
+def _local_model(ctx: RunContext, arm):
+    """The transformers model that answers, for the calibration's decode (None: the answers
+    come from another engine or no generator, and the matrix product alone is timed)."""
+    if not arm.uses_generator or ctx.suite.model.backend != "hf":
+        return None
+    model = getattr(arm.generator(), "model", None)
+    return model if hasattr(model, "generate") and hasattr(model, "config") else None
 
 
 def score_cell(
@@ -257,19 +275,23 @@ def _failure(cell: Cell, exc: Exception) -> dict[str, Any]:
     return {"status": status, "reason": reason, "traceback": traceback.format_exc(limit=8)}
 
 
-def ceiling(ctx: RunContext, task: TaskData, items: list[Item], model_path: Path) -> dict | None:
+def ceiling(
+    ctx: RunContext, task: TaskData, items: list[Item], model_path: Path | None
+) -> dict | None:
     """What a perfect answer scores within the length limit: each gold answer cut to
     `max_new_tokens` model tokens (unanswerable items: the abstain answer), scored like an arm.
     """
     spec = task.spec
     if spec.scoring != "generate":
         return None
-    tokenizer = ctx.tokenizer(model_path)
+    # An endpoint model's tokenizer is the one `endpoint.tokenizer` names, if any: without it
+    # the gold answers are not cut (the ceiling is then an upper bound of the ceiling).
+    tokenizer = ctx.tokenizer(model_path) if model_path else ctx.endpoint_tokenizer()
     limit = spec.generation.max_new_tokens
     golds = [gold_answer(spec, item) for item in items]
-    encoded = tokenizer(golds, add_special_tokens=False)["input_ids"] if golds else []
-    preds, cut = [], 0
-    for gold, ids in zip(golds, encoded):
+    encoded = tokenizer(golds, add_special_tokens=False)["input_ids"] if golds and tokenizer else []
+    preds, cut = [], 0 if tokenizer else None
+    for gold, ids in zip(golds, encoded or [[]] * len(golds)):
         if len(ids) > limit:
             gold, cut = tokenizer.decode(ids[:limit], skip_special_tokens=True), cut + 1
         preds.append(Prediction(output=gold, abstained=is_abstention(gold, spec.abstain_patterns)))
@@ -296,7 +318,7 @@ def retention_of(ctx: RunContext, arm, model_fingerprint: str) -> dict:
         f"retention probes ({', '.join(spec.probes)}) on the base model (cached) and on the adapted one"
     )
     base = base_measurement(ctx.backend, spec, model_fingerprint)
-    adapted = measure(arm.generator(), spec)
+    adapted = measure(arm.probe_backend(), spec)
     return forgetting(base, adapted, ctx.seed) | {
         "seconds": adapted["seconds"],  # probing this arm
         "base_seconds": base["seconds"],  # probing the base model (paid once, then cached)

@@ -13,6 +13,7 @@ import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, Union
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -50,8 +51,67 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, strict=True)
 
 
+class VLLMSettings(Strict):
+    """`model.vllm`: settings of the vLLM engine (`backend: vllm`), passed through to it."""
+
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split over")
+    gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share of GPU memory the engine takes (on CPU: of RAM); default: vLLM's "
+        "0.9 on GPU, 0.3 on CPU",
+    )
+    max_model_len: int | None = Field(
+        None, ge=16, description="longest prompt + answer (default: 4096 or the model's limit)"
+    )
+    enforce_eager: bool = Field(
+        False, description="skip graph compilation: faster start, slower decoding"
+    )
+    max_loras: int = Field(4, ge=1, description="adapters the engine holds at once")
+    max_lora_rank: int | None = Field(
+        None, ge=1, description="default: the largest `r` of the suite's LoRA arms"
+    )
+
+
+class EndpointSettings(Strict):
+    """`model.endpoint`: how an OpenAI-compatible server is called (`backend: openai`)."""
+
+    concurrency: int = Field(8, ge=1, le=256, description="requests in flight at once")
+    timeout_s: float = Field(120.0, gt=0, description="one request's limit")
+    retries: int = Field(
+        5, ge=0, le=50, description="retries of a request answered 429 or 5xx, with backoff"
+    )
+    max_wait_s: float = Field(
+        300.0,
+        ge=0,
+        description="how long a run waits for a server that went away before the cell fails "
+        "(finished items are kept: a rerun sends only the rest)",
+    )
+    tokenizer: str | None = Field(
+        None,
+        description="a local model folder (or the embedded model's name) whose tokenizer counts "
+        "prompt tokens for the prompt budget; default: the server's /tokenize where it has one, "
+        "else an estimate of 4 characters per token (the record says which)",
+    )
+
+
+BACKENDS = ("hf", "vllm", "openai")
+# ModelSpec fields that say how a model is served, not what it is or how it is trained.
+SERVING_FIELDS = frozenset({"backend", "base_url", "api_key_env", "vllm", "endpoint"})
+
+
 class ModelSpec(Strict):
-    name: str = DEFAULT_MODEL
+    name: str = Field(
+        DEFAULT_MODEL,
+        description="embedded model, local folder or hub id; with `backend: openai` the "
+        "model id the server serves (`model:` is accepted for it)",
+    )
+    backend: Literal["hf", "vllm", "openai"] = Field(
+        "hf",
+        description="hf: transformers in this process (the reference); vllm: the vLLM engine "
+        "in this process; openai: an OpenAI-compatible server at `base_url`",
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     revision: str | None = None
@@ -59,6 +119,62 @@ class ModelSpec(Strict):
     system_prompt: str | None = None
     trust_remote_code: bool = False
     batch_size: int = Field(32, ge=1, le=4096)
+    base_url: str | None = Field(
+        None, description="the server's API root, e.g. http://127.0.0.1:8000/v1 (backend: openai)"
+    )
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="name of the environment variable holding the API key (never the key)",
+    )
+    vllm: VLLMSettings | None = None
+    endpoint: EndpointSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_alias(cls, data: Any) -> Any:
+        # `model: {backend: openai, model: gpt-x}` reads as the issue writes it: `model` is `name`.
+        if isinstance(data, dict) and "model" in data:
+            if "name" in data:
+                raise ValueError("give `name` or `model` (the same setting), not both")
+            data = {("name" if k == "model" else k): v for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> ModelSpec:
+        if self.backend == "openai":
+            if not self.base_url:
+                raise ValueError("backend openai needs `base_url` (e.g. http://127.0.0.1:8000/v1)")
+            if not re.match(r"^https?://[^/\s]+", self.base_url):
+                raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
+            parts = urlsplit(self.base_url)
+            if parts.username or parts.password or parts.query:
+                # It would be written to records, baselines and cache keys.
+                raise ValueError(
+                    "base_url must not carry credentials or a query string: put the key in the "
+                    "environment variable `api_key_env` names"
+                )
+            if self.vllm is not None:
+                raise ValueError("`vllm` settings apply to backend vllm, not openai")
+        else:
+            for key in ("base_url", "api_key_env", "endpoint"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"`{key}` applies to backend openai, not {self.backend}")
+            if self.vllm is not None and self.backend != "vllm":
+                raise ValueError(f"`vllm` settings apply to backend vllm, not {self.backend}")
+        return self
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the weights are in this process (so they can be trained and probed)."""
+        return self.backend != "openai"
+
+    @property
+    def identity(self) -> dict:
+        """What names the model a row was produced by, for reports and the decision."""
+        return {"name": self.name, "backend": self.backend} | (
+            {"base_url": self.base_url} if self.base_url else {}
+        )
 
 
 class GenerationSpec(Strict):
@@ -111,7 +227,9 @@ DEFAULT_PROMPT_VARIANTS = [
 class FieldMap(Strict):
     """Which column of the data file holds each standard field."""
 
-    id: str | None = "id"  # null: items are numbered by their row (`row-<n>`)
+    # null: items are numbered by split and row (`train-<n>`, `eval-<n>`; `row-<n>` in a file
+    # split for you)
+    id: str | None = "id"
     question: str = "question"
     answers: str = "answers"
     answerable: str | None = "answerable"
@@ -311,6 +429,11 @@ class ArmSpec(Strict):
     resources: UnitResources | None = Field(
         None, description="what each of its cells asks of a Ray worker (`--executor ray`)"
     )
+    model: ModelSpec | None = Field(
+        None,
+        description="this arm's own model (default: the suite's), so one suite compares, say, "
+        "`lora` on a small model with `rag` on an endpoint model",
+    )
 
     @model_validator(mode="after")
     def _one_seed_setting(self) -> ArmSpec:
@@ -368,11 +491,25 @@ class GateSpec(Strict):
     Metric gates: `min`/`max` are absolute bounds; `max_drop` is the largest tolerated worsening
     against the baseline, in the metric's units and direction, and fails only when a paired test
     on per-item scores also finds it significant. Efficiency gates: `max_increase` is a relative
-    regression against the baseline (0.5 = 50% worse), plus optional absolute `max`/`min`.
+    regression against the baseline (0.5 = 50% worse), plus optional absolute `max`/`min`; time
+    (latency, tokens/s) is compared normalised by each run's calibration, with its measured
+    noise on top, and only on like hardware; work (prompt and generated tokens per item,
+    memory, trainable parameters) as it is.
     """
 
     metric: str | None = None
-    efficiency: Literal["latency_p95_s", "peak_memory_bytes", "tokens_per_s"] | None = None
+    efficiency: (
+        Literal[
+            "latency_p50_s",
+            "latency_p95_s",
+            "tokens_per_s",
+            "prompt_tokens_mean",
+            "generated_tokens_per_item",
+            "peak_memory_bytes",
+            "params_trainable",
+        ]
+        | None
+    ) = None
     task: str | None = None
     arm: str | None = None
     min: float | None = None
@@ -456,6 +593,10 @@ class SuiteSpec(Strict):
         if isinstance(arms, list):
             return [{"arm": a} if isinstance(a, str) else a for a in arms]
         return arms
+
+    def model_for(self, arm: ArmSpec) -> ModelSpec:
+        """The model an arm's cells run on: its own `model:`, else the suite's."""
+        return arm.model or self.model
 
     @model_validator(mode="after")
     def _unique_names(self) -> SuiteSpec:
@@ -556,20 +697,47 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# YAML 1.2 booleans: only true/false. YAML 1.1 also reads on/off/yes/no as booleans, which
-# turned `share_prefix: on` into True and failed the `auto | on | off` choice.
+# Scalars as YAML 1.2 (core schema) reads them, where 1.1 differs: only true/false are
+# booleans (1.1 also reads on/off/yes/no, which turned `share_prefix: on` into True); an int
+# is decimal (`010` is 10, not 1.1's octal 8), 0o octal or 0x hex, and 1.1's `0b101`, `1_000`
+# and base-60 `1:30` are text (a number field then rejects them by name); `5e-4` is a float.
+_YAML11_SCALARS = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _UniqueKeyLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _YAML11_SCALARS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 _UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+_UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An int as YAML 1.2 reads it: `010` is ten (1.1's constructor reads it as octal)."""
+    text = str(loader.construct_scalar(node))
+    try:
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text)  # decimal, sign and leading zeros included
+    except ValueError:  # an explicit `!!int` on text that is none
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a YAML 1.2 integer", node.start_mark
+        ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
 def apply_override(raw: dict, override: str) -> None:

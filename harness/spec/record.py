@@ -139,6 +139,15 @@ class Efficiency(TypedDict, total=False):
     """Parameters of the model the arm predicts with."""
     params_trainable: int | None
     """Parameters the arm trained (0 for arms that do not train)."""
+    server_usage: dict[str, int] | None
+    """Token usage as an endpoint reported it over the cell's requests (requests,
+    prompt_tokens, completion_tokens, cached_responses: answers from the response cache, whose
+    latency was measured when first sent); null for backends in this process."""
+    calibration: dict[str, Any] | None
+    """This machine's speed timed next to the predictions (harness.base.calibrate): `seconds`
+    of a fixed workload (median), its `spread` over the repeats, the `repeats`, whether the
+    cell's model was part of it. Efficiency gates divide latencies by it. Absent in records
+    written before it."""
     phases: dict[str, dict[str, Any]]
     """Per phase (prepare, predict, retention): seconds and peak memory."""
 
@@ -259,6 +268,11 @@ class RunRecord(TypedDict):
     """sha256 of the samples file, checked before a cached cell is reused."""
     item_hashes: NotRequired[dict[str, str]]
     """Per item id, its short item hash (older records; newer ones keep it in the samples)."""
+    backend: NotRequired[dict[str, Any]]
+    """What produced the answers: `kind` (hf, vllm, openai), `model`, the engine and its
+    version and settings; for an endpoint its `base_url`, what the server reports it serves
+    (`served`), the *name* of the key's environment variable and how prompt tokens were counted
+    (`token_counts`: tokenizer, server or estimate). Absent in records written before it."""
     placement: NotRequired[Placement]
     """Where the executor ran the cell and in how many attempts (`--executor ray` only)."""
     training_unit: NotRequired[TrainingUnit]
@@ -396,6 +410,25 @@ def status_label(run: RunRecord) -> str:
     if run.get("rescored"):
         return f"{label} (re-scored)"
     return label
+
+
+def runs_on(run: RunRecord) -> str:
+    """The model and backend that produced a run's answers, as reports show it."""
+    b = run.get("backend")
+    if not b:
+        return "–"  # a record written before backends were recorded
+    model = str(b.get("model", "?"))
+    return f"{model.rsplit('/', 1)[-1] if b.get('kind') != 'openai' else model} ({b.get('kind')})"
+
+
+def server_tokens(efficiency: dict) -> str | None:
+    """An endpoint's reported prompt / completion tokens per request (None: no endpoint)."""
+    u = efficiency.get("server_usage")
+    if not u or not u.get("requests"):
+        return None
+    n = u["requests"]
+    cached = f", {u['cached_responses']} from cache" if u.get("cached_responses") else ""
+    return f"{u['prompt_tokens'] / n:.0f} / {u['completion_tokens'] / n:.1f}{cached}"
 
 
 def changes_weights(run: RunRecord) -> bool:
