@@ -1,4 +1,5 @@
-"""How fast this machine is right now, on a fixed workload timed next to each cell's predictions.
+"""How fast this machine is right now, on a fixed workload timed before and after each cell's
+predictions.
 
 Efficiency gates divide a cell's latencies by its calibration (and multiply its throughput), so a
 slower or busier runner does not read as a regression while a longer prompt or a lost cache
@@ -74,3 +75,16 @@ def _workload(a, b, model, ids) -> None:
             )
         if c.is_cuda:
             torch.cuda.synchronize()
+
+
+def bracket(before: dict, after: dict) -> dict:
+    """One calibration from the ones timed before and after a cell's predictions: the median of
+    all repeats, and their spread, so load that changed during the cell widens the tolerance."""
+    times = before["repeats"] + after["repeats"]
+    median = statistics.median(times)
+    return before | {
+        "seconds": round(median, 6),
+        "spread": round((max(times) - min(times)) / median, 4) if median > 0 else 0.0,
+        "repeats": times,
+        "timed": "before and after the predictions",
+    }

@@ -25,6 +25,8 @@ from harness.models.chat import encode_prompts, render_chat, uses_chat
 # vLLM's CPU build reserves this share of RAM for the KV cache when asked for none: its own
 # default (0.9, meant for GPU memory) fails on a machine where anything else holds memory.
 CPU_MEMORY_SHARE = 0.3
+# Up to this many cores the engine is bound to all of them (see _make_engine).
+SMALL_CPU = 4
 # vLLM accepts these LoRA ranks; a configured rank is rounded up to the next one.
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -169,7 +171,16 @@ class VLLMBackend:
             kwargs["gpu_memory_utilization"] = share
         if kwargs["max_model_len"] is None:
             kwargs.pop("max_model_len")
-        os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "1")
+        cores = os.cpu_count() or 1
+        if (
+            self.device != "cuda"
+            and cores <= SMALL_CPU
+            and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ
+        ):
+            # vLLM's automatic binding keeps one core for its front end: half of a 2-core
+            # machine (measured: benchmarks/results/bench_backends*.json). Use them all.
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{cores - 1}"
+            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         return LLM(**kwargs)
 
     # ---------------------------------------------------------------- adapters

@@ -2,7 +2,7 @@
 
 Two kinds of measure:
 - time (latency p50/p95, generated tokens/s) moves with the machine and its load. Each cell
-  times a fixed workload next to its predictions (`efficiency.calibration`), and the gate
+  times a fixed workload before and after its predictions (`efficiency.calibration`), and the gate
   compares time divided by it (throughput multiplied by it) with the baseline's, raw seconds
   staying in the message. The calibration's own spread over its repeats, the run's plus the
   baseline's, is noise the gate tolerates on top of `max_increase`, and prints.

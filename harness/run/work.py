@@ -18,7 +18,7 @@ import numpy as np
 from harness.arms import ARMS
 from harness.arms.prompting import gold_answer, is_abstention
 from harness.base import distributed
-from harness.base.calibrate import calibrate
+from harness.base.calibrate import bracket, calibrate
 from harness.base.log import log
 from harness.base.measure import Efficiency, phase
 from harness.data.tasks import Item, TaskData
@@ -192,10 +192,11 @@ def predict_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[Pre
         eff.add(ph)
         if arm.uses_generator:
             _ = ctx.generator  # load the model outside the timed predict phase
-        eff.calibration = calibrate(_local_model(ctx, arm), device=ctx.device)
+        before = calibrate(_local_model(ctx, arm), device=ctx.device)
         with phase("predict") as ph:
             preds = arm.predict(task, items)
         eff.add(ph)
+        eff.calibration = bracket(before, calibrate(_local_model(ctx, arm), device=ctx.device))
         if len(preds) != len(items):
             raise RuntimeError(f"arm returned {len(preds)} predictions for {len(items)} items")
         eff.generated_tokens = sum(p.new_tokens for p in preds)
