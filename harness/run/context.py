@@ -121,16 +121,10 @@ class RunContext:
                         self._backend.offload()  # the engine's memory first (HFBackend.offload)
                     self._generator = VLLMBackend(
                         resolved.path,
-                        device=self.device,
-                        dtype=self.dtype,
-                        batch_size=m.batch_size,
-                        chat_template=m.chat_template,
-                        system_prompt=m.system_prompt,
-                        trust_remote_code=m.trust_remote_code,
+                        **self._load_args(),
                         settings=m.vllm,
                         lora_rank_needed=self._largest_lora_rank(),
                         seed=self.seed,
-                        progress=self.progress,
                     )
                     self._generator.scorer = lambda: self.backend
                 else:
@@ -144,6 +138,19 @@ class RunContext:
                     )
             self.model_load_seconds = ph.seconds
         return self._generator
+
+    def _load_args(self) -> dict:
+        """What both in-process backends are built with."""
+        m = self.suite.model
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "batch_size": m.batch_size,
+            "chat_template": m.chat_template,
+            "system_prompt": m.system_prompt,
+            "trust_remote_code": m.trust_remote_code,
+            "progress": self.progress,
+        }
 
     def _largest_lora_rank(self) -> int:
         ranks = [
@@ -187,15 +194,6 @@ class RunContext:
             resolved = resolve_model(m, progress=self.progress)
             log(f"loading {m.name} on {self.device} ({self.dtype})")
             with phase("load_model") as ph:
-                self._backend = HFBackend(
-                    resolved.path,
-                    device=self.device,
-                    dtype=self.dtype,
-                    batch_size=m.batch_size,
-                    chat_template=m.chat_template,
-                    system_prompt=m.system_prompt,
-                    trust_remote_code=m.trust_remote_code,
-                    progress=self.progress,
-                )
+                self._backend = HFBackend(resolved.path, **self._load_args())
             self.model_load_seconds = ph.seconds
         return self._backend
