@@ -250,3 +250,30 @@ def test_an_interrupted_index_write_leaves_no_orphan_and_a_damaged_index_is_rebu
     rebuilt = Retriever(RetrievalParams(), embedder).build(DOCS, "h")
     assert rebuilt.stats["index_cached"] is False and len(rebuilt.chunks) == len(built.chunks)
     assert f"damaged cached index {folder}" in capsys.readouterr().err
+
+
+def test_a_hand_edited_record_in_the_output_folder_is_replaced_by_the_cached_one(
+    tiny_suite, tmp_path, fake_backend
+):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    out = tmp_path / "out"
+    assert (
+        CliRunner()
+        .invoke(main, ["run", str(tiny_suite), "--out", str(out), "--no-progress"])
+        .exit_code
+        == 0
+    )
+    path = out / "records" / "qa__base.json"
+    record = json.loads(path.read_text())
+    true_value = record["metrics"]["exact_match"]["value"]
+    record["metrics"]["exact_match"]["value"] = 0.999  # a hand edit
+    path.write_text(json.dumps(record))
+    r = CliRunner().invoke(main, ["run", str(tiny_suite), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(path.read_text())["metrics"]["exact_match"]["value"] == true_value
+    results = json.loads((out / "results.json").read_text())
+    base = next(x for x in results["runs"] if x["arm"] == "base")
+    assert base["metrics"]["exact_match"]["value"] == true_value

@@ -152,15 +152,17 @@ def cell_lock(key: str, label: str) -> AbstractContextManager:
 
 
 def find_cached(out_dir: Path, task: str, arm: str, key: str, n_items: int) -> dict | None:
-    """A finished record with this key: first in the output folder, then in the shared cache.
+    """A finished record with this key: first in the shared cache, then in the output folder.
 
-    An entry whose record does not parse or whose samples are missing, truncated or altered is
-    damaged: it is reported with its path and passed over (so the cell is recomputed).
+    The cache entry comes first: it is what the run stored, and placing it replaces an output
+    folder's copy, so a record edited by hand there is not reused as it is. An entry whose
+    record does not parse or whose samples are missing, truncated or altered is damaged: it is
+    reported with its path and passed over (so the cell is recomputed).
     """
     cell = f"{task}__{arm}"
     candidates = [
-        (out_dir / "records" / f"{cell}.json", out_dir / "samples" / f"{cell}.jsonl"),
         (cache_folder(key) / "record.json", cache_folder(key) / "samples.jsonl"),
+        (out_dir / "records" / f"{cell}.json", out_dir / "samples" / f"{cell}.jsonl"),
     ]
     for rec_path, samples_path in candidates:
         try:
