@@ -86,7 +86,7 @@ class PaddedFake(FakeBackend):
         timed = []
         for prompt, o in zip(prompts, outs):
             t0 = time.perf_counter()
-            for _ in range(max(1, self.count_tokens(prompt) // 10)):
+            for _ in range(self.count_tokens(prompt)):  # milliseconds per token
                 calibrate_work()
             timed.append(
                 Generation(
@@ -99,8 +99,8 @@ class PaddedFake(FakeBackend):
 def calibrate_work():
     import torch
 
-    a = torch.ones(128, 128)
-    for _ in range(4):
+    a = torch.ones(256, 256)
+    for _ in range(2):
         a = torch.tanh(a @ a)
 
 
@@ -110,7 +110,7 @@ def test_forty_percent_more_prompt_tokens_fails_the_token_and_the_normalised_lat
     suite = yaml.safe_load(tiny_suite.read_text())
     suite["gates"] = [
         {"efficiency": "prompt_tokens_mean", "max_increase": 0.1},
-        {"efficiency": "latency_p95_s", "max_increase": 0.1},
+        {"efficiency": "latency_p95_s", "max_increase": 0.0},  # the noise alone is tolerated
     ]
     suite["arms"] = ["base"]
     path = tmp_path / "gated.yaml"
@@ -137,7 +137,7 @@ def test_forty_percent_more_prompt_tokens_fails_the_token_and_the_normalised_lat
     )
     assert r.exit_code == 1, r.output
     assert "worse: prompt_tokens_mean" in r.output and "+4" in r.output
-    if noise + base_noise > 0.25:
+    if noise + base_noise > 0.2:
         pytest.skip(
             f"this machine's calibration noise ({noise + base_noise:.0%}) hides a 40% change"
         )
