@@ -17,12 +17,11 @@ from click.testing import CliRunner
 
 from harness.cli import main
 
-from .vllm_env import ROOT, VLLMServer, free_port, needs_vllm
+from .vllm_env import VLLMServer, free_port, needs_vllm, policy_task
 
 pytestmark = [pytest.mark.slow, needs_vllm]
 
 KEY = "sk-vllm-test-5d1e9a0c7b3f4821"
-DATA = ROOT / "suites" / "data" / "insurance-policy-qa"
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +47,7 @@ def write_suite(tmp_path: Path, arms: list, model: dict | None = None) -> Path:
         "name": "policy-endpoint",
         "seed": 1234,
         "model": model or {"name": "smollm2-135m-instruct", "batch_size": 16},
-        "tasks": [
-            {
-                "name": "policy-qa",
-                "data": {"train": str(DATA / "train.jsonl"), "eval": str(DATA / "eval.jsonl")},
-                "corpus": {"path": str(DATA / "handbook.jsonl")},
-                "answer_style": "short",
-                "style_instruction": "",
-                "instruction": "You answer questions about Brindlecombe Mutual insurance "
-                "policies. Reply with the short answer only. If you do not know, reply: I don't know.",
-                "template": "Question: {question}",
-                "generation": {"max_new_tokens": 24, "stop": ["\n"]},
-                "metrics": ["exact_match", "token_f1", "false_answer_rate"],
-            }
-        ],
+        "tasks": [policy_task()],
         "arms": arms,
     }
     path = tmp_path / "suite.yaml"

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .vllm_env import ROOT, needs_vllm, vllm_python
+from .vllm_env import needs_vllm, policy_task, vllm_python
 
 pytestmark = [pytest.mark.slow, needs_vllm]
-
-DATA = ROOT / "suites" / "data" / "insurance-policy-qa"
 
 
 def suite_file(tmp_path: Path, backend: str) -> Path:
@@ -28,20 +26,7 @@ def suite_file(tmp_path: Path, backend: str) -> Path:
         "name": f"policy-{backend}",
         "seed": 1234,
         "model": model,
-        "tasks": [
-            {
-                "name": "policy-qa",
-                "data": {"train": str(DATA / "train.jsonl"), "eval": str(DATA / "eval.jsonl")},
-                "corpus": {"path": str(DATA / "handbook.jsonl")},
-                "answer_style": "short",
-                "style_instruction": "",
-                "instruction": "You answer questions about Brindlecombe Mutual insurance "
-                "policies. Reply with the short answer only. If you do not know, reply: I don't know.",
-                "template": "Question: {question}",
-                "generation": {"max_new_tokens": 24, "stop": ["\n"]},
-                "metrics": ["exact_match", "token_f1", "false_answer_rate"],
-            }
-        ],
+        "tasks": [policy_task()],
         "arms": [
             "base",
             {"arm": "rag", "params": {"k": 3, "chunk_tokens": 64, "shots": 3}},

@@ -18,6 +18,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def policy_task() -> dict:
+    """The shipped policy-QA task (short answers, handbook corpus) as the backend tests use it."""
+    data = ROOT / "suites" / "data" / "insurance-policy-qa"
+    return {
+        "name": "policy-qa",
+        "data": {"train": str(data / "train.jsonl"), "eval": str(data / "eval.jsonl")},
+        "corpus": {"path": str(data / "handbook.jsonl")},
+        "answer_style": "short",
+        "style_instruction": "",
+        "instruction": "You answer questions about Brindlecombe Mutual insurance policies. Reply "
+        "with the short answer only. If you do not know, reply: I don't know.",
+        "template": "Question: {question}",
+        "generation": {"max_new_tokens": 24, "stop": ["\n"]},
+        "metrics": ["exact_match", "token_f1", "false_answer_rate"],
+    }
+
+
 def vllm_python() -> Path | None:
     named = os.environ.get("ADAPTBENCH_VLLM_PYTHON")
     path = Path(named) if named else ROOT / ".venv-vllm" / "bin" / "python"

@@ -123,6 +123,19 @@ def _style_lines(info: dict) -> list[str]:
     return lines
 
 
+def _usage_lines(runs: list[dict]) -> list[str]:
+    """Token usage as an endpoint reported it, for the arms that ran on one."""
+    usage = [(r["arm"], server_tokens(r.get("efficiency") or {})) for r in runs]
+    if not any(u for _, u in usage):
+        return []
+    return [
+        "",
+        "Token usage as the endpoint reported it (prompt / completion tokens per request): "
+        + "; ".join(f"`{arm}` {u}" for arm, u in usage if u)
+        + ". Answers from the response cache keep the latency measured when first sent.",
+    ]
+
+
 def _prompt_tokens(e: dict) -> str:
     mean = e.get("prompt_tokens_mean")
     if mean is None:
@@ -278,14 +291,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
                 )
                 + " |"
             )
-        usage = [(r["arm"], server_tokens(r.get("efficiency") or {})) for r in runs]
-        if any(u for _, u in usage):
-            lines += [
-                "",
-                "Token usage as the endpoint reported it (prompt / completion tokens per request): "
-                + "; ".join(f"`{arm}` {u}" for arm, u in usage if u)
-                + ". Answers from the response cache keep the latency measured when first sent.",
-            ]
+        lines += _usage_lines(runs)
         lines += _forgetting_lines(runs)
         failed = [r for r in runs if r["status"] != "ok"]
         if failed:
