@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh clone:
 #   make demo   creates .venv, installs, runs the default suite on the embedded model
 #   make test   creates .venv if needed, runs the tests
-.PHONY: install demo test test-all lint bench clean vllm test-vllm
+.PHONY: install demo demo-knowledge test test-all test-mlflow lint bench clean vllm test-vllm
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,6 +10,8 @@ DEMO_OUT ?= reports/demo
 # 60 of the 177 eval questions and 30 items per retention probe keep the demo within 10 minutes
 # on a 2-core CPU; `adaptbench run suites/insurance-policy-qa.yaml` runs them all.
 DEMO_ARGS ?= --limit 60 --set retention.limit=30
+# A price sheet for the demo's cost table (README "Cost at your volume"): make demo DEMO_COSTS=prices.yaml
+DEMO_COSTS ?=
 PYTEST_ARGS ?=
 
 install:
@@ -25,11 +27,25 @@ test-vllm: install vllm
 	$(PY) -m pytest -q -m "slow or not slow" tests/test_vllm.py tests/test_endpoint_server.py $(PYTEST_ARGS)
 
 demo: install
-	$(VENV)/bin/adaptbench run $(DEMO_SUITE) --out $(DEMO_OUT) $(DEMO_ARGS)
+	$(VENV)/bin/adaptbench run $(DEMO_SUITE) --out $(DEMO_OUT) $(DEMO_ARGS) $(if $(DEMO_COSTS),--costs $(DEMO_COSTS))
 	@echo "Open $(DEMO_OUT)/report.md (results.json and results.csv are beside it)."
+
+# The demo with the knowledge drills (README "What each choice does to knowledge"): the same
+# cells as `make demo` (reused when it ran, else computed first), then SliCK labels,
+# counterfactual passages and a 10-fact update with the two fine-tunes retrained.
+KNOWLEDGE_OUT ?= reports/demo-knowledge
+KNOWLEDGE_ARGS ?= --limit 60 --set retention.limit=30 --knowledge \
+	--set knowledge.update.counterfactual=10 --set knowledge.update.retrain=true
+demo-knowledge: install
+	$(VENV)/bin/adaptbench run $(DEMO_SUITE) --out $(KNOWLEDGE_OUT) $(KNOWLEDGE_ARGS)
+	@echo "Open $(KNOWLEDGE_OUT)/report.md: the three knowledge tables are before the decision."
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The MLflow logging alone, against a real `mlflow server` the tests start (README "Logging to MLflow").
+test-mlflow: install
+	$(PY) -m pytest -q tests/test_mlflow.py tests/test_tracking_fields.py $(PYTEST_ARGS)
 
 test-all: install
 	$(PY) -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)

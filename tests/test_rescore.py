@@ -245,3 +245,36 @@ def test_reports_say_which_cells_were_re_scored():
     assert status_label({"status": "ok", "rescored": True}) == "ok (re-scored)"
     assert status_label({"status": "ok", "cached": True, "rescored": True}) == "ok (cached)"
     assert status_label({"status": "oom"}) == "oom"
+
+
+def test_a_stated_cluster_column_groups_items_and_rescores_without_predicting(
+    tiny_suite, tmp_path, fake_backend
+):
+    data = tiny_suite.parent / "data" / "eval.jsonl"
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    for i, row in enumerate(rows):
+        row["policy"] = f"P{i % 2}"  # two groups of correlated items
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    _, first = run(tiny_suite, out)
+    assert {row["cluster"] for row in samples(out, first[0])} == {f"item:{r['id']}" for r in rows}
+    calls = dict(fake_backend.calls)
+
+    text = tiny_suite.read_text(encoding="utf-8")
+    tiny_suite.write_text(
+        text.replace(
+            "      eval: data/eval.jsonl\n",
+            "      eval: data/eval.jsonl\n      fields: {cluster: policy}\n",
+        ),
+        encoding="utf-8",
+    )
+    _, again = run(tiny_suite, out)
+    assert fake_backend.calls == calls  # grouping changes the statistics, not the answers
+    assert all(r["rescored"] for r in again)
+    assert {row["cluster"] for row in samples(out, again[0])} == {"group:P0", "group:P1"}
+
+    del rows[0]["policy"]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    r = invoke("run", tiny_suite, "--out", tmp_path / "out2", "--no-progress")
+    assert r.exit_code == 2
+    assert "eval.jsonl:1: missing field 'policy' (cluster, data.fields.cluster) on 1 of" in r.output

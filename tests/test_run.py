@@ -56,7 +56,8 @@ def test_run_writes_results_and_reuses_finished_arms(tiny_suite, tmp_path, fake_
         assert {"prompt", "output", "gold", "scores"} <= set(row)
         assert "reason" in row["scores"]["exact_match"]
     assert results["environment"]["packages"]["torch"]
-    assert (out / "report.md").read_text().count("| `base` |") == 2
+    # one row each in the metrics, efficiency and cost tables
+    assert (out / "report.md").read_text().count("| `base` |") == 3
     assert "few_shot" in (out / "results.csv").read_text()
 
     again = invoke("run", tiny_suite, "--out", out, "--no-progress")

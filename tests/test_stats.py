@@ -171,7 +171,8 @@ def test_paired_test_uses_bootstrap_for_continuous_scores():
     a = [0.0, 0.5, 1.0, 0.25]
     b = [0.0, 1.0, 1.0, 0.25]
     r = paired_test(a, b, seed=1)
-    assert r == {"test": "paired_bootstrap", "n": 4} | paired_bootstrap(a, b, seed=1)
+    expected = {"test": "paired_bootstrap", "n": 4} | paired_bootstrap(a, b, seed=1)
+    assert r == expected | {"se": pytest.approx(0.125), "design_effect": 1.0}
     assert r["delta"] == 0.125
     assert {"ci_low", "ci_high", "p_value"} <= r.keys()
 

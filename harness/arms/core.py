@@ -56,6 +56,9 @@ class Arm:
         self.variant = variant
         self.retriever: Retriever | None = None
         self.stats: dict[str, Any] = {}  # arm-specific efficiency figures for the record
+        # (items, hits) -> hits: passages edited before they are shown (the counterfactual
+        # drill, harness/run/knowledge.py); None in ordinary cells.
+        self.rewrite_passages: Any = None
 
     def setup(self, task: TaskData) -> None:
         # prepare (training, for fine-tuned arms) first: in a multi-GPU run the other processes
@@ -97,6 +100,8 @@ class Arm:
         shot_passages: dict[str, list[Hit]] | None = None,
     ) -> list[Prediction]:
         """Each item's conversation fitted to the prompt budget, answered by the generator."""
+        if hits is not None and self.rewrite_passages is not None:
+            hits = self.rewrite_passages(items, hits)
         generator = self.generator()
         wording = wording_for(task, self.variant, self.retrieval)
         fitted = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.base.measure import Timer
 from harness.data.tasks import Item, TaskData
@@ -20,6 +20,7 @@ from harness.engine.retrieval import (
     format_passages,
 )
 from harness.metrics import Prediction
+from harness.metrics.labels import LABEL_KEY, match_label
 from harness.models.backend import Backend, Message
 from harness.spec.config import PromptVariant, TaskSpec
 
@@ -30,10 +31,13 @@ class Wording:
 
     `instruction` is the task's (or the variant's) plus the answer-style sentence; `grounding` is
     what retrieval adds after the passages: where to look, never what form to answer in.
+    `labels` are a label task's labels, listed after the instruction (all of them unless the
+    prompt budget holds fewer: `fit_to_budget`).
     """
 
     instruction: str
     grounding: str
+    labels: tuple[str, ...] = ()
 
 
 def wording_for(
@@ -53,7 +57,15 @@ def wording_for(
         # unanswerable items the clause invites refusals whenever retrieval misses.
         abstains = task.style is not None and task.style.has_unanswerable
         grounding = DEFAULT_GROUNDING + (" " + ABSTAIN_CLAUSE if abstains else "")
-    return Wording(instruction, grounding.format(abstain_answer=spec.abstain_answer).strip())
+    # A label task names its labels: a model never shown them can only guess their spelling.
+    labels = tuple(spec.label_set or ()) if spec.answer_style == "label" else ()
+    return Wording(
+        instruction, grounding.format(abstain_answer=spec.abstain_answer).strip(), labels
+    )
+
+
+def label_line(labels: Sequence[str]) -> str:
+    return "Labels: " + ", ".join(labels) + "."
 
 
 def user_turn(
@@ -75,6 +87,8 @@ def user_turn(
     instructions = []
     if with_instruction and wording.instruction:
         instructions.append(wording.instruction.format(**item.template_fields()).strip())
+    if with_instruction and wording.labels:
+        instructions.append(label_line(wording.labels))
     if passages is not None and retrieval is not None:
         instructions.append(wording.grounding)
     if instructions:
@@ -133,6 +147,7 @@ class Fitted:
     prompt_tokens: int
     dropped_shots: int = 0
     dropped_passages: int = 0
+    labels_listed: int | None = None  # a label task's labels in the prompt, when not all fit
 
 
 def fit_to_budget(
@@ -167,7 +182,33 @@ def fit_to_budget(
             dropped_passages += 1
         else:
             break
-    return Fitted(messages, shots, kept, tokens, dropped_shots, dropped_passages)
+    fitted = Fitted(messages, shots, kept, tokens, dropped_shots, dropped_passages)
+    if budget and tokens > budget and len(wording.labels) > 1:
+        return _fewer_labels(backend, task, wording, item, fitted, retrieval, shot_passages)
+    return fitted
+
+
+def _fewer_labels(backend, task, wording, item, fitted, retrieval, shot_passages) -> Fitted:
+    """The most labels (in listed order) that let the prompt fit; the record says how many.
+    A task whose labels do not fit is better scored over them (`scoring: choice`)."""
+
+    def render(n: int) -> tuple[list[Message], int]:
+        short = replace(wording, labels=wording.labels[:n])
+        messages = conversation(
+            task, short, item, fitted.shots, fitted.passages, retrieval, shot_passages
+        )
+        return messages, backend.count_tokens(backend.format_chat(messages))
+
+    low, high = 1, len(wording.labels) - 1
+    while low < high:  # the largest n whose prompt fits
+        mid = (low + high + 1) // 2
+        if render(mid)[1] <= (task.max_prompt_tokens or 0):
+            low = mid
+        else:
+            high = mid - 1
+    fitted.messages, fitted.prompt_tokens = render(low)
+    fitted.labels_listed = low
+    return fitted
 
 
 def is_abstention(text: str, patterns: Sequence[str]) -> bool:
@@ -195,6 +236,10 @@ def answer(
         preds = _generate(backend, task, prompts)
     for i, (pred, fit) in enumerate(zip(preds, fitted)):
         pred.extra["prompt_tokens"] = fit.prompt_tokens
+        if task.label_set and task.answer_style == "label":
+            name_label(pred, task.label_set)
+        if fit.labels_listed is not None:
+            pred.extra["labels_listed"] = fit.labels_listed
         if fit.dropped_shots or fit.dropped_passages:
             pred.extra["budget_dropped"] = {
                 "shots": fit.dropped_shots,
@@ -205,6 +250,17 @@ def answer(
         if fit.passages is not None and retrieval_s is not None:
             attach_retrieval(pred, fit.passages, retrieval_s[i])
     return preds
+
+
+def name_label(pred: Prediction, labels: Sequence[str]) -> None:
+    """Read an answer as one of the task's labels (harness.metrics.labels states the rule): an
+    answer that names one becomes its spelling, the raw text kept; `extra["label"]` says which
+    label, or None when the answer names none (counted by `invalid_label_rate`)."""
+    label = match_label(pred.output, labels)
+    pred.extra[LABEL_KEY] = label
+    if label is not None and label != pred.output:
+        pred.extra["raw_output"] = pred.output
+        pred.output = label
 
 
 def attach_retrieval(pred: Prediction, hits: list[Hit], seconds: float) -> None:

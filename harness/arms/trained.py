@@ -20,11 +20,13 @@ from typing import ClassVar
 
 from harness.arms.core import Arm
 from harness.arms.prompting import conversation, gold_answer, wording_for
+from harness.arms.train_share import share_stats, training_items
 from harness.base import distributed
 from harness.base.fingerprint import code_fingerprint
 from harness.base.itemhash import item_hash
 from harness.base.locks import file_lock, lock_path
 from harness.base.measure import count_parameters, phase
+from harness.data.fractions import nested_subset
 from harness.data.tasks import Item, TaskData
 from harness.engine.retrieval import Hit, embedder_key, same_document
 from harness.engine.training import corpus_examples, make_rows, mfu, qa_examples, train
@@ -142,7 +144,8 @@ class TrainedArm(Arm):
 
     def _train(self, task: TaskData, base, base_path: Path):
         p = self.params
-        items = task.train[: p.max_train_items] if p.max_train_items else task.train
+        items = training_items(task, p.max_train_items, self.seed)  # arms.train_share
+        items = nested_subset(items, p.train_fraction, self.seed)  # learning curve points
         if not items:
             raise ValueError(f"{self.kind} needs a train split in task '{task.spec.name}'")
         if p.train_with_retrieval and self.retriever is None:
@@ -172,7 +175,7 @@ class TrainedArm(Arm):
             )
         total, _ = count_parameters(model)
         head = model.get_output_embeddings()
-        stats |= {
+        stats |= share_stats(self, task, items) | {
             "examples": len(examples),
             "peak_memory_bytes": ph.peak_bytes,
             "memory_kind": ph.memory_kind,

@@ -64,6 +64,9 @@ CODE_SCOPES: dict[str, tuple[str, ...]] = {
         "arms/core.py",
         "arms/prompting.py",
         "arms/trained.py",
+        "arms/train_share.py",  # which items a max_train_items training sees
+        "data/fractions.py",  # which items a learning-curve point trains on
+        "data/labels.py",  # the label set a label task's training prompts list
         "arms/full.py",
         "arms/lora.py",
         "arms/qlora.py",

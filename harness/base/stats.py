@@ -8,6 +8,14 @@ mix dominates the variance of each arm's mean and cancels out in the per-item di
 
 Either way the comparison carries a 95% CI of `delta = mean(b) - mean(a)`. Several comparisons
 in one report are corrected with Holm's step-down procedure (`holm`).
+
+Items that share a cluster (questions about one document) succeed or fail together, so they
+carry less information than as many independent items. Given each item's cluster, intervals and
+paired tests resample whole clusters (a cluster bootstrap) and report the design effect: the
+variance of the mean under clustering (cluster-robust, CR1) over its item-level variance. With
+every cluster of size one nothing changes. `power` turns a comparison's standard error into the
+minimum detectable difference, the items needed to detect the observed one, and an equivalence
+test (TOST) against a margin.
 """
 
 from __future__ import annotations
@@ -61,7 +69,10 @@ def bootstrap_ci(
 INTERVALS = (
     "95% intervals: a Wilson score interval for proportions (every item scores 0 or 1), which "
     "keeps a width at 0/n and n/n where a bootstrap collapses to a point; a percentile "
-    "bootstrap over items (1000 resamples) for other scores."
+    "bootstrap over items (1000 resamples) for other scores. Where items share a cluster (by "
+    "default their gold document) the interval accounts for it: Wilson over the effective "
+    "number of items (n / design effect) for proportions, a bootstrap that resamples whole "
+    "clusters for other scores; the item-level interval is kept beside it."
 )
 _Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
@@ -72,21 +83,33 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
         raise ValueError(
             f"wilson_interval needs 0 <= successes <= n and n >= 1, got {successes}/{n}"
         )
-    p = successes / n
+    return _wilson(successes / n, n)
+
+
+def _wilson(p: float, n: float) -> tuple[float, float]:
+    """Wilson score 95% interval of proportion p over n items (n may be an effective size)."""
     z2 = _Z95 * _Z95
     denom = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = _Z95 / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     # At 0/n and n/n the bound on that side is exactly 0 or 1 (rounding would leave it just inside).
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)
-    hi = 1.0 if successes == n else min(1.0, centre + half)
+    lo = 0.0 if p == 0 else max(0.0, centre - half)
+    hi = 1.0 if p == 1 else min(1.0, centre + half)
     return lo, hi
 
 
-def summarize(values: list[float], seed: int = 0, resamples: int = DEFAULT_RESAMPLES) -> dict:
+def summarize(
+    values: list[float],
+    seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
+    clusters: Sequence[str] | None = None,
+) -> dict:
     """{value, ci_low, ci_high, ci_method, n} for one metric over the items it applies to.
 
-    0/1 scores are a proportion: Wilson interval; anything else: percentile bootstrap.
+    0/1 scores are a proportion: Wilson interval; anything else: percentile bootstrap. With
+    `clusters` (one label per value) of which some hold several items, the interval is a cluster
+    bootstrap instead, and the summary adds `clusters`, `design_effect` and the item-level
+    interval (`item_ci_low`, `item_ci_high`, `item_ci_method`) for comparison with other tools.
     """
     n = len(values)
     if n == 0:
@@ -98,7 +121,88 @@ def summarize(values: list[float], seed: int = 0, resamples: int = DEFAULT_RESAM
     else:
         lo, hi = bootstrap_ci(x, seed=seed, resamples=resamples)
         method = "bootstrap"
-    return {"value": float(x.mean()), "ci_low": lo, "ci_high": hi, "ci_method": method, "n": n}
+    out = {"value": float(x.mean()), "ci_low": lo, "ci_high": hi, "ci_method": method, "n": n}
+    codes = cluster_codes(clusters, n) if clusters is not None else None
+    if codes is None or np.all(x == x[0]):
+        return out
+    deff = design_effect(x, codes)
+    if method == "wilson":
+        # A proportion keeps Wilson's width at the edges, over the effective number of items
+        # n / design effect (never more than n: clustering is not credited with information).
+        c_lo, c_hi = _wilson(float(x.mean()), n / max(1.0, deff))
+        c_method = "cluster_wilson"
+    else:
+        means = _cluster_resampled_means(x, codes, np.random.default_rng(seed), resamples)
+        c_lo, c_hi = np.quantile(means, [0.025, 0.975])
+        c_method = "cluster_bootstrap"
+    return out | {
+        "ci_low": float(c_lo),
+        "ci_high": float(c_hi),
+        "ci_method": c_method,
+        "clusters": int(codes.max()) + 1,
+        "design_effect": deff,
+        "item_ci_low": lo,
+        "item_ci_high": hi,
+        "item_ci_method": method,
+    }
+
+
+# ----------------------------------------------------------------------------------- clusters
+
+
+def cluster_codes(clusters: Sequence[str], n: int) -> np.ndarray | None:
+    """Integer codes 0..k-1 of the items' clusters; None when every cluster holds one item
+    (then item-level statistics are already right) or there are fewer than 2 clusters."""
+    if len(clusters) != n:
+        raise ValueError(f"clusters need one label per item, got {len(clusters)} for {n} items")
+    _, codes = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
+    k = int(codes.max()) + 1 if n else 0
+    if k == n or k < 2:
+        return None
+    return codes
+
+
+def _cluster_resampled_means(
+    x: np.ndarray, codes: np.ndarray, rng: np.random.Generator, resamples: int
+) -> np.ndarray:
+    """Means of `resamples` cluster-bootstrap resamples: whole clusters drawn with replacement,
+    the mean taken over all items of the drawn clusters (clusters weigh by their size)."""
+    sums = np.bincount(codes, weights=x)
+    counts = np.bincount(codes).astype(np.float64)
+    k = sums.size
+    means = np.empty(resamples)
+    chunk = max(1, min(resamples, _CHUNK_ENTRIES // k))
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, k, size=(stop - start, k))
+        means[start:stop] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    return means
+
+
+def item_se(x: np.ndarray) -> float:
+    """Standard error of the mean treating items as independent (sample sd / sqrt(n))."""
+    if x.size < 2 or np.all(x == x[0]):
+        return 0.0  # exactly: rounding would leave a spurious ~1e-17
+    return float(np.std(x, ddof=1) / math.sqrt(x.size))
+
+
+def clustered_se(x: np.ndarray, codes: np.ndarray | None) -> float:
+    """Cluster-robust (CR1) standard error of the mean: the spread of the clusters' summed
+    residuals, with the k / (k - 1) small-sample factor. Equals `item_se` for singletons."""
+    if codes is None or np.all(x == x[0]):
+        return item_se(x)
+    resid = np.bincount(codes, weights=x - x.mean())
+    k = resid.size
+    return float(math.sqrt(k / (k - 1) * float(np.sum(resid**2))) / x.size)
+
+
+def design_effect(x: np.ndarray, codes: np.ndarray | None) -> float:
+    """Variance of the mean under clustering over its item-level variance (1 without clusters);
+    intervals are sqrt(design effect) times as wide as item-level ones."""
+    base = item_se(x)
+    if codes is None or base == 0:
+        return 1.0
+    return (clustered_se(x, codes) / base) ** 2
 
 
 # ------------------------------------------------------------------------------ paired comparisons
@@ -195,14 +299,27 @@ def paired_bootstrap(
     }
 
 
-def paired_test(a: ArrayLike, b: ArrayLike, seed: int = 0) -> dict:
+def paired_test(
+    a: ArrayLike, b: ArrayLike, seed: int = 0, clusters: Sequence[str] | None = None
+) -> dict:
     """Compare arm b with arm a on the same items; McNemar for 0/1 scores, else paired bootstrap.
 
-    Always returns {"test", "n", "delta", "ci_low", "ci_high", "p_value", ...}; McNemar adds
-    "a_only"/"b_only" and takes its delta CI from the paired bootstrap (so every comparison has
-    one), the bootstrap adds "resamples". Raises ValueError on empty or unequal-length input.
+    Always returns {"test", "n", "delta", "ci_low", "ci_high", "p_value", "se",
+    "design_effect", ...}; McNemar adds "a_only"/"b_only" and takes its delta CI from the paired
+    bootstrap (so every comparison has one), the bootstrap adds "resamples". With `clusters`
+    (one label per item) of which some hold several items, the test is a paired cluster
+    bootstrap (`_clustered`) and the item-level figures move under "item_level". Raises
+    ValueError on empty or unequal-length input.
     """
     x, y = _paired_arrays(a, b)
+    result = _item_level(x, y, seed)
+    codes = cluster_codes(clusters, x.size) if clusters is not None else None
+    if codes is None:
+        return result
+    return _clustered(y - x, codes, seed) | {"item_level": result}
+
+
+def _item_level(x: np.ndarray, y: np.ndarray, seed: int) -> dict:
     boot = paired_bootstrap(x, y, seed=seed)
     result = {
         "test": "paired_bootstrap",
@@ -211,6 +328,8 @@ def paired_test(a: ArrayLike, b: ArrayLike, seed: int = 0) -> dict:
         "ci_low": boot["ci_low"],
         "ci_high": boot["ci_high"],
         "p_value": boot["p_value"],
+        "se": item_se(y - x),
+        "design_effect": 1.0,
     }
     if _is_binary(x) and _is_binary(y):
         mc = mcnemar_exact(x, y)
@@ -221,6 +340,71 @@ def paired_test(a: ArrayLike, b: ArrayLike, seed: int = 0) -> dict:
             "b_only": mc["b_only"],
         }
     return result | {"resamples": boot["resamples"]}
+
+
+# Clusters are few (at most one per item), so the paired cluster bootstrap affords 10x the
+# resamples: its smallest p-value, 1/resamples, then survives a Holm adjustment of many arms.
+CLUSTER_RESAMPLES = 10 * DEFAULT_RESAMPLES
+
+
+def _clustered(
+    d: np.ndarray, codes: np.ndarray, seed: int, resamples: int = CLUSTER_RESAMPLES
+) -> dict:
+    """Paired cluster bootstrap of the mean difference `d` (b - a per item): clusters drawn with
+    replacement, same draws for both arms. CI and p-value as in `paired_bootstrap`; `se` is the
+    cluster-robust standard error, `design_effect` its variance over the item-level one."""
+    delta = float(d.mean())
+    if np.all(d == d[0]):
+        deltas = np.full(1, float(d[0]))
+    else:
+        deltas = _cluster_resampled_means(d, codes, np.random.default_rng(seed), resamples)
+    lo, hi = np.quantile(deltas, [0.025, 0.975])
+    tail = min(float(np.mean(deltas <= 0)), float(np.mean(deltas >= 0)))
+    return {
+        "test": "cluster_bootstrap",
+        "n": int(d.size),
+        "clusters": int(codes.max()) + 1,
+        "delta": delta,
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p_value": min(1.0, max(1.0 / resamples, 2.0 * tail)),
+        "resamples": resamples,
+        "se": clustered_se(d, codes),
+        "design_effect": design_effect(d, codes),
+    }
+
+
+# ------------------------------------------------------------------------ power and equivalence
+
+_Z80 = 0.8416212335729143  # the standard normal's 80% quantile: 80% power
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def power(delta: float, se: float, n: int, margin: float | None = None) -> dict:
+    """What a paired comparison's standard error can and cannot show (two-sided alpha 0.05).
+
+    * `mdd`: the minimum detectable difference at 80% power, `(z_0.975 + z_0.8) * se`;
+    * `needed_n`: eval items for 80% power to detect the observed |delta| (the standard error
+      shrinks as 1/sqrt(n), clusters keeping their average size), `n * (mdd / |delta|)^2`;
+      None when delta is 0 (no number of items detects it);
+    * with a `margin`, `tost_p`: two one-sided tests of |true delta| < margin (normal
+      approximation); equivalent when below 0.05, i.e. the 90% CI lies inside +-margin.
+    """
+    mdd = (_Z95 + _Z80) * se
+    needed = None
+    if delta != 0:
+        needed = max(n, math.ceil(n * (mdd / abs(delta)) ** 2)) if se > 0 else n
+    out = {"mdd": mdd, "needed_n": needed}
+    if margin is not None:
+        if se > 0:
+            p = max(_normal_cdf((delta - margin) / se), 1 - _normal_cdf((delta + margin) / se))
+        else:
+            p = 0.0 if abs(delta) < margin else 1.0
+        out |= {"margin": margin, "tost_p": p, "equivalent": p < 0.05}
+    return out
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

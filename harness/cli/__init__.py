@@ -1,4 +1,5 @@
-"""The `adaptbench` command: run | validate | ls.
+"""The `adaptbench` command: init, validate, run, report, compare, baseline, gate, judge-check,
+log-mlflow, ls, schema (`adaptbench --help` lists them).
 
 Exit codes: 0 success; 1 a run finished but some arm failed; 2 bad usage or bad input
 (suite, data, model). Error messages name the file and the line or key.
@@ -17,8 +18,10 @@ from pathlib import Path
 import click
 
 from harness import __version__
+from harness.cli.judge_check import judge_check
 from harness.reports.matching import MISMATCH_KINDS
 from harness.spec.config import SpecError, SuiteSpec
+from harness.spec.costs import price_sheet_overrides
 from harness.spec.record import json_schema
 
 
@@ -125,11 +128,30 @@ def main() -> None:
     help="Override a suite key, e.g. model.batch_size=8.",
 )
 @click.option(
+    "--costs",
+    "price_sheet",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A price sheet (YAML with `costs:` and/or `usage:`) that replaces the suite's prices "
+    'key by key; --set still wins (README "Cost at your volume").',
+)
+@click.option(
     "--strict-leakage",
     is_flag=True,
     help="Fail when eval/dev questions (near-)duplicate train questions.",
 )
+@click.option(
+    "--knowledge",
+    is_flag=True,
+    help="Run the knowledge drills (known/unknown items, counterfactual passages, a "
+    "knowledge update) with their defaults when the suite has no `knowledge:` block.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option(
+    "--mlflow",
+    metavar="URI",
+    help="Also log the run to this MLflow tracking server (a suite's `tracking:` block does "
+    'the same; pip install "adaptbench[mlflow]"; README "Logging to MLflow").',
+)
 @click.option(
     "--executor",
     type=click.Choice(["local", "ray"]),
@@ -164,8 +186,11 @@ def run(
     out: Path | None,
     force: bool,
     overrides: tuple[str, ...],
+    price_sheet: Path | None,
     strict_leakage: bool,
+    knowledge: bool,
     no_progress: bool,
+    mlflow: str | None,
     executor: str,
     address: str | None,
     retries: int | None,
@@ -180,9 +205,13 @@ def run(
     from harness.models.resolve import ModelError, cache_dir
     from harness.run.executors import ExecutorError, make_executor
     from harness.run.runner import run_suite
+    from harness.spec.knowledge import default_knowledge
 
     try:
-        spec = _load_suite(suite, list(overrides))
+        sheet = price_sheet_overrides(price_sheet) if price_sheet else []
+        spec = _load_suite(suite, sheet + list(overrides))
+        if knowledge:  # every drill on; what the suite sets wins (harness/spec/knowledge.py)
+            spec.knowledge = default_knowledge(spec.knowledge)
         runner = make_executor(executor, address, retries, cpus_per_unit)
     except (SpecError, ExecutorError) as exc:
         _fail(str(exc))
@@ -194,6 +223,7 @@ def run(
         _fail(f"--arms {arms!r}: no arm names given (omit --arms to run them all)")
     _check_writable(out, "--out")
     _check_writable(cache_dir(), "cache folder (set ADAPTBENCH_CACHE to move it)")
+    tracker = _tracker(spec, mlflow)  # checked before any work; logged after the results
     try:
         result = run_suite(
             spec,
@@ -210,10 +240,68 @@ def run(
         _fail(str(exc))
     click.echo(f"report: {out / 'report.md'}")
     click.echo(f"results: {out / 'results.json'}")
+    _log_to_tracker(out, tracker)
     if result.failed:
         names = ", ".join(f"{r['task']}/{r['arm']} ({r['status']})" for r in result.failed)
         click.echo(f"some arms did not finish: {names}; see report.md", err=True)
         sys.exit(1)
+
+
+def _tracker(spec: SuiteSpec, uri: str | None):
+    """`--mlflow URI` or the suite's `tracking:` block (harness/reports/tracking.py); a bad
+    URI, a missing mlflow package or a server that does not answer is exit 2 before any work."""
+    from harness.reports.tracking import Target, TrackingError, check_target
+
+    block = spec.tracking
+    if uri is None and block is None:
+        return None
+    target = Target(uri or block.mlflow, block.experiment if block else None)
+    try:
+        check_target(target)
+    except TrackingError as exc:
+        _fail(str(exc))
+    return target
+
+
+def _log_to_tracker(out: Path, target) -> None:
+    """Log the finished run folder; a tracker that fails now is a warning, not a failed run."""
+    from harness.reports.tracking import log_or_warn
+
+    if target is not None:
+        logged, warning = log_or_warn(out, target)
+        click.echo(f"warning: {warning}" if warning else logged.summary(), err=bool(warning))
+
+
+@main.command(name="log-mlflow")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--mlflow",
+    "uri",
+    metavar="URI",
+    help="MLflow tracking URI (default: the run's `tracking:` block, else $MLFLOW_TRACKING_URI).",
+)
+@click.option("--experiment", help="MLflow experiment (default: the block's, else the suite name).")
+def log_mlflow(run_dir: Path, uri: str | None, experiment: str | None) -> None:
+    """Log a run folder to MLflow: a parent run for the suite run, a child run per cell.
+
+    Logging the same folder again completes an interrupted log and duplicates nothing.
+    """
+    from harness.reports.runfiles import RunFolderError, load_results
+    from harness.reports.tracking import (
+        TrackingError,
+        check_target,
+        default_target,
+        log_run_folder,
+    )
+
+    try:
+        payload = load_results(run_dir)
+        target = default_target(payload, uri, experiment)
+        check_target(target)
+        logged = log_run_folder(run_dir, target, payload)
+    except (RunFolderError, TrackingError) as exc:
+        _fail(str(exc))
+    click.echo(logged.summary())
 
 
 @main.command()
@@ -268,20 +356,33 @@ def validate(paths: tuple[Path, ...], data: bool, strict_leakage: bool) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-def report(run_dir: Path) -> None:
+@click.option(
+    "--costs",
+    "price_sheet",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Reprice the run with a price sheet (YAML `costs:`/`usage:`); results.json's prices, "
+    "usage and costs are rewritten with the reports.",
+)
+def report(run_dir: Path, price_sheet: Path | None) -> None:
     """Rewrite report.md, report.html and results.csv of a run folder from its results.json.
 
     Refuses (exit 2, naming the file) when results.json or a samples file it needs is missing,
     damaged or edited; the three files are then left as they were.
     """
+    from harness.base.files import write_json_atomic
+    from harness.reports.costs import reprice
     from harness.reports.runfiles import RunFolderError, check_reportable, load_results
     from harness.reports.write import write_reports
 
     try:
         payload = load_results(run_dir)
         check_reportable(payload, run_dir / "results.json")
+        if price_sheet is not None:
+            payload = reprice(payload, price_sheet)  # harness.reports.costs
         write_reports(run_dir, payload)
-    except RunFolderError as exc:
+        if price_sheet is not None:
+            write_json_atomic(run_dir / "results.json", payload)
+    except (RunFolderError, SpecError) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{exc.filename or run_dir}: cannot write the reports ({exc.strerror or exc})")
@@ -446,6 +547,8 @@ def gate(
     show_default=True,
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing suite file.")
+@click.option("--train-budget", help="Training time per fine-tuning arm, e.g. 20m, 1h (default: 10m on a CPU, 30m on a GPU).")  # fmt: skip
+@click.option("--train-rate", type=click.FloatRange(min=0, min_open=True), help="Training tokens/s to size by (default: the newest cached training's measured rate).")  # fmt: skip
 def init(
     items: Path | None,
     train: Path | None,
@@ -456,9 +559,13 @@ def init(
     name: str | None,
     out: Path,
     force: bool,
+    train_budget: str | None,
+    train_rate: float | None,
 ) -> None:
     """Write a suite from your items (and documents): guessed, commented, validated."""
+    from harness.cli.init_labels import Budget
     from harness.cli.suite_init import InitError, write_suite
+    from harness.cli.train_budget import BudgetError, parse_budget
 
     sheet_arg: str | int | None = int(sheet) if sheet is not None and sheet.isdigit() else sheet
     try:
@@ -472,8 +579,9 @@ def init(
             sheet=sheet_arg,
             name=name,
             force=force,
+            budget=Budget(parse_budget(train_budget) if train_budget else None, train_rate),
         )
-    except InitError as exc:
+    except (InitError, BudgetError) as exc:
         _fail(str(exc))
     for line in lines:
         click.echo(line)
@@ -502,8 +610,9 @@ def ls_cmd(what: str) -> None:
         for name, m in sorted(METRICS.items()):
             click.echo(f"{name:<22} ({arrows[m.higher_is_better]}) {m.description}")
         from harness.base.stats import INTERVALS
+        from harness.reports.knowledge_notes import DRILL_DEFINITIONS
 
-        click.echo(f"\n{INTERVALS}")
+        click.echo(f"\n{INTERVALS}\n\n{DRILL_DEFINITIONS}")
     else:
         for f in sorted(SUITES_DIR.rglob("*.yaml")):
             try:
@@ -512,6 +621,9 @@ def ls_cmd(what: str) -> None:
                 click.echo(f"{f.relative_to(SUITES_DIR.parent)}  {spec.name}: {desc}")
             except SpecError as exc:
                 click.echo(f"{f}  (invalid: {str(exc).splitlines()[0]})")
+
+
+main.add_command(judge_check)  # harness/cli/judge_check.py
 
 
 @main.command()

@@ -22,6 +22,12 @@ import yaml
 from harness.arms import ARMS
 from harness.arms.oracle_context import oracle_problem
 from harness.cli.init_checks import data_warnings, out_problem, suite_name
+from harness.cli.init_labels import (
+    Budget,
+    TrainingPlan,
+    choose_label_scoring,
+    plan_training,
+)
 from harness.data.documents import DocumentError, is_document_source, list_files
 from harness.data.tables import sheet_names
 from harness.data.tasks import DataError, TaskData, detect_format, load_task, table_rows
@@ -102,6 +108,9 @@ NO_ANSWER_MARKERS = (
     "not in the documents",
 )
 MAX_LABELS = 30  # at most this many distinct answers, each repeated: a label task
+# More labels still make a label task when the answers are short names (an intent set: many
+# labels, few examples each): at most this many words, each label used 3 times on average.
+LABEL_WORDS = 4
 LONG_ANSWER_WORDS = 12  # median gold length above which answers are paragraphs, not short facts
 
 
@@ -121,6 +130,7 @@ class Guess:
     uncertain: list[str] = field(default_factory=list)
     n_items: int = 0
     unanswerable: int = 0
+    labels: list[str] = field(default_factory=list)  # a label task's distinct answers
     fmt: str = "auto"
     sheet: str | int | None = None
 
@@ -274,10 +284,13 @@ def guess_fields(path: Path, sheet: str | int | None = None) -> Guess:
     if g.scoring == "generate" and real:
         counts = Counter(a.lower() for a in real)
         words = statistics.median(len(a.split()) for a in real)
-        if g.style == "label" or (1 < len(counts) <= MAX_LABELS and len(counts) * 3 <= len(real)):
+        few = 1 < len(counts) <= MAX_LABELS or (len(counts) > 1 and words <= LABEL_WORDS)
+        if g.style == "label" or (few and len(counts) * 3 <= len(real)):
             g.style = "label"
+            g.labels = sorted(set(real))
             g.notes.append(
-                f"answers take {len(counts)} values: a label task (accuracy = exact match)"
+                f"answers take {len(counts)} values: a label task (accuracy = exact match; "
+                "every prompt lists the labels)"
             )
         elif words > LONG_ANSWER_WORDS:
             g.style = "long"
@@ -324,14 +337,15 @@ DOCUMENT_METRICS = ("recall@k", "mrr", "unsupported_share", "unsupported_by_cont
 
 def metrics_for(g: Guess, has_docs: bool) -> list[str]:
     if g.scoring == "choice":
-        return ["choice_accuracy"] + (["recall@k", "mrr"] if has_docs else [])
+        labels = ["invalid_label_rate"] if g.labels else []  # over the label set: 0, stated
+        return ["choice_accuracy", *labels] + (["recall@k", "mrr"] if has_docs else [])
     if g.style == "long":
         # The long style's own graded metrics (README, answer styles): exact-match-based
         # false_answer_rate and the whole-answer unsupported_by_context would call nearly every
         # paragraph false, even a copy of the right passage.
         long = default_metrics("generate", None, "long")
         return [m for m in long if has_docs or m not in DOCUMENT_METRICS]
-    out = ["exact_match", "token_f1"]
+    out = ["exact_match", "token_f1"] + (["invalid_label_rate"] if g.style == "label" else [])
     if g.unanswerable or g.style != "label":
         out += ["false_answer_rate", "unanswerable_answered", "abstention_rate"]
     if has_docs:
@@ -367,12 +381,15 @@ def build_suite(
     name: str | None,
     gpu: bool,
     oracle: bool = True,
+    budget: Budget | None = None,
 ) -> tuple[str, Guess, list[str]]:
     """The suite's YAML text, the guess it rests on, and the lines `init` prints. `oracle`:
-    add `oracle_context` where the items name their documents and documents are given."""
+    add `oracle_context` where the items name their documents and documents are given;
+    `budget`: the time per trained arm and the rate to size it by (default: for the machine)."""
     primary = items or eval_
     assert primary is not None
     g = guess_fields(primary, sheet)
+    choose_label_scoring(g)
     if g.fmt == "squad" and docs is None:
         docs = str(primary)  # the paragraphs of a SQuAD file are its corpus
     has_train = items is not None or train is not None
@@ -393,8 +410,11 @@ def build_suite(
     say(f"  batch_size: {32 if gpu else 16}")
     say("tasks:")
     _task_yaml(say, out, task_name, g, vk, items, train, eval_, dev, docs, has_docs)
-    _arms_yaml(say, g, vk, has_train, has_docs, gpu)
+    plan = plan_training(g, items or train, items is not None, gpu, budget) if has_train else None
+    _arms_yaml(say, g, vk, has_train, has_docs, gpu, plan)
     report = _init_report(primary, g, docs, has_docs, names_documents, gpu)
+    if plan is not None:
+        report += [f"  training: {line}" for line in plan.lines]
     return "\n".join(lines) + "\n", g, report
 
 
@@ -473,16 +493,19 @@ def _arms_yaml(
     has_train: bool,
     has_docs: bool,
     gpu: bool,
+    plan: TrainingPlan | None = None,
 ) -> None:
     """The arms the data allows (few-shot and trained arms need train items, rag needs text)."""
-    trained = (
-        {"max_train_items": None, "epochs": 3} if gpu else {"max_train_items": 64, "epochs": 1}
-    )
     say("arms:")
     say("  - arm: base")
     if has_train:
         say("  - arm: few_shot")
         say("    params: {k: 3, selection: similar}")
+    if g.style == "label" and has_train and not has_docs:
+        say("  # The nearest train item's label (1-nearest-neighbour by embedding), no generator:")
+        say("  # the reference a fine-tune of a label task must beat to be worth its cost.")
+        say("  - arm: retrieval_only")
+        say("    params: {k: 1}")
     if has_docs or has_train:
         src = "the documents" if has_docs else "the train items"
         rag_params: dict[str, Any] = {"k": 3}
@@ -496,22 +519,17 @@ def _arms_yaml(
         say(f"  # Top-3 chunks of {src} from a FAISS index, plus solved examples as format shots.")
         say("  - arm: rag")
         say(f"    params: {_flow(rag_params)}")
-        say("  - arm: retrieval_only   # no generator: what retrieval alone gets you")
-        say(f"    params: {_flow({k: v for k, v in rag_params.items() if k != 'instruction'})}")
+        if not (g.style == "label" and not has_docs):
+            say("  - arm: retrieval_only   # no generator: what retrieval alone gets you")
+            say(f"    params: {_flow({k: v for k, v in rag_params.items() if k != 'instruction'})}")
     for arm in vk["arms"]:
         say(f"  - arm: {arm['arm']}   # the item's own source document as the passages")
     if has_train:
-        if gpu:
-            say("  # Sized for a GPU: every train item, 3 epochs.")
-        else:
-            say(
-                "  # Demo-sized for a CPU: 64 train items, 1 epoch, to see the arms run in minutes;"
-            )
-            say("  # on a GPU remove max_train_items and set epochs: 3.")
-        lp = {k: v for k, v in trained.items() if v is not None}
-        lp |= {"learning_rate": 0.0005, "rows_per_step": 2, "grad_accum": 2}
-        fp = {k: v for k, v in trained.items() if v is not None}
-        fp |= {"learning_rate": 0.0001, "rows_per_step": 2, "grad_accum": 2}
+        assert plan is not None
+        for line in plan.comment:
+            say(f"  # {line}")
+        lp = plan.params["lora"] | {"learning_rate": 0.0005, "rows_per_step": 2, "grad_accum": 2}
+        fp = plan.params["full"] | {"learning_rate": 0.0001, "rows_per_step": 2, "grad_accum": 2}
         say("  - arm: lora")
         say(f"    params: {_flow(lp)}")
         say("  - arm: full")
@@ -554,9 +572,7 @@ def _init_report(
             "oracle_context (which reads those documents) is left out"
         )
     report += [f"  uncertain: {u}" for u in g.uncertain]
-    report.append(
-        f"  hardware: {'CUDA GPU: full-size training' if gpu else 'CPU: demo-sized training'}"
-    )
+    report.append(f"  hardware: {'CUDA GPU' if gpu else 'CPU'}")
     return report
 
 
@@ -572,6 +588,7 @@ def write_suite(
     name: str | None = None,
     force: bool = False,
     gpu: bool | None = None,
+    budget: Budget | None = None,
 ) -> tuple[SuiteSpec, list[str]]:
     """Write the suite after validating it (schema and data); returns it and the report lines."""
     if (items is None) == (eval_ is None):
@@ -592,13 +609,13 @@ def write_suite(
     if problem:
         raise InitError(problem)
     args = (out, items, train, eval_, dev, docs, sheet, name, on_gpu() if gpu is None else gpu)
-    text, _, report = build_suite(*args)
+    text, _, report = build_suite(*args, budget=budget)
     tmp, spec, task = _load_candidate(out, text)
     has_oracle = any(a.arm == "oracle_context" for a in spec.arms)
     oracle = oracle_problem(task) if has_oracle else None
     if oracle:  # a row that would be `rag` under another name: leave it out, say why
         tmp.unlink(missing_ok=True)
-        text, _, report = build_suite(*args, oracle=False)
+        text, _, report = build_suite(*args, oracle=False, budget=budget)
         tmp, spec, task = _load_candidate(out, text)
         report.append(f"  warning: oracle_context is left out: {oracle}")
     report += [f"  warning: {w}" for w in data_warnings(task)]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.documents import DocumentError, is_document_source, read_folder
+from harness.data.labels import LabelError, as_label_choices, label_set
 from harness.data.splitting import split_items
 from harness.data.tables import file_sha256, hf_rows, parquet_rows, xlsx_rows
 from harness.metrics.base import normalize_answer
@@ -43,6 +44,7 @@ class Item:
     doc_ids: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()  # gold values of structured output fields
     source: str = ""  # "file:line", for error messages and sample logs
+    cluster: str = ""  # data.fields.cluster's value: a grouping for statistics, not content
 
     def template_fields(self) -> dict[str, str]:
         choices = ""
@@ -91,11 +93,13 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
     sources: dict[str, Any] = {"items": []}
     split_info = None
     files = {s: getattr(spec.data, s) for s in ("items", *SPLITS)}
+    over_labels = _choice_over_labels(spec, files)  # read as answers, then as label choices
     for split, path in files.items():
         if path is None:
             continue
         sheet = sheet_for(spec.data, split)
-        items = load_items(Path(path), spec.data, scoring=spec.scoring, sheet=sheet, split=split)
+        scoring = "generate" if over_labels else spec.scoring
+        items = load_items(Path(path), spec.data, scoring=scoring, sheet=sheet, split=split)
         if not items:
             raise DataError(f"{path}: split '{split}' of task '{spec.name}' has no items")
         sources["items"].append(_source_of(Path(path), split, sheet, len(items)))
@@ -123,11 +127,17 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
             splits.update(parts)
             continue
         splits[split] = items
+    _check_clusters(spec, splits.get("eval", []))
     corpus = None
     if spec.corpus is not None:
         corpus, sources["corpus"] = load_corpus_with_sources(spec)
+    if spec.label_set and spec.answer_style == "auto":
+        spec = spec.model_copy(update={"answer_style": "label"})  # stated labels: a label task
+    if over_labels:
+        spec, splits = _label_choices(spec, splits)
     task = TaskData(spec=spec, splits=splits, corpus=corpus, sources=sources, split=split_info)
     task.spec, task.style = resolve_style(task)
+    task.spec = _with_label_set(task)
     task.leakage = leakage_report(task, spec.leakage_threshold)
     if strict_leakage and task.leakage.get("total", 0):
         raise DataError(
@@ -135,6 +145,44 @@ def load_task(spec: TaskSpec, strict_leakage: bool = False) -> TaskData:
             f"to train questions (threshold {spec.leakage_threshold}); examples: {task.leakage['examples'][:3]}"
         )
     return task
+
+
+def _choice_over_labels(spec: TaskSpec, files: dict[str, Any]) -> bool:
+    """`scoring: choice` on items without a choices column: every label is a choice."""
+    if spec.scoring != "choice":
+        return False
+    split, path = next((s, p) for s, p in files.items() if p is not None)
+    fmt = detect_format(Path(path), spec.data.format)
+    if fmt == "squad" or not Path(path).exists():
+        return False
+    first = next(iter(table_rows(Path(path), fmt, sheet_for(spec.data, split))), None)
+    return first is not None and spec.data.fields.choices not in first[1]
+
+
+def _label_choices(
+    spec: TaskSpec, splits: dict[str, list[Item]]
+) -> tuple[TaskSpec, dict[str, list[Item]]]:
+    """The task's label set, and its items as choices over it (harness.data.labels)."""
+    every = [i for items in splits.values() for i in items]
+    try:
+        labels = label_set(every, spec.label_set)
+        splits = {name: as_label_choices(items, labels) for name, items in splits.items()}
+    except LabelError as exc:
+        raise DataError(f"task '{spec.name}': {exc}") from None
+    return spec.model_copy(update={"label_set": labels}), splits
+
+
+def _with_label_set(task: TaskData) -> TaskSpec:
+    """A generated label task's spec with its label set (listed in prompts, matched in answers)."""
+    spec = task.spec
+    if spec.answer_style != "label" or spec.scoring != "generate":
+        return spec
+    every = [i for items in task.splits.values() for i in items]
+    try:
+        labels = label_set(every, spec.label_set)
+    except LabelError as exc:
+        raise DataError(f"task '{spec.name}': {exc}") from None
+    return spec.model_copy(update={"label_set": labels})
 
 
 def sheet_for(data: DataSpec, split: str) -> str | int | None:
@@ -329,6 +377,17 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
             yield where, row
 
 
+def _check_clusters(spec: TaskSpec, items: list[Item]) -> None:
+    """A stated cluster column must be filled on every eval item: the statistics group by it."""
+    column = spec.data.fields.cluster
+    missing = [i for i in items if column is not None and not i.cluster]
+    if missing:
+        raise DataError(
+            f"{missing[0].source}: missing field {column!r} (cluster, data.fields.cluster) on "
+            f"{len(missing)} of {len(items)} eval item(s); every eval item needs one"
+        )
+
+
 def _get(row: dict, key: str | None, where: str, required: bool, hint: str) -> Any:
     if key is None or key not in row or row[key] is None:
         if required:
@@ -414,6 +473,9 @@ def _item_from_row(
         isinstance(v, (str, int)) for v in raw_labels.values()
     ):
         raise DataError(f"{where}: field {f.labels!r} (labels) must be an object of field -> value")
+    cluster = _get(row, f.cluster, where, False, "cluster")  # needed on eval items only
+    if cluster is not None and (isinstance(cluster, (dict, list)) or not str(cluster).strip()):
+        raise DataError(f"{where}: field {f.cluster!r} (cluster) must be a non-empty value")
     common = dict(
         id=item_id,
         question=question.strip(),
@@ -421,6 +483,7 @@ def _item_from_row(
         doc_ids=doc_ids,
         labels=tuple((str(k), str(v)) for k, v in raw_labels.items()),
         source=where,
+        cluster="" if cluster is None else str(cluster).strip(),
     )
     if scoring == "choice":
         choices = _as_list(_get(row, f.choices, where, True, "choices"), where, "choices")
@@ -556,11 +619,6 @@ def _json_corpus_rows(path: Path, payload: Any) -> Iterator[tuple[str, dict]]:
                 f"{path}: [{i}]: a corpus document must be an object, got {type(row).__name__}"
             )
         yield f"{path}: [{i}]", row
-
-
-def load_corpus(spec: TaskSpec) -> list[Document]:
-    """The task's documents (for retrieval and corpus training), with unique ids."""
-    return load_corpus_with_sources(spec)[0]
 
 
 def load_corpus_with_sources(spec: TaskSpec) -> tuple[list[Document], dict[str, Any]]:

@@ -99,6 +99,13 @@ class TrainParams(Strict):
         False, description="also train on the task's corpus documents (all tokens)"
     )
     max_train_items: int | None = Field(None, ge=1)
+    train_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="train on this nested share of the train split "
+        "(harness.data.fractions); set per cell by the arm's `train_fractions`",
+    )
     train_with_retrieval: bool = Field(
         False,
         description="RAFT-style: each training question shows retrieved passages (needs the "

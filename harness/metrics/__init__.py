@@ -10,6 +10,14 @@ from harness.metrics.accuracy import choice_accuracy, exact_match, token_f1
 from harness.metrics.base import METRICS_VERSION, Metric, Prediction, Score
 from harness.metrics.fields import field_accuracy, fields_exact, parse_failure_rate
 from harness.metrics.hallucination import abstention_rate, false_answer_rate, unanswerable_answered
+from harness.metrics.judged import (
+    JUDGE_KEY,
+    answer_correctness,
+    contradicted_share,
+    groundedness,
+    grounding_score,
+)
+from harness.metrics.labels import invalid_label_rate
 from harness.metrics.long_answer import (
     SIMILARITY_KEY,
     annotate_similarity,
@@ -35,6 +43,11 @@ METRICS: dict[str, Metric] = {
         answer_similarity,
         fields_exact,
         parse_failure_rate,
+        answer_correctness,
+        groundedness,
+        contradicted_share,
+        grounding_score,
+        invalid_label_rate,
     )
 }
 
@@ -77,8 +90,10 @@ def default_metrics(
             f"{CORPUS_PREFIX}{f}" for f in output_fields
         ]
         return ["fields_exact", "parse_failure_rate", *per_field]
-    if scoring == "choice":
-        return list(DEFAULT_METRICS["choice"])
+    if scoring == "choice":  # over a label set: reported, 0 by construction, for comparison
+        return [*DEFAULT_METRICS["choice"], *(["invalid_label_rate"] if style == "label" else [])]
+    if style == "label":  # generated labels: how many name none of the labels
+        return [*DEFAULT_METRICS["generate"], "invalid_label_rate"]
     return list(DEFAULT_METRICS["long" if style == "long" else "generate"])
 
 
@@ -118,6 +133,7 @@ __all__ = [
     "default_metrics",
     "annotate_similarity",
     "SIMILARITY_KEY",
+    "JUDGE_KEY",
     "METRICS_VERSION",
     "Metric",
     "Prediction",

@@ -1,9 +1,16 @@
 """The fine-tune-or-RAG decision: recommend one arm per task, with measured reasons.
 
-Arms that break a limit of the suite's `decision:` block (p95 latency, memory, false-answer rate)
-are excluded. Among the rest the best on the decision metric wins, but any arm whose paired
-difference from it is not significant (Holm-adjusted) is a tie; ties go to the arm that needs no
-retraining when knowledge changes (if the suite says it changes often), then to the faster one.
+Arms that break a limit of the suite's `decision:` block (p95 latency, memory, false-answer rate,
+forgetting) are excluded. Among the rest the best on the decision metric wins, but any arm whose
+paired difference from it is not significant (Holm-adjusted; a cluster bootstrap where items
+share a gold document) stays in the running, and the decision says which kind of "not
+different" it is: "equivalent within" the suite's `equivalence_margin` (two one-sided tests), or
+underpowered, with the smallest difference the items could detect and the items needed to detect
+the observed one. Among those arms the preference goes to the arm that needs no retraining when
+knowledge changes (if the suite says it changes often), then to the faster one (`_tie_break`).
+
+The decision is also taken under each of the task's other quality metrics
+(harness.reports.metric_agreement); when they disagree, the report says so and why.
 
 When arms ran under several prompt wordings (`prompt_variants`), the decision is taken once per
 wording; it recommends an arm only when every wording recommends the same one, and otherwise
@@ -15,7 +22,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.reports.compare import adjust, item_scores, paired
+from harness.reports import knowledge_notes, label_notes
+from harness.reports.compare import Comparison, adjust, item_clusters, item_scores, paired
+from harness.reports.costs import cheaper_reason, cost_flips, prices, task_costs
+from harness.reports.curve import is_curve_point
+from harness.reports.judges import decision_note
+from harness.reports.metric_agreement import across_metrics
 from harness.spec.record import (
     changes_weights,
     metric_value,
@@ -31,15 +43,18 @@ REFERENCE_KINDS = ("oracle_context",)
 
 def decide(payload: dict, run_dir: Path) -> list[dict]:
     spec = (payload.get("suite_spec") or {}).get("decision") or {}
+    spec = knowledge_notes.tie_break_spec(payload, spec)  # issue 25: measured, when usage says
     out = []
     for task in payload["tasks"]:
         runs = ok_runs(payload["runs"], task)
         variants = list(dict.fromkeys(r["variant"] for r in runs if r.get("variant")))
         if not variants:
-            verdict = _decide_task(payload, run_dir, task, runs, spec)
+            verdict = _decide_every_metric(payload, run_dir, task, runs, spec)
         else:
             verdict = _across_wordings(payload, run_dir, task, runs, spec, variants)
         verdict["bottleneck"] = bottleneck(payload, task, runs, verdict.get("metric"))
+        verdict = label_notes.annotate(payload, run_dir, task, runs, verdict)  # issue 28
+        verdict = knowledge_notes.annotate(payload, task, verdict)  # issue 25
         out.append(verdict)
     return out
 
@@ -51,7 +66,7 @@ def _across_wordings(
     per_wording = {}
     for v in variants:
         chosen = [r for r in runs if r.get("variant") in (None, v)]
-        per_wording[v] = _decide_task(payload, run_dir, task, chosen, spec)
+        per_wording[v] = _decide_every_metric(payload, run_dir, task, chosen, spec)
     families = {}
     for v, d in per_wording.items():
         rec = next((r for r in runs if r["arm"] == d["recommended"]), None)
@@ -126,13 +141,29 @@ def bottleneck(payload: dict, task: str, runs: list[dict], metric: str | None) -
     }
 
 
-def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec: dict) -> dict:
-    seed = payload["environment"].get("seed", 0)
+def _decide_every_metric(
+    payload: dict, run_dir: Path, task: str, runs: list[dict], spec: dict
+) -> dict:
+    """The decision on the decision metric, checked under each other quality metric."""
+
+    def decide_on(runs: list[dict], spec: dict, metric: str) -> dict:
+        return _decide_task(payload, run_dir, task, runs, spec, metric)
+
+    def scores_of(run: dict) -> dict[str, dict[str, float]]:
+        return item_scores(run_dir, run)
+
+    verdict = _decide_task(payload, run_dir, task, runs, spec)
+    return across_metrics(verdict, runs, spec, decide_on, scores_of)
+
+
+def _decide_task(
+    payload: dict, run_dir: Path, task: str, runs: list[dict], spec: dict, metric: str | None = None
+) -> dict:
     definitions = payload.get("metric_definitions", {})
-    runs = [r for r in runs if r["kind"] not in REFERENCE_KINDS]
+    runs = [r for r in runs if r["kind"] not in REFERENCE_KINDS and not is_curve_point(r)]
     if not runs:
         return {"task": task, "recommended": None, "reasons": ["no arm finished"]}
-    metric = spec.get("metric") or primary_metric(runs[0].get("metrics", {}))
+    metric = metric or spec.get("metric") or primary_metric(runs[0].get("metrics", {}))
     if metric is None:
         return {"task": task, "recommended": None, "reasons": ["no accuracy metric to decide on"]}
     hib = definitions.get(metric, {}).get("higher_is_better", True) is not False
@@ -152,40 +183,29 @@ def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec
 
     ranked = sorted((r for r, _ in eligible), key=lambda r: _oriented(r, metric, hib), reverse=True)
     best = ranked[0]
-    best_scores = item_scores(run_dir, best)
-    comps = [
-        c
-        for r in ranked[1:]
-        if (
-            c := paired(
-                task,
-                metric,
-                best["arm"],
-                best_scores,
-                r["arm"],
-                item_scores(run_dir, r),
-                hib,
-                seed,
-            )
-        )
-    ]
-    adjust(comps)
+    comps = _against_best(payload, run_dir, task, metric, hib, ranked, spec)
     ties = [best] + [r for r in ranked[1:] for c in comps if c.b == r["arm"] and not c.significant]
-    pick = min(ties, key=lambda r: _tie_break(r, spec))
+    # Hook point: per-arm secondary preferences among arms not shown different (`_tie_break`).
+    costs = task_costs(payload, task) if prices(payload)[0].priced else None
+    pick = min(ties, key=lambda r: _tie_break(r, spec, costs))
+    tied = [r["arm"] for r in ties]
     reasons = [
         _fmt(best, metric)
         + f" is the best {metric}"
         + (" among arms within the limits" if excluded else "")
     ]
-    if len(ties) > 1:
-        others = ", ".join(_fmt(r, metric) for r in ties if r is not best)
+    reasons += _not_different_lines(comps, ranked, metric)
+    judged = decision_note(metric, runs, run_dir)  # reports.judges: which judge, how it agreed
+    if judged:
+        reasons.append(judged)
+    if pick is not best:
         reasons.append(
-            f"statistically tied with it (paired test, Holm-adjusted p ≥ 0.05): {others}"
+            f"among the arms not shown different from the best, `{pick['arm']}` is preferred: "
+            f"{_tie_reason(pick, spec, costs)}" + _unsettled(comps)
         )
-        if pick is not best:
-            reasons.append(
-                f"among the tied arms `{pick['arm']}` is preferred: {_tie_reason(pick, spec)}"
-            )
+    cheaper = cheaper_reason(pick["arm"], tied, payload, task)
+    if cheaper:
+        reasons.append(cheaper)
     models = {runs_on(r) for r in runs}
     if len(models) > 1:  # a row is then a model and an arm together
         reasons.append(
@@ -193,14 +213,87 @@ def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec
             + ", ".join(f"`{r['arm']}` on {runs_on(r)}" for r in runs)
             + "; every arm was scored on the same items, so the paired tests hold"
         )
-    beaten = [c for c in comps if c.significant]
-    if beaten:
-        reasons.append(
-            "significantly better than "
-            + ", ".join(
-                f"`{c.b}` (by {abs(c.result['delta']):.3f}, p={c.p_adjusted:.2g})" for c in beaten
-            )
+    reasons += [
+        f"significantly better than `{c.b}` (by {abs(c.result['delta']):.3f}, {c.p_text()}; "
+        f"{c.power_text()})"
+        for c in comps
+        if c.significant
+    ]
+    return {
+        "task": task,
+        "recommended": pick["arm"],
+        "metric": metric,
+        "reasons": reasons,
+        "comparisons": [c.as_dict() for c in comps],
+        "would_change": _would_change(runs, ranked, ties, excluded, pick, metric, spec)
+        + cost_flips(pick["arm"], tied, payload, task),
+    }
+
+
+def _against_best(
+    payload: dict,
+    run_dir: Path,
+    task: str,
+    metric: str,
+    hib: bool,
+    ranked: list[dict],
+    spec: dict,
+) -> list[Comparison]:
+    """Paired comparisons of every other eligible arm with the best (clustered where items share
+    a cluster), Holm-adjusted together, with the suite's equivalence margin."""
+    seed = payload["environment"].get("seed", 0)
+    best = ranked[0]
+    best_scores = item_scores(run_dir, best)
+    clusters = item_clusters(run_dir, best)
+    margin = spec.get("equivalence_margin")
+    comps = []
+    for r in ranked[1:]:
+        scores = item_scores(run_dir, r)
+        c = paired(
+            task, metric, best["arm"], best_scores, r["arm"], scores, hib, seed, clusters, margin
         )
+        if c is not None:
+            comps.append(c)
+    return adjust(comps)
+
+
+def _unsettled(comps: list[Comparison]) -> str:
+    """A caveat when the preference falls among arms whose quality is not shown equivalent."""
+    open_ = [f"`{c.b}`" for c in comps if not c.significant and not c.power.get("equivalent")]
+    if not open_:
+        return ""
+    return (
+        f" (quality does not settle it: {', '.join(open_)} not shown equivalent to the best; "
+        "more items could change the verdict)"
+    )
+
+
+def _not_different_lines(comps: list[Comparison], ranked: list[dict], metric: str) -> list[str]:
+    """One line per arm not significantly different from the best: which kind of "not
+    different" (equivalent within the margin, or underpowered) and what the items could show."""
+    by_arm = {r["arm"]: r for r in ranked}
+    lines = []
+    for c in comps:
+        if c.significant:
+            continue
+        r = c.result
+        lines.append(
+            f"{_fmt(by_arm[c.b], metric)} against it: {c.status} (delta {r['delta']:+.3f}, 95% CI "
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}], {r['test']} {c.p_text()} "
+            f"Holm-adjusted; {c.power_text()})"
+        )
+    return lines
+
+
+def _would_change(
+    runs: list[dict],
+    ranked: list[dict],
+    ties: list[dict],
+    excluded: list[tuple[dict, str]],
+    pick: dict,
+    metric: str,
+    spec: dict,
+) -> list[str]:
     changes = [
         f"`{r['arm']}` is excluded: {why}; relaxing that limit would let it compete"
         for r, why in excluded
@@ -214,13 +307,7 @@ def _decide_task(payload: dict, run_dir: Path, task: str, runs: list[dict], spec
         changes.append(
             "if the knowledge changes often, set decision.knowledge_changes_often: retrieval arms need no retraining"
         )
-    return {
-        "task": task,
-        "recommended": pick["arm"],
-        "metric": metric,
-        "reasons": reasons,
-        "would_change": changes,
-    }
+    return changes
 
 
 def _oriented(r: dict, metric: str, higher_is_better: bool) -> float:
@@ -248,17 +335,46 @@ def _breaks_limit(r: dict, spec: dict) -> str | None:
         and far > spec["max_false_answer_rate"]
     ):
         return f"false_answer_rate {far:.3f} > {spec['max_false_answer_rate']}"
+    return _forgets_too_much(r, spec.get("max_forgetting"))
+
+
+def _forgets_too_much(r: dict, limit: float | dict | None) -> str | None:
+    """Why a weight-changing arm breaks `max_forgetting` (the upper 95% bound of its forgetting
+    is above the limit, or forgetting was not measured so the limit cannot be checked)."""
+    if limit is None or not changes_weights(r):
+        return None
+    limits = {"mean": limit} if isinstance(limit, (int, float)) else limit
+    forgetting = r.get("forgetting") or {}
+    for probe, most in limits.items():
+        overall = probe in ("mean", "overall")
+        measured = forgetting.get("mean") if overall else forgetting.get("probes", {}).get(probe)
+        where = "the mean over retention probes" if overall else f"probe {probe}"
+        if not measured or measured.get("ci_high") is None:
+            return (
+                f"forgetting on {where} was not measured, so decision.max_forgetting ({most}) "
+                "cannot be checked (add the probe under retention: probes)"
+            )
+        if measured["ci_high"] > most:
+            return (
+                f"forgetting on {where} is {measured['value']:.3f} with upper 95% bound "
+                f"{measured['ci_high']:.3f} > decision.max_forgetting {most}"
+            )
     return None
 
 
-def _tie_break(r: dict, spec: dict) -> tuple:
+def _tie_break(r: dict, spec: dict, costs: dict | None = None) -> tuple:
+    """Knowledge that changes often first, then (when prices are given) the monthly cost at
+    the stated usage (harness.reports.costs), then p95 latency."""
     latency = (r.get("efficiency") or {}).get("latency_p95_s") or float("inf")
-    return (changes_weights(r) if spec.get("knowledge_changes_often") else 0, latency)
+    monthly = ((costs or {}).get(r["arm"]) or {}).get("monthly") or 0.0
+    return (changes_weights(r) if spec.get("knowledge_changes_often") else 0, monthly, latency)
 
 
-def _tie_reason(r: dict, spec: dict) -> str:
+def _tie_reason(r: dict, spec: dict, costs: dict | None = None) -> str:
     if spec.get("knowledge_changes_often") and not changes_weights(r):
         return "it needs no retraining when the knowledge changes"
+    if costs:
+        return "it costs the least a month at the stated usage"
     return f"lower p95 latency ({(r.get('efficiency') or {}).get('latency_p95_s', 0):.2f} s)"
 
 

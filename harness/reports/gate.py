@@ -1,7 +1,7 @@
 """Baselines and gates: what a CI job trusts.
 
 `write_baseline` freezes a run (metrics, per-item scores, spec, environment) into one JSON file.
-`run_gates` checks a new run against the suite's gates and that baseline. A drop fails only when
+`gate_run` checks a new run against the suite's gates and that baseline. A drop fails only when
 it is larger than the gate's tolerance AND a paired test on the items both runs scored finds it
 significant; when significance cannot be tested (no shared items) a drop past the tolerance
 fails, and the reason says so.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.base.files import write_json_atomic
 from harness.reports import efficiency_gate
-from harness.reports.compare import item_hashes, item_scores, only, paired
+from harness.reports.compare import item_clusters, item_hashes, item_scores, only, paired
 from harness.reports.matching import MismatchError, check_sides, check_tasks, shared_items
 from harness.reports.runfiles import RunFolderError, check_baseline, load_results
 from harness.spec.config import GateSpec
@@ -60,6 +60,7 @@ def write_baseline(run_dir: Path, name: str, folder: Path) -> Path:
                 "spec": r.get("spec"),
                 "item_scores": item_scores(run_dir, r),
                 "item_hashes": item_hashes(run_dir, r),  # gate pairs items on id and content
+                "item_clusters": item_clusters(run_dir, r),  # what its paired tests resample
             }
         )
     if not runs:
@@ -111,13 +112,6 @@ class Check:
     @property
     def name(self) -> str:
         return f"{self.task}/{self.arm}: {self.gate}"
-
-
-def run_gates(
-    run_dir: Path, baseline: dict, gates: list[GateSpec], strict: bool = False
-) -> list[Check]:
-    """`gate_run` with no mismatch allowed: the checks only."""
-    return gate_run(run_dir, baseline, gates, strict=strict)[0]
 
 
 def gate_run(
@@ -296,6 +290,8 @@ def _metric_check(
                 only(item_scores(run_dir, record), shared),
                 hib,
                 seed,
+                # Correlated items: a cluster bootstrap (the run's clusters, else the baseline's).
+                item_clusters(run_dir, record) or item_clusters(run_dir, base),
             )
             if test is not None:
                 delta = test.result["delta"]  # run - baseline
@@ -318,16 +314,28 @@ def _metric_check(
                         f"worse than the baseline by {worse_by:.3f} (> tolerance "
                         f"{gate.max_drop}), significant: {test.result['test']} "
                         f"p={test.result['p_value']:.3g} on {test.result['n']} shared items"
+                        + _clustering(test.result)
                     )
                 else:
                     notes.append(
                         f"drop {worse_by:.3f} exceeds {gate.max_drop} but is not significant "
                         f"({test.result['test']} p={test.result['p_value']:.3g}, "
-                        f"n={test.result['n']}): passes"
+                        f"n={test.result['n']}{_clustering(test.result)}): passes"
                     )
     if problems:
         return Check(label, task, arm, False, "; ".join(problems))
     return Check(label, task, arm, True, "; ".join(notes))
+
+
+def _clustering(result: dict) -> str:
+    """How the clusters widened a paired test, with the item-level p beside it ('' for none)."""
+    item = result.get("item_level")
+    if not item:
+        return ""
+    return (
+        f" in {result['clusters']} clusters, design effect {result['design_effect']:.2f}; "
+        f"item-level {item['test']} p={item['p_value']:.3g}"
+    )
 
 
 def _efficiency_check(

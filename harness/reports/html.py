@@ -23,7 +23,12 @@ import jinja2
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from harness.reports.costs_view import cost_view
+from harness.reports.curve import catch_up_text, learning_curves
 from harness.reports.decision import decide
+from harness.reports.judges import COLUMNS as JUDGE_COLUMNS
+from harness.reports.judges import judge_rows
+from harness.reports.knowledge_notes import html_tables as knowledge_tables
 from harness.reports.runfiles import load_samples
 from harness.spec.record import (
     direction,
@@ -628,6 +633,59 @@ def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
     return Plot(title, caption, _to_svg(fig))
 
 
+def _plot_learning_curves(payload: dict, task: str, colors: dict[str, str]) -> list[Plot]:
+    """The decision metric against training items for each `train_fractions` curve
+    (harness.reports.curve), arms that train nothing as flat dashed lines; none without curves."""
+    found = next((t for t in learning_curves(payload) if t["task"] == task), None)
+    if found is None:
+        return []
+    metric = found["metric"]
+    title = f"{metric} vs training items"
+    caption = (
+        "Learning curve: each trained arm on nested shares of the train split (95% CIs); dashed "
+        "lines are arms that train nothing. Where a curve crosses a line, fine-tuning caught up."
+    )
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    for c in found["curves"]:
+        pts = [p for p in c["points"] if p["value"] is not None and p["train_items"]]
+        if not pts:
+            continue
+        color = colors.get(c["arm"], COLORS[0])
+        low = [
+            max(p["value"] - (p["ci_low"] if p["ci_low"] is not None else p["value"]), 0)
+            for p in pts
+        ]
+        high = [
+            max((p["ci_high"] if p["ci_high"] is not None else p["value"]) - p["value"], 0)
+            for p in pts
+        ]
+        ax.errorbar(
+            [p["train_items"] for p in pts],
+            [p["value"] for p in pts],
+            yerr=[low, high],
+            fmt="o-",
+            color=color,
+            capsize=4,
+            label=_plot_label(c["arm"]),
+        )
+    for f in found["flat"]:
+        ax.axhline(
+            f["value"],
+            ls="--",
+            lw=1,
+            color=colors.get(f["arm"], "#777"),
+            label=_plot_label(f["arm"]),
+        )
+    ax.set_xlabel("training items")
+    ax.set_ylabel(f"{metric} (95% CI)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    note = "; ".join(catch_up_text(c, metric) for c in found["curves"]).replace("`", "") + "."
+    return [Plot(title, caption, _to_svg(fig), note)]
+
+
 # --------------------------------------------------------------------------------------------
 # failing items
 
@@ -750,7 +808,11 @@ def _task_view(name: str, info: dict, payload: dict, run_dir: Path, decisions: l
             _plot_latency(runs, primary, colors),
             _plot_forgetting(runs, primary, colors),
             _plot_hallucination(runs, colors),
+            *_plot_learning_curves(payload, name, colors),
         ],
+        "costs": cost_view(payload, name),  # harness.reports.costs_view
+        "judges": judge_rows(runs, run_dir),  # harness.reports.judges
+        "knowledge": knowledge_tables(payload, name),  # issue 25: harness.reports.knowledge_notes
         "failing": failing,
         "failing_graded": graded,
         "seeds": _seed_rows(payload.get("seed_groups") or [], name),
@@ -840,6 +902,7 @@ def render_html(payload: dict, run_dir: Path) -> str:
         tasks=[_task_view(name, info, payload, run_dir, decisions) for name, info in tasks.items()],
         definitions=_definitions(payload),
         failing_cap=FAILING_CAP,
+        judge_columns=JUDGE_COLUMNS,
         prompt_tail_chars=PROMPT_TAIL_CHARS,
     )
 

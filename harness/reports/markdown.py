@@ -6,7 +6,11 @@ from pathlib import Path
 
 from harness.base.stats import INTERVALS
 from harness.reports.compare import TIE_DESPITE_CI, versus_base
+from harness.reports.costs_view import cost_lines
+from harness.reports.curve import curve_lines
 from harness.reports.decision import decide
+from harness.reports.judges import judge_lines
+from harness.reports.knowledge_notes import markdown_lines as knowledge_lines
 from harness.spec.record import runs_on, server_tokens, status_label
 
 
@@ -199,20 +203,27 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
         "",
         "## Compared with `base` (paired, same items)",
         "",
-        f"Delta = arm - base. Exact McNemar for 0/1 scores, paired bootstrap otherwise; p Holm-adjusted "
-        f"across these {len(comps)} comparisons. **tie** = not significant at 0.05; higher / lower = "
-        f"a significant difference on a metric with no good direction.",
+        f"Delta = arm - base. Exact McNemar for 0/1 scores, paired bootstrap otherwise, a paired "
+        f"cluster bootstrap where items share a gold document; p Holm-adjusted across these "
+        f"{len(comps)} comparisons. **not shown different** = not significant at 0.05 (which is "
+        f"not the same as equal); higher / lower = a significant difference on a metric with no "
+        f"good direction. Design effect: the variance of the delta under clustering over the "
+        f"item-level one (1 = items independent); item-level p beside it, for comparison.",
         "",
-        "| task | arm | metric | n | delta | 95% CI | p (Holm) | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | arm | metric | n | delta | 95% CI | design effect | p (Holm) | item-level p | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in comps:
         r = c.result
-        verdict = {"better": "**better**", "worse": "**worse**"}.get(c.verdict, c.verdict)
+        verdict = {"better": "**better**", "worse": "**worse**", "tie": "not shown different"}.get(
+            c.verdict, c.verdict
+        )
         verdict += " (†)" if c.tie_despite_ci else ""
+        item_p = (r.get("item_level") or r)["p_value"]
         lines.append(
             f"| {c.task} | `{_cell(c.b)}` | {_cell(c.metric)} | {r['n']} | {r['delta']:+.3f} | "
-            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {c.p_adjusted:.2g} | {verdict} |"
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r.get('design_effect', 1.0):.2f} | "
+            f"{c.p_adjusted:.2g} | {item_p:.2g} | {verdict} |"
         )
     if any(c.tie_despite_ci for c in comps):
         lines += ["", TIE_DESPITE_CI]
@@ -293,6 +304,7 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
             )
         lines += _usage_lines(runs)
         lines += _forgetting_lines(runs)
+        lines += judge_lines(runs, run_dir)  # reports.judges: judged metrics and their agreement
         failed = [r for r in runs if r["status"] != "ok"]
         if failed:
             lines += ["", "**Runs that did not finish:**", ""]
@@ -302,7 +314,9 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
     lines += _seed_lines(payload.get("seed_groups") or [])
     lines += _variant_lines(payload.get("variant_groups") or [])
     lines += _versus_base_lines(payload, run_dir)
+    lines += knowledge_lines(payload)  # issue 25: the knowledge drills
     lines += _decision_lines(payload, run_dir)
+    lines += cost_lines(payload) + curve_lines(payload)  # reports.costs_view, reports.curve
     used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
     if used:
         lines += ["", "## Metric definitions", ""]

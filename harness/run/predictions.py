@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.base.files import write_json_atomic, write_text_atomic
 from harness.base.log import log
-from harness.metrics import SIMILARITY_KEY, Prediction
+from harness.metrics import JUDGE_KEY, SIMILARITY_KEY, Prediction
 from harness.models.resolve import cache_dir
 
 PREDICTIONS_FORMAT = 1  # bump when the stored layout changes: older entries then miss
@@ -55,9 +55,9 @@ def predictions_folder(key: str) -> Path:
 
 
 def prediction_row(pred: Prediction) -> dict[str, Any]:
-    """One prediction as stored. The similarity a metric annotates is scoring, so left out."""
+    """One prediction as stored. The similarity and judge verdicts scoring annotates are left out."""
     row = {f: getattr(pred, f) for f in PREDICTION_FIELDS}
-    row["extra"] = {k: v for k, v in pred.extra.items() if k != SIMILARITY_KEY}
+    row["extra"] = {k: v for k, v in pred.extra.items() if k not in (SIMILARITY_KEY, JUDGE_KEY)}
     return row
 
 
@@ -153,6 +153,7 @@ def scoring_change(before: dict[str, Any], now: dict[str, Any]) -> str:
         "code": "scoring code",
         "embedder": "embedder",
         "schema": "record schema",
+        "judges": "judge (model, rubric or repeats)",
     }
     changed = [word for k, word in names.items() if before.get(k) != now.get(k)]
     old, new = before.get("metrics") or [], now.get("metrics") or []

@@ -36,12 +36,15 @@ from harness.models.resolve import (
     resolve_model,
 )
 from harness.models.vllm_engine import engine_version
+from harness.reports.costs import cost_summary
+from harness.reports.curve import learning_curves
 from harness.reports.write import write_reports
 from harness.run.cell import Cell
 from harness.run.checks import similarity_embedder_problem
 from harness.run.context import RunContext
 from harness.run.executors import Executor, ExecutorError, LocalExecutor
 from harness.run.jobs import Job, plan_units, register_context
+from harness.run.knowledge import run_knowledge
 from harness.run.predictions import (
     load_predictions,
 )
@@ -128,6 +131,7 @@ def _run_planned(
     tasks_info: dict[str, Any] = {}
     records: dict[str, dict] = {}  # by cell name, in plan order
     pending: list[Cell] = []
+    planned: list[Cell] = []  # every cell, finished or not: the knowledge drills read them
     for task_spec in suite.tasks:
         task = load_task(task_spec, strict_leakage=strict_leakage)
         items = select_items(task.eval, limit, suite.seed)
@@ -155,6 +159,7 @@ def _run_planned(
                 suite, task, items, arm_spec, cell_model.fingerprint, cell_dtype, cell_device
             )
             cell = Cell(cell_model, task, items, arm_spec, ctx.seed_for(arm_spec), key, pkey)
+            planned.append(cell)
             record = (
                 None
                 if force
@@ -192,6 +197,9 @@ def _run_planned(
         )
     result.records = [r for r in records.values() if r is not None]
     payload = _results_payload(suite, suite_path, limit, ctx, env, model, tasks_info, result)
+    payload["knowledge"] = run_knowledge(ctx, planned, records, out_dir, suite_path)
+    payload["costs"] = cost_summary(payload)  # priced inputs and outputs (reports.costs)
+    payload["learning_curves"] = learning_curves(payload)  # train_fractions (reports.curve)
     write_json_atomic(out_dir / "results.json", payload)
     write_reports(out_dir, payload)
     return result

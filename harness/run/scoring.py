@@ -22,6 +22,15 @@ def task_metrics(task: TaskData) -> list[str]:
     return spec.metrics or default_metrics(spec.scoring, spec.output_fields, spec.answer_style)
 
 
+def cluster_of(item: Item) -> str:
+    """The cluster an item's outcome is correlated within: the value of the suite's
+    data.fields.cluster column, else its first gold document, else the item itself (a cluster
+    of one). Questions about one document succeed or fail together."""
+    if item.cluster:
+        return f"group:{item.cluster}"
+    return f"doc:{item.doc_ids[0]}" if item.doc_ids else f"item:{item.id}"
+
+
 def score(
     task: TaskData, items: list[Item], preds: list[Prediction], metric_names: list[str], seed: int
 ) -> tuple[list[dict], dict]:
@@ -29,6 +38,7 @@ def score(
     per_item = [n for n in metric_names if not n.startswith(CORPUS_PREFIX)]
     metrics_by_name = {n: get_metric(n) for n in per_item}
     per_metric: dict[str, list[float]] = {m: [] for m in per_item}
+    clusters: dict[str, list[str]] = {m: [] for m in per_item}
     rows = []
     for item, pred in zip(items, preds):
         scores = {}
@@ -37,11 +47,13 @@ def score(
             if s is not None:
                 scores[name] = {"value": s.value, "reason": s.reason}
                 per_metric[name].append(s.value)
+                clusters[name].append(cluster_of(item))
         rows.append(
             {
                 "id": item.id,
                 "item_hash": short_item_hash(item),  # what gate and compare match items on
                 "source": item.source,
+                "cluster": cluster_of(item),  # items that succeed or fail together (stats)
                 "prompt": pred.prompt,
                 "output": pred.output,
                 "abstained": pred.abstained,
@@ -56,7 +68,7 @@ def score(
             }
         )
     metrics = {
-        name: summarize(values, seed=seed)
+        name: summarize(values, seed=seed, clusters=clusters[name])
         | {"higher_is_better": metrics_by_name[name].higher_is_better}
         for name, values in per_metric.items()
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 
 from harness.spec.config import ArmSpec
+from harness.spec.curve import is_curve_label
 
 
 def seed_groups(arm_specs: list[ArmSpec], records: list[dict]) -> list[dict]:
@@ -21,7 +22,11 @@ def seed_groups(arm_specs: list[ArmSpec], records: list[dict]) -> list[dict]:
     for spec in arm_specs:
         if spec.seeds is None:
             continue
-        cells = {c.label: c.seed for c in spec.cells() if c.variant is None}
+        cells = {
+            c.label: c.seed
+            for c in spec.cells()
+            if c.variant is None and not is_curve_label(c.label)  # curve points: other data
+        }
         for task in tasks:
             runs = [r for r in records if r["task"] == task and r["arm"] in cells]
             if not runs:

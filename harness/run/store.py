@@ -30,6 +30,7 @@ from harness.engine.retrieval import embedder_key
 from harness.metrics import METRICS_VERSION
 from harness.models.resolve import cache_dir
 from harness.models.vllm_engine import engine_version
+from harness.run.judging import judge_inputs
 from harness.run.predictions import PREDICTIONS_FORMAT
 from harness.run.scoring import task_metrics
 from harness.spec.config import ArmSpec, SuiteSpec
@@ -40,7 +41,8 @@ from harness.spec.record import SCHEMA_VERSION
 # which split: the items are hashed, so that reaches the key through them). `abstain_patterns`
 # is not among them: arms decide `Prediction.abstained` when they predict (a choice-scored arm
 # never abstains, retrieval_only tests its top chunk), so a pattern edit predicts again.
-SCORING_ONLY_TASK_FIELDS = frozenset({"metrics", "leakage_threshold"})
+# `judge` and `grounding_model` decide judged scores only (harness.run.judging).
+SCORING_ONLY_TASK_FIELDS = frozenset({"metrics", "leakage_threshold", "judge", "grounding_model"})
 
 
 def cell_keys(
@@ -77,7 +79,7 @@ def prediction_hash(
         "dtype": dtype,
         "device": device,
         "seed": suite.seed,
-        "task": task.spec.model_dump(exclude=set(SCORING_ONLY_TASK_FIELDS)),
+        "task": task.spec.model_dump(exclude=_scoring_only_task_parts()),
         "arm": arm.model_dump(exclude={"resources"}),  # where it runs does not change it
         "code": code_fingerprint("prediction"),
         "retention": suite.retention.model_dump() if suite.retention else None,
@@ -98,16 +100,37 @@ def prediction_hash(
     return h.hexdigest()[:20]
 
 
+def _scoring_only_task_parts() -> dict:
+    """The task spec's parts that decide scores only; data.fields.cluster groups items for the
+    statistics (scoring_inputs keys its values)."""
+    return {name: True for name in SCORING_ONLY_TASK_FIELDS} | {"data": {"fields": {"cluster"}}}
+
+
+def _clusters(task: TaskData) -> str | None:
+    """The items' stated clusters, hashed (None when the suite names no cluster column)."""
+    if task.spec.data.fields.cluster is None:
+        return None
+    pairs = sorted((i.id, i.cluster) for items in task.splits.values() for i in items)
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
+
+
 def scoring_inputs(suite: SuiteSpec, task: TaskData) -> dict:
     """What decides the scores of given predictions: the metrics, their definitions and code,
     the embedder answer_similarity reads, and the record's layout."""
-    return {
+    inputs = {
         "schema": SCHEMA_VERSION,
         "metrics": task_metrics(task),
         "metrics_version": METRICS_VERSION,
         "code": code_fingerprint("scoring"),
         "embedder": embedder_key(suite.embedder),  # a local folder by its content
     }
+    judges = judge_inputs(suite, task, inputs["metrics"])  # empty unless a metric is judged
+    clusters = _clusters(task)  # only when stated, so that every other key stays as it was
+    return (
+        inputs
+        | ({"judges": judges} if judges else {})
+        | ({"clusters": clusters} if clusters else {})
+    )
 
 
 def folder_embedders(arm: ArmSpec) -> dict[str, str]:

@@ -22,6 +22,7 @@ from harness.spec.config import (
     resolve_paths,
     yaml_where,
 )
+from harness.spec.judge import missing_judge
 
 
 def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpec:
@@ -39,6 +40,9 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteSpe
 def _validate_tasks(path: Path, suite: SuiteSpec, node: yaml.Node | None) -> None:
     """What one task's keys allow only together."""
     for i, task in enumerate(suite.tasks):
+        judges = (task.judge or suite.judge, task.grounding_model or suite.grounding_model)
+        if task.metrics and (problem := missing_judge(task.metrics, *judges)):
+            raise SpecError(f"{yaml_where(path, node, ('tasks', i, 'metrics'))}: {problem}")
         if task.answer_style == "structured" and not task.output_fields:
             raise SpecError(
                 f"{yaml_where(path, node, ('tasks', i, 'answer_style'))}: task '{task.name}' "
@@ -56,6 +60,12 @@ def _validate_arm_params(path: Path, suite: SuiteSpec, node: yaml.Node | None) -
                 f"{', '.join(sorted(ARMS))}{did_you_mean(spec.arm, ARMS)}"
             )
         arm_cls = ARMS[spec.arm]
+        if spec.train_fractions and not arm_cls.changes_weights:
+            raise SpecError(
+                f"{yaml_where(path, node, ('arms', i, 'train_fractions'))}: arm {spec.arm!r} "
+                "trains nothing, so it has no learning curve; give `train_fractions` to lora, "
+                "full or qlora"
+            )
         try:
             arm_cls.Params.model_validate(spec.params)
         except ValidationError as exc:

@@ -39,6 +39,7 @@ from harness.metrics import (
 from harness.models.resolve import backend_record
 from harness.run.cell import Cell
 from harness.run.context import RunContext
+from harness.run.judging import JUDGED_METRICS, annotate_judgments
 from harness.run.predictions import (
     load_predictions,
     note_scoring,
@@ -137,12 +138,6 @@ def evaluate_cell(
     if record["status"] == "ok":
         note_scoring(cell.prediction_key, scoring)
     return record, rows
-
-
-def run_cell(ctx: RunContext, cell: Cell, env: dict) -> tuple[dict, list[dict]]:
-    """Run one cell: build its arm, prepare, predict, score; a failure becomes the record."""
-    record, preds = predict_cell(ctx, cell, env)
-    return score_cell(ctx, cell, record, preds)
 
 
 def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
@@ -245,6 +240,9 @@ def score_cell(
             metric_names = task_metrics(task)
             if "answer_similarity" in metric_names:
                 annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
+            judges = annotate_judgments(ctx, task, items, preds, metric_names)
+            if judges is not None:  # the judges' own cost, apart from the arm's efficiency
+                record["judges"] = judges
             rows, metrics = score(task, items, preds, metric_names, ctx.seed)
             record["metrics"] = metrics
         except Exception as exc:  # a metric that fails fails the cell, not the run
@@ -299,6 +297,7 @@ def ceiling(
     names = [
         n for n in task_metrics(task) if get_metric(n) is not None or n.startswith(CORPUS_PREFIX)
     ]
+    names = [n for n in names if n not in JUDGED_METRICS]  # no judge asked about gold answers
     if "answer_similarity" in names:
         annotate_similarity(items, preds, ctx.embedder(ctx.suite.embedder))
     _, metrics = score(task, items, preds, names, ctx.seed)

@@ -19,6 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.metrics import METRICS, is_known
+from harness.spec.costs import CostsSpec, UsageSpec
+from harness.spec.curve import TrainFractions, fraction_cells
+from harness.spec.judge import GroundingSpec, JudgeSpec, resolve_judge_paths
+from harness.spec.knowledge import KnowledgeSpec
+from harness.spec.tracking import TrackingSpec
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -238,6 +243,9 @@ class FieldMap(Strict):
     context: str = "context"
     doc_id: str = "doc_id"
     labels: str = "labels"
+    # Items whose outcomes move together (questions about one policy, one customer): the
+    # statistics resample them as a group. Unset: the first gold doc_id, else the item alone.
+    cluster: str | None = None
 
 
 class SplitSpec(Strict):
@@ -333,7 +341,12 @@ class TaskSpec(Strict):
         None,
         description="answers are `field: value; ...`; items carry gold `labels` for these fields",
     )
+    label_set: list[str] | None = Field(None, min_length=2, description="a label task's labels (listed in every prompt; the choices of `scoring: choice` without a choices column); default: the distinct gold answers")  # fmt: skip
     leakage_threshold: float = Field(0.8, gt=0, le=1)  # TF-IDF (word 1-2 grams) cosine
+    judge: JudgeSpec | None = None  # model judge of this task (replaces the suite's)
+    grounding_model: GroundingSpec | None = (
+        None  # grounding checker of this task (replaces the suite's)
+    )
 
     @field_validator("abstain_patterns")
     @classmethod
@@ -413,6 +426,11 @@ class ArmSpec(Strict):
         description="run the arm once per seed (cells `<label>@seed<n>`); the report adds mean, "
         "spread and per-seed values",
     )
+    train_fractions: TrainFractions | None = Field(
+        None,
+        description="learning curve of a trained arm: also train on these nested shares of the "
+        "train split (cells `<label>@frac<f>`; 1.0 is the arm itself), see harness/spec/curve.py",
+    )
 
     prompt_variants: list[PromptVariant] | None = Field(
         None,
@@ -472,7 +490,7 @@ class ArmSpec(Strict):
                     )
                     for s in self.seeds
                 ]
-        return out
+        return fraction_cells(out)  # learning-curve points (harness.spec.curve)
 
 
 def _unique_variant_names(variants: list[PromptVariant] | None) -> None:
@@ -552,6 +570,17 @@ class DecisionSpec(Strict):
     max_memory_bytes: int | None = Field(None, gt=0)
     max_false_answer_rate: float | None = Field(None, ge=0, le=1)
     knowledge_changes_often: bool = False  # prefer arms that need no retraining when facts change
+    equivalence_margin: float | None = Field(
+        None,
+        gt=0,
+        description="on the decision metric's scale: a difference not shown significant is "
+        "'equivalent within' it when two one-sided tests show that, else 'underpowered'",
+    )
+    max_forgetting: float | dict[str, float] | None = Field(
+        None,
+        description="a weight-changing arm whose forgetting's upper 95% bound exceeds this is "
+        "excluded: a number for the mean over retention probes, or probe -> number",
+    )
 
 
 class RetentionSpec(Strict):
@@ -576,6 +605,12 @@ class SuiteSpec(Strict):
     gates: list[GateSpec] = Field(default_factory=list)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
     retention: RetentionSpec | None = None  # probes that measure forgetting (weight-changing arms)
+    judge: JudgeSpec | None = None  # model judge of judged metrics (harness.spec.judge)
+    grounding_model: GroundingSpec | None = None  # small-model grounding checker
+    knowledge: KnowledgeSpec | None = None  # knowledge drills (harness/spec/knowledge.py)
+    tracking: TrackingSpec | None = None  # MLflow logging (harness/spec/tracking.py)
+    costs: CostsSpec = Field(default_factory=CostsSpec)  # prices (harness/spec/costs.py)
+    usage: UsageSpec = Field(default_factory=UsageSpec)  # volume the costs assume
     embedder: str = Field(
         DEFAULT_EMBEDDER, description="sentence embedder for answer_similarity (and shot picking)"
     )
@@ -667,6 +702,8 @@ def resolve_paths(path: Path, suite: SuiteSpec) -> SuiteSpec:
     local = base / suite.model.name
     if local.is_dir():
         suite.model.name = str(local.resolve())
+    for scope in (suite, *suite.tasks):
+        resolve_judge_paths(base, scope.judge, scope.grounding_model)
     return suite
 
 

@@ -45,7 +45,19 @@ class MetricSummary(TypedDict):
     n: int
     """How many items the metric was scored on."""
     ci_method: NotRequired[str]
-    """How the interval was computed: `wilson` or `bootstrap` (absent when n = 0)."""
+    """How the interval was computed: `wilson`, `bootstrap`; where items share a cluster
+    `cluster_wilson` (Wilson over n / design effect items) or `cluster_bootstrap` (absent when
+    n = 0)."""
+    clusters: NotRequired[int]
+    """Where items share a cluster: how many clusters (by default gold documents) they form."""
+    design_effect: NotRequired[float]
+    """Where items share a cluster: variance of the mean under clustering over the item-level one."""
+    item_ci_low: NotRequired[float]
+    """Where items share a cluster: the item-level interval (`item_ci_method`), for comparison."""
+    item_ci_high: NotRequired[float]
+    """Where items share a cluster: upper end of the item-level interval."""
+    item_ci_method: NotRequired[str]
+    """Where items share a cluster: how the item-level interval was computed."""
     higher_is_better: NotRequired[bool | None]
     """Direction of the metric; null for a descriptive rate with no better direction."""
 
@@ -238,6 +250,11 @@ class RunRecord(TypedDict):
     when only the scoring inputs changed. Absent in records written before it existed."""
     rescored: NotRequired[bool]
     """True when the metrics were computed from stored predictions (nothing was generated)."""
+    judges: NotRequired[dict[str, Any]]
+    """The judges of judged metrics (harness.run.judging): `judge` (model, backend, rubric and
+    its digest, repeats, each judged metric's repeat agreement, and `usage`: the judge's own
+    prompts, tokens and seconds, apart from `efficiency`) and `grounding` (checkpoint, pairs,
+    seconds). Absent when no metric is judged."""
     started: str
     """When the cell started (ISO 8601, UTC)."""
     finished: NotRequired[str]
@@ -359,6 +376,21 @@ class Results(TypedDict):
     """Per arm run with several seeds: mean and spread of each metric over the seeds."""
     variant_groups: list[dict[str, Any]]
     """Per arm run with several wordings: each metric's range over the wordings."""
+    costs: NotRequired[dict[str, Any]]
+    """Cost at the stated usage (harness.reports.costs): `prices`, `usage`, `priced` (false when
+    every price is zero), the break-even `formula`, and per task each arm's measured inputs
+    (training and index seconds, device time or tokens per query) and costs (one_off,
+    per_query, per_1k_queries, per_update, monthly), and every fine-tuned arm's `break_even`
+    against every retrieval arm with its inputs. Absent in runs written before it."""
+    learning_curves: NotRequired[list[dict[str, Any]]]
+    """Per task with `train_fractions` arms: the decision metric at each share of the train
+    split (training items, value, CI) and the flat values of arms that train nothing."""
+    knowledge: NotRequired[dict[str, Any] | None]
+    """Per task, the knowledge drills when they ran (`knowledge:`, `run --knowledge`;
+    harness/run/knowledge.py): `known` (SliCK labels per item and each arm's scores per
+    category), `counterfactual` (swaps and each passage-reading arm's outcomes and rates),
+    `update` (what changed and each arm's accuracy, stale-answer rate and cost); null when
+    none ran."""
 
 
 def json_schema() -> dict[str, Any]:
