@@ -22,9 +22,9 @@ install:
 vllm:
 	@VENV=.venv-vllm ENGINE=vllm EXTRAS=dev,docs bash scripts/install.sh
 
-# The tests of the vLLM backend and of the endpoint backend against a real `vllm serve`.
+# The tests of the vLLM backend, of the endpoint backend and of a judge against a real `vllm serve`.
 test-vllm: install vllm
-	$(PY) -m pytest -q -m "slow or not slow" tests/test_vllm.py tests/test_endpoint_server.py $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "slow or not slow" tests/test_vllm.py tests/test_endpoint_server.py tests/test_judges_vllm.py $(PYTEST_ARGS)
 
 demo: install
 	$(VENV)/bin/adaptbench run $(DEMO_SUITE) --out $(DEMO_OUT) $(DEMO_ARGS) $(if $(DEMO_COSTS),--costs $(DEMO_COSTS))
