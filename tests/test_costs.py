@@ -15,8 +15,8 @@ from harness.reports.costs_view import cost_lines
 from harness.reports.decision import decide
 from harness.reports.html import render_html
 from harness.run.suite import load_suite
-from harness.spec.config import SpecError
-from harness.spec.costs import CostsSpec, UsageSpec, price_sheet_overrides
+from harness.spec.config import SpecError, price_sheet_overrides
+from harness.spec.costs import CostsSpec, UsageSpec
 
 
 def _record(arm, kind, *, train_s=None, index_s=None, predict_s=100.0, items=100, **extra):

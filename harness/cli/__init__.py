@@ -20,8 +20,7 @@ import click
 from harness import __version__
 from harness.cli.judge_check import judge_check
 from harness.reports.matching import MISMATCH_KINDS
-from harness.spec.config import SpecError, SuiteSpec
-from harness.spec.costs import price_sheet_overrides
+from harness.spec.config import SpecError, SuiteSpec, price_sheet_overrides
 from harness.spec.record import json_schema
 
 

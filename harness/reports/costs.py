@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.reports.curve import is_curve_point
-from harness.spec.config import apply_override
-from harness.spec.costs import CostsSpec, UsageSpec, price_sheet_overrides
+from harness.spec.config import apply_override, price_sheet_overrides
+from harness.spec.costs import CostsSpec, UsageSpec
 from harness.spec.record import changes_weights, ok_runs
 
 FORMULA = (

@@ -230,6 +230,30 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
     return lines
 
 
+def _failed_lines(runs: list[dict]) -> list[str]:
+    failed = [r for r in runs if r["status"] != "ok"]
+    if not failed:
+        return []
+    return ["", "**Runs that did not finish:**", ""] + [
+        f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
+    ]
+
+
+def _definition_lines(runs: list[dict], definitions: dict) -> list[str]:
+    used = sorted({n for r in runs for n in r.get("metrics", {})})
+    if not used:
+        return []
+    return (
+        ["", "## Metric definitions", ""]
+        + [
+            f"- **{_cell(n)}**: {_cell(definitions[n].get('description', ''))}"
+            for n in used
+            if n in definitions
+        ]
+        + ["", INTERVALS]
+    )
+
+
 def render_markdown(payload: dict, run_dir: Path) -> str:
     env = payload["environment"]
     lines = [
@@ -305,27 +329,14 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
         lines += _usage_lines(runs)
         lines += _forgetting_lines(runs)
         lines += judge_lines(runs, run_dir)  # reports.judges: judged metrics and their agreement
-        failed = [r for r in runs if r["status"] != "ok"]
-        if failed:
-            lines += ["", "**Runs that did not finish:**", ""]
-            lines += [
-                f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
-            ]
+        lines += _failed_lines(runs)
     lines += _seed_lines(payload.get("seed_groups") or [])
     lines += _variant_lines(payload.get("variant_groups") or [])
     lines += _versus_base_lines(payload, run_dir)
     lines += knowledge_lines(payload)  # issue 25: the knowledge drills
     lines += _decision_lines(payload, run_dir)
     lines += cost_lines(payload) + curve_lines(payload)  # reports.costs_view, reports.curve
-    used = sorted({n for r in payload["runs"] for n in r.get("metrics", {})})
-    if used:
-        lines += ["", "## Metric definitions", ""]
-        lines += [
-            f"- **{_cell(n)}**: {_cell(definitions[n].get('description', ''))}"
-            for n in used
-            if n in definitions
-        ]
-        lines += ["", INTERVALS]
+    lines += _definition_lines(payload["runs"], definitions)
     lines += [
         "",
         "Latency is the wall time of the batch an item was generated in (what a caller waits when "

@@ -37,7 +37,7 @@ from harness.engine.knowledge import CONTEXT, OTHER, PARAMETRIC, is_right, passa
 from harness.engine.retrieval import Hit, same_document
 from harness.run.cell import Cell
 from harness.run.context import RunContext
-from harness.run.knowledge import cached_part, items_key
+from harness.run.knowledge_cache import cached_part, items_key
 from harness.run.work import build_arm, seed_everything
 
 REFERENCE_ARM = "rag"  # counterfactual rates are paired against rag on the base model

@@ -197,12 +197,20 @@ def _run_planned(
         )
     result.records = [r for r in records.values() if r is not None]
     payload = _results_payload(suite, suite_path, limit, ctx, env, model, tasks_info, result)
+    _write_results(payload, ctx, planned, records, out_dir, suite_path)
+    return result
+
+
+def _write_results(
+    payload: dict, ctx, planned: list, records: dict, out_dir: Path, suite_path: Path
+) -> None:
+    """What is computed from the finished cells (knowledge drills, costs, learning curves),
+    then results.json and the reports."""
     payload["knowledge"] = run_knowledge(ctx, planned, records, out_dir, suite_path)
     payload["costs"] = cost_summary(payload)  # priced inputs and outputs (reports.costs)
     payload["learning_curves"] = learning_curves(payload)  # train_fractions (reports.curve)
     write_json_atomic(out_dir / "results.json", payload)
     write_reports(out_dir, payload)
-    return result
 
 
 def resolve_arm_models(

@@ -7,6 +7,7 @@ paths, templates are `str.format` strings whose placeholders are checked at load
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import string
 import types
@@ -19,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.metrics import METRICS, is_known
-from harness.spec.costs import CostsSpec, UsageSpec
+from harness.spec.costs import SHEET_KEYS, CostsSpec, UsageSpec
 from harness.spec.curve import TrainFractions, fraction_cells
 from harness.spec.judge import GroundingSpec, JudgeSpec, resolve_judge_paths
 from harness.spec.knowledge import KnowledgeSpec
@@ -951,3 +952,36 @@ def check_placeholders(template: str, allowed: set[str], what: str) -> None:
                 f"{what}: unknown placeholder '{{{name}}}'{did_you_mean(root, allowed)}; "
                 f"available: {', '.join('{' + a + '}' for a in sorted(allowed))}"
             )
+
+
+def price_sheet_overrides(path: str | Path) -> list[str]:
+    """A price sheet as `key.path=value` overrides (the form `--set` takes), checked first
+    against the specs so that an error names the sheet's file, line and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"--costs {path}: file not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        raw = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: not a readable YAML price sheet ({exc})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise SpecError(f"{path}: a price sheet is a mapping with `costs:` and/or `usage:`")
+    overrides = []
+    for key, block in raw.items():
+        spec = SHEET_KEYS.get(key)
+        if spec is None:
+            raise SpecError(
+                f"{yaml_where(path, node, (key,))}: unknown key {key!r} in a price sheet "
+                "(it takes `costs:` and `usage:`)"
+            )
+        try:
+            spec.model_validate(block)
+        except ValidationError as exc:
+            message = format_errors(path, exc, spec, node, prefix=(key,))
+            raise SpecError(
+                message.replace(": invalid suite", ": invalid price sheet", 1)
+            ) from None
+        overrides += [f"{key}.{name}={json.dumps(value)}" for name, value in block.items()]
+    return overrides

@@ -12,11 +12,7 @@ turns the measured times and tokens into money is in harness/reports/costs.py.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
@@ -57,38 +53,3 @@ class UsageSpec(_Strict):
 
 
 SHEET_KEYS = {"costs": CostsSpec, "usage": UsageSpec}
-
-
-def price_sheet_overrides(path: str | Path) -> list[str]:
-    """A price sheet as `key.path=value` overrides (the form `--set` takes), checked first
-    against the specs so that an error names the sheet's file, line and key."""
-    from harness.spec.config import SpecError, format_errors, yaml_where
-
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"--costs {path}: file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: not a readable YAML price sheet ({exc})") from None
-    if not isinstance(raw, dict) or not raw:
-        raise SpecError(f"{path}: a price sheet is a mapping with `costs:` and/or `usage:`")
-    overrides = []
-    for key, block in raw.items():
-        spec = SHEET_KEYS.get(key)
-        if spec is None:
-            raise SpecError(
-                f"{yaml_where(path, node, (key,))}: unknown key {key!r} in a price sheet "
-                "(it takes `costs:` and `usage:`)"
-            )
-        try:
-            spec.model_validate(block)
-        except ValidationError as exc:
-            message = format_errors(path, exc, spec, node, prefix=(key,))
-            raise SpecError(
-                message.replace(": invalid suite", ": invalid price sheet", 1)
-            ) from None
-        overrides += [f"{key}.{name}={json.dumps(value)}" for name, value in block.items()]
-    return overrides

@@ -1,0 +1,54 @@
+"""The knowledge drills' cache: each drill part stored under `<cache>/knowledge/<kind>/` by a
+key of its inputs and of the code that computes it (harness.run.knowledge and
+harness.run.knowledge_drills both read and write through it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.base.files import write_json_atomic
+from harness.base.fingerprint import code_fingerprint
+from harness.base.itemhash import item_hash
+from harness.base.log import log
+from harness.data.tasks import Item
+from harness.models.resolve import cache_dir
+
+_OWN_CODE = (
+    "run/knowledge.py",
+    "run/knowledge_cache.py",
+    "run/knowledge_drills.py",
+    "engine/knowledge.py",
+    "engine/counterfactual.py",
+)
+
+
+def code_key() -> str:
+    """The drills' own code and the code that predicts: an edit to either recomputes them."""
+    h = hashlib.sha256(code_fingerprint("prediction").encode())
+    root = Path(__file__).resolve().parents[1]
+    for name in _OWN_CODE:
+        h.update((root / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cached_part(kind: str, inputs: dict, compute: Callable[[], dict]) -> dict:
+    """One drill part, from `<cache>/knowledge/<kind>/<key>.json` when its inputs are unchanged,
+    else computed and stored (atomically). The part carries its key and whether it was reused."""
+    text = json.dumps({"kind": kind, "code": code_key(), **inputs}, sort_keys=True, default=str)
+    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    path = cache_dir() / "knowledge" / kind / f"{key}.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) | {"key": key, "reused": True}
+        except (OSError, ValueError) as exc:  # damaged: said, then recomputed
+            log(f"warning: damaged knowledge cache {path} ({exc}); computing it again")
+    data = compute()
+    write_json_atomic(path, data)
+    return data | {"key": key, "reused": False}
+
+
+def items_key(items: list[Item]) -> list[str]:
+    return [item_hash(i) for i in items]
