@@ -8,7 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from harness.base.fingerprint import cpu_name
+from harness.common.fingerprint import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -36,7 +36,7 @@ from pathlib import Path  # noqa: E402
 from _common import machine_info, write_json  # noqa: E402
 from bench_generate import DEFAULT_SUITE, PromptRecorder, PromptSet, load_prompt_sets  # noqa: E402
 
-from harness.base.stats import paired_bootstrap  # noqa: E402
+from harness.common.stats import paired_bootstrap  # noqa: E402
 from harness.data.tasks import load_task  # noqa: E402
 from harness.metrics import Prediction, get_metric  # noqa: E402
 from harness.models import vllm_engine  # noqa: E402
@@ -44,7 +44,7 @@ from harness.models.endpoint import EndpointBackend, describe  # noqa: E402
 from harness.models.hf import HFBackend  # noqa: E402
 from harness.models.resolve import resolve_model  # noqa: E402
 from harness.run.suite import load_suite  # noqa: E402
-from harness.spec.config import ModelSpec, VLLMSettings  # noqa: E402
+from harness.spec.model import ModelSpec, VLLMSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

@@ -93,8 +93,8 @@ from harness.models.continuous import prefix_sharing  # noqa: E402
 from harness.models.hf import HFBackend, _StopOnStrings  # noqa: E402
 from harness.models.resolve import resolve_model  # noqa: E402
 from harness.run.context import RunContext  # noqa: E402
+from harness.run.evaluate import build_arm  # noqa: E402
 from harness.run.suite import load_suite  # noqa: E402
-from harness.run.work import build_arm  # noqa: E402
 from harness.spec.config import ModelSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -77,7 +77,7 @@ import numpy as np
 from _common import machine_info as common_machine_info  # noqa: E402
 from _common import write_json
 
-from harness.base.measure import Timer
+from harness.common.measure import Timer
 from harness.data.tasks import Document
 from harness.engine.retrieval import (
     Embedder,
@@ -897,7 +897,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "corpus_embedding_seconds": round(embed_s, 2),
         "query_embedding_ms": {"p50": query_ms[0], "p95": query_ms[1]},
-        "timing": "harness.base.measure.Timer around each single-query index.search "
+        "timing": "harness.common.measure.Timer around each single-query index.search "
         "(faiss threads: the row's)",
         "rows": [asdict(r) for r in rows],
     }

@@ -44,13 +44,13 @@ from pathlib import Path  # noqa: E402
 
 from _common import machine_info, write_json  # noqa: E402
 
-from harness.base.stats import paired_test  # noqa: E402
+from harness.common.stats import paired_test  # noqa: E402
 from harness.data.tasks import Item, TaskData, load_task  # noqa: E402
 from harness.models.continuous import prefix_sharing  # noqa: E402
 from harness.run.context import RunContext  # noqa: E402
+from harness.run.evaluate import build_arm  # noqa: E402
 from harness.run.scoring import score  # noqa: E402
 from harness.run.suite import load_suite  # noqa: E402
-from harness.run.work import build_arm  # noqa: E402
 from harness.spec.config import ArmSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

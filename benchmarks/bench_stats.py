@@ -34,7 +34,7 @@ import numpy as np
 from _common import machine_info as common_machine_info  # noqa: E402
 from _common import write_json
 
-from harness.base.stats import bootstrap_ci, mcnemar_exact, paired_bootstrap
+from harness.common.stats import bootstrap_ci, mcnemar_exact, paired_bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "bench_stats.json"

@@ -167,3 +167,15 @@ arms:
         encoding="utf-8",
     )
     return suite
+
+
+@pytest.fixture(scope="module")
+def vllm_server(request, tmp_path_factory):
+    """A real `vllm serve` of the embedded model for one test module, answering the API key its
+    module names in `KEY`; killed after the module's last test."""
+    from tests.vllm_env import VLLMServer
+
+    srv = VLLMServer(tmp_path_factory.mktemp("vllm") / "serve.log", request.module.KEY)
+    srv.start()
+    yield srv
+    srv.kill()

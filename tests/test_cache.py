@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.base.files import write_text_atomic
-from harness.base.itemhash import item_hash
 from harness.cli import main
+from harness.common.files import write_text_atomic
+from harness.common.itemhash import item_hash
 from harness.data.tasks import Document, Item, load_task
-from harness.run.store import cell_keys, find_cached, samples_problem
+from harness.run.keys import cell_keys
+from harness.run.store import find_cached, samples_problem
 from harness.run.suite import load_suite
 
 from .conftest import QA_ROWS, write_jsonl
@@ -240,12 +241,16 @@ def test_an_interrupted_index_write_leaves_no_orphan_and_a_damaged_index_is_rebu
         with pytest.raises(KeyboardInterrupt):
             Retriever(RetrievalParams(), embedder).build(DOCS, "h")
     indexes = isolated_cache / "indexes"
-    assert not list(indexes.rglob(".index.tmp*")) and not list(indexes.rglob("index.faiss"))
+    assert not list(indexes.iterdir())  # no half-written entry, no temporary folder
+    built = Retriever(RetrievalParams(), embedder).build(DOCS, "h")
+    assert built.stats["index_cached"] is False
     # An orphan left by a killed build (no chance to clean up) is removed by the next build.
     (folder,) = indexes.iterdir()
-    (folder / ".index.tmp99999").write_bytes(b"partial")
-    built = Retriever(RetrievalParams(), embedder).build(DOCS, "h")
-    assert built.stats["index_cached"] is False and not list(folder.glob(".index.tmp*"))
+    orphan = folder.with_name(f"{folder.name}.tmp99999")
+    orphan.mkdir()
+    (orphan / "index.faiss").write_bytes(b"partial")
+    again = Retriever(RetrievalParams(), embedder).build(DOCS, "h")
+    assert again.stats["index_cached"] is True and list(indexes.iterdir()) == [folder]
     (folder / "chunks.jsonl").write_text('{"id": ')
     rebuilt = Retriever(RetrievalParams(), embedder).build(DOCS, "h")
     assert rebuilt.stats["index_cached"] is False and len(rebuilt.chunks) == len(built.chunks)

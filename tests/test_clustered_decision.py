@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.base.stats import paired_test, power, summarize
+from harness.common.stats import paired_test, power, summarize
 from harness.reports.decision import decide
+from harness.spec.record import Results
 
 Z95, Z80 = 1.959963984540054, 0.8416212335729143
 
@@ -187,6 +188,7 @@ def _run(folder: Path, arms: dict[str, dict[str, list[float]]], decision: dict, 
             }
         )
     return {
+        "suite": "s",
         "environment": {"seed": 1},
         "metric_definitions": {m: {"higher_is_better": True} for m in arms[next(iter(arms))]},
         "suite_spec": {"decision": decision},
@@ -203,10 +205,10 @@ def test_a_close_difference_on_many_items_is_equivalent_within_the_margin(tmp_pa
         {"base": {"token_f1": base}, "rag": {"token_f1": rag}},
         {"equivalence_margin": 0.03},
     )
-    (d,) = decide(payload, tmp_path)
-    line = next(r for r in d["reasons"] if r.startswith("`base`"))
-    assert "equivalent within 0.03" in line and "tie" not in " ".join(d["reasons"])
-    assert d["comparisons"][0]["equivalent"] is True
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    line = next(r for r in d.reasons if r.startswith("`base`"))
+    assert "equivalent within 0.03" in line and "tie" not in " ".join(d.reasons)
+    assert d.comparisons[0].power.equivalent is True
 
 
 def test_a_difference_too_few_items_can_show_is_underpowered_with_the_items_needed(tmp_path):
@@ -217,14 +219,14 @@ def test_a_difference_too_few_items_can_show_is_underpowered_with_the_items_need
         {"base": {"token_f1": base}, "rag": {"token_f1": rag}},
         {"equivalence_margin": 0.01},
     )
-    (d,) = decide(payload, tmp_path)
-    text = " ".join(d["reasons"])
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    text = " ".join(d.reasons)
     assert "not shown different and not shown equivalent: underpowered" in text
     needed = int(re.search(r"n≈(\d+)", text).group(1))
-    c = d["comparisons"][0]
+    c = d.comparisons[0]
     # The rows sit in clusters of 3: the estimate uses the clustered standard error.
-    assert c["test"] == "cluster_bootstrap" and c["needed_n"] == needed
-    simulated = _simulated_n(0.03, 0.15 * math.sqrt(c["design_effect"]))
+    assert c.result.test == "cluster_bootstrap" and c.power.needed_n == needed
+    simulated = _simulated_n(0.03, 0.15 * math.sqrt(c.result.design_effect))
     assert needed == pytest.approx(simulated, rel=0.10)
     assert "design effect" in text and "smallest difference detectable at 80% power" in text
 
@@ -245,23 +247,29 @@ FORGETTING = {
 
 def test_an_arm_that_forgets_past_the_limit_is_excluded_with_the_reason(tmp_path):
     arms = {"base": {"token_f1": [0.2] * 30}, "lora": {"token_f1": [0.9] * 30}}
-    (d,) = decide(_run(tmp_path, arms, {}, **FORGETTING), tmp_path)
-    assert d["recommended"] == "lora"
-    (d,) = decide(_run(tmp_path, arms, {"max_forgetting": 0.05}, **FORGETTING), tmp_path)
-    assert d["recommended"] == "base"
+    (d,) = decide(Results.model_validate(_run(tmp_path, arms, {}, **FORGETTING)), tmp_path)
+    assert d.recommended == "lora"
+    (d,) = decide(
+        Results.model_validate(_run(tmp_path, arms, {"max_forgetting": 0.05}, **FORGETTING)),
+        tmp_path,
+    )
+    assert d.recommended == "base"
     assert any(
         "`lora` is excluded: forgetting on the mean over retention probes is 0.060 with upper "
         "95% bound 0.090 > decision.max_forgetting 0.05" in c
-        for c in d["would_change"]
+        for c in d.would_change
     )
     per_probe = {"max_forgetting": {"general_mc": 0.1, "short_answer": 0.1}}
-    (d,) = decide(_run(tmp_path, arms, per_probe, **FORGETTING), tmp_path)
-    assert d["recommended"] == "base"
+    (d,) = decide(Results.model_validate(_run(tmp_path, arms, per_probe, **FORGETTING)), tmp_path)
+    assert d.recommended == "base"
     assert any(
-        "probe short_answer is 0.100 with upper 95% bound 0.160" in c for c in d["would_change"]
+        "probe short_answer is 0.100 with upper 95% bound 0.160" in c for c in d.would_change
     )
-    (d,) = decide(_run(tmp_path, arms, {"max_forgetting": 0.2}, **FORGETTING), tmp_path)
-    assert d["recommended"] == "lora"
+    (d,) = decide(
+        Results.model_validate(_run(tmp_path, arms, {"max_forgetting": 0.2}, **FORGETTING)),
+        tmp_path,
+    )
+    assert d.recommended == "lora"
 
 
 def test_the_decision_says_which_metrics_agree_and_why_one_does_not(tmp_path):
@@ -278,10 +286,10 @@ def test_the_decision_says_which_metrics_agree_and_why_one_does_not(tmp_path):
     payload = _run(tmp_path, arms, {"metric": "token_f1"})
     for r in payload["runs"]:
         r["efficiency"]["latency_p95_s"] = 2.0 if r["arm"] == "rag" else 1.0
-    (d,) = decide(payload, tmp_path)
-    text = " ".join(d["reasons"])
-    assert d["recommended"] == "rag" and d["robust_to_metric"] is False
-    assert d["per_metric"] == {"token_f1": "rag", "rouge_l": "rag", "answer_similarity": "base"}
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    text = " ".join(d.reasons)
+    assert d.recommended == "rag" and d.robust_to_metric is False
+    assert d.per_metric == {"token_f1": "rag", "rouge_l": "rag", "answer_similarity": "base"}
     assert "the verdict depends on the metric" in text
     assert "token_f1, rouge_l agree, answer_similarity does not" in text
     assert "answer_similarity favours `base` over `rag`" in text and "too narrow" in text
@@ -293,10 +301,10 @@ def test_a_significant_reversal_by_another_metric_withholds_the_recommendation(t
         "base": {"token_f1": low, "answer_similarity": high},
         "rag": {"token_f1": high, "answer_similarity": low},
     }
-    (d,) = decide(_run(tmp_path, arms, {"metric": "token_f1"}), tmp_path)
-    assert d["recommended"] is None
-    assert "answer_similarity significantly reverses the verdict of token_f1" in d["reasons"][0]
-    assert "measures embedding similarity" in " ".join(d["reasons"])
+    (d,) = decide(Results.model_validate(_run(tmp_path, arms, {"metric": "token_f1"})), tmp_path)
+    assert d.recommended is None
+    assert "answer_similarity significantly reverses the verdict of token_f1" in d.reasons[0]
+    assert "measures embedding similarity" in " ".join(d.reasons)
 
 
 def test_a_verdict_every_metric_shares_says_so(tmp_path):
@@ -304,9 +312,9 @@ def test_a_verdict_every_metric_shares_says_so(tmp_path):
         "base": {"token_f1": [0.1] * 30, "rouge_l": [0.1] * 30},
         "rag": {"token_f1": [0.8] * 30, "rouge_l": [0.7] * 30},
     }
-    (d,) = decide(_run(tmp_path, arms, {}), tmp_path)
-    assert d["recommended"] == "rag" and d["robust_to_metric"] is True
-    assert "holds under every quality metric (token_f1, rouge_l)" in d["reasons"][-1]
+    (d,) = decide(Results.model_validate(_run(tmp_path, arms, {})), tmp_path)
+    assert d.recommended == "rag" and d.robust_to_metric is True
+    assert "holds under every quality metric (token_f1, rouge_l)" in d.reasons[-1]
 
 
 def _add_clusters(run_dir: Path, size: int) -> Path:

@@ -14,7 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from transformers import AutoModelForCausalLM
 
-from harness.base import distributed
+from harness.common import distributed
 from harness.engine.training import Example, TrainParams, pack, train
 
 PARAMS = TrainParams(
@@ -130,19 +130,21 @@ def test_launchers_run_a_suite_on_two_processes(launcher, tiny_suite, tmp_path):
 
 
 def test_two_processes_converting_the_model_keep_the_first_copy(tmp_path):
-    from harness.models.resolve import _move_into_place
+    from harness.models.resolve import _place_conversion
 
-    def converted(folder, text):
-        folder.mkdir()
-        (folder / "config.json").write_text(text)
-        (folder / "model.safetensors").write_text(text)
-        return folder
+    def converted(text):
+        def fill(folder):
+            for name in ("config.json", "model.safetensors", "adaptbench-source.json"):
+                (folder / name).write_text(text)
+
+        return fill
 
     target = tmp_path / "models" / "m"
-    _move_into_place(converted(tmp_path / "a", "first"), target)
-    _move_into_place(converted(tmp_path / "b", "second"), target)  # lost the race: no error
-    assert (target / "config.json").read_text() == "first" and not (tmp_path / "b").exists()
+    _place_conversion(target, converted("first"))
+    _place_conversion(target, converted("second"))  # lost the race: no error
+    assert (target / "config.json").read_text() == "first"
+    assert list(target.parent.iterdir()) == [target]  # no temporary folder left
     # a stale half-written folder is replaced
     (target / "model.safetensors").unlink()
-    _move_into_place(converted(tmp_path / "c", "third"), target)
+    _place_conversion(target, converted("third"))
     assert (target / "config.json").read_text() == "third"

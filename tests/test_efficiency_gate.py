@@ -10,29 +10,34 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from harness.base.calibrate import calibrate
 from harness.cli import main
+from harness.common.calibrate import calibrate
 from harness.models.backend import Generation
 from harness.reports.efficiency_gate import check
 from harness.spec.config import GateSpec
+from harness.spec.record import RunRecord
+from harness.spec.record_setup import BackendInfo, ServedModel
 
 from .fake_backend import FakeBackend, install
 
 
-def record(latency=1.0, cal=1.0, spread=0.0, device="cpu", name=None, prompt=100.0) -> dict:
-    return {
-        "task": "t",
-        "arm": "base",
-        "efficiency": {
-            "latency_p95_s": latency,
-            "prompt_tokens_mean": prompt,
-            "items": 10,
-            "generated_tokens": 50,
-            "calibration": {"seconds": cal, "spread": spread},
-        },
-        "environment": {"device": device, "device_name": name},
-        "spec": {"model": {"resolved_dtype": "float32", "batch_size": 32}},
-    }
+def record(latency=1.0, cal=1.0, spread=0.0, device="cpu", name=None, prompt=100.0) -> RunRecord:
+    return RunRecord.model_validate(
+        {
+            "task": "t",
+            "arm": "base",
+            "kind": "base",
+            "efficiency": {
+                "latency_p95_s": latency,
+                "prompt_tokens_mean": prompt,
+                "items": 10,
+                "generated_tokens": 50,
+                "calibration": {"seconds": cal, "spread": spread},
+            },
+            "environment": {"device": device, "device_name": name},
+            "spec": {"model": {"resolved_dtype": "float32", "batch_size": 32}},
+        }
+    )
 
 
 LATENCY = GateSpec(efficiency="latency_p95_s", max_increase=0.2)
@@ -156,20 +161,20 @@ def test_calibration_times_the_model_that_answers(tiny_model_dir):
 def test_zero_baselines_endpoints_and_memory_kinds():
     zero = GateSpec(efficiency="params_trainable", max_increase=0.0)
     base, run = record(), record()
-    base["efficiency"]["params_trainable"] = run["efficiency"]["params_trainable"] = 0
+    base.efficiency.params_trainable = run.efficiency.params_trainable = 0
     assert check(zero, run, base, False).passed  # 0 -> 0: no change
-    run["efficiency"]["params_trainable"] = 10
+    run.efficiency.params_trainable = 10
     assert not check(zero, run, base, False).passed  # 0 -> 10: an unbounded rise
     # An endpoint's latency is its server's: compared raw, and only against the same server.
-    ep = {"kind": "openai", "base_url": "http://127.0.0.1:8000/v1", "served": {"id": "m"}}
+    ep = BackendInfo(kind="openai", base_url="http://127.0.0.1:8000/v1", served=ServedModel(id="m"))
     b, r = record(latency=1.0, cal=1.0), record(latency=1.1, cal=5.0)
-    b["backend"] = r["backend"] = ep
+    b.backend = r.backend = ep
     v = check(LATENCY, r, b, False)
     assert v.passed and "+10%" in v.message and "normalised" not in v.message
-    r["backend"] = ep | {"base_url": "https://api.example.com/v1"}
+    r.backend = ep.model_copy(update={"base_url": "https://api.example.com/v1"})
     assert check(LATENCY, r, b, False).skipped
     memory = GateSpec(efficiency="peak_memory_bytes", max_increase=0.1)
     b, r = record(), record()
-    b["efficiency"] |= {"peak_memory_bytes": 100, "memory_kind": "cuda"}
-    r["efficiency"] |= {"peak_memory_bytes": 900, "memory_kind": "rss"}
+    b.efficiency.peak_memory_bytes, b.efficiency.memory_kind = 100, "cuda"
+    r.efficiency.peak_memory_bytes, r.efficiency.memory_kind = 900, "rss"
     assert check(memory, r, b, False).skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.data.tasks import load_task
 from harness.engine.retrieval import embedder_key
-from harness.run.store import cell_keys, folder_embedders, scoring_inputs
+from harness.run.keys import cell_keys, folder_embedders, scoring_inputs
 from harness.run.suite import load_suite
 from harness.spec.config import DEFAULT_EMBEDDER
 

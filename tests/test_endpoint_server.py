@@ -24,19 +24,11 @@ pytestmark = [pytest.mark.slow, needs_vllm]
 KEY = "sk-vllm-test-5d1e9a0c7b3f4821"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = VLLMServer(tmp_path_factory.mktemp("vllm") / "serve.log", KEY)
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-def endpoint_model(server: VLLMServer, **extra) -> dict:
+def endpoint_model(vllm_server: VLLMServer, **extra) -> dict:
     return {
         "backend": "openai",
         "model": VLLMServer.NAME,
-        "base_url": server.base_url,
+        "base_url": vllm_server.base_url,
         "api_key_env": "VLLM_TEST_KEY",
         "endpoint": {"tokenizer": "smollm2-135m-instruct", "concurrency": 4} | extra,
     }
@@ -61,13 +53,13 @@ def run(*args) -> tuple[int, str]:
 
 
 def test_rag_on_the_endpoint_and_lora_in_process_in_one_suite(
-    server, tmp_path, monkeypatch, isolated_cache
+    vllm_server, tmp_path, monkeypatch, isolated_cache
 ):
     monkeypatch.setenv("VLLM_TEST_KEY", KEY)
     rag = {
         "arm": "rag",
         "params": {"k": 3, "chunk_tokens": 64, "shots": 3},
-        "model": endpoint_model(server),
+        "model": endpoint_model(vllm_server),
     }
     lora = {
         "arm": "lora",
@@ -107,10 +99,10 @@ def test_rag_on_the_endpoint_and_lora_in_process_in_one_suite(
 
 
 def test_a_server_killed_mid_run_and_restarted_loses_no_finished_item(
-    server, tmp_path, monkeypatch, isolated_cache
+    vllm_server, tmp_path, monkeypatch, isolated_cache
 ):
     monkeypatch.setenv("VLLM_TEST_KEY", KEY)
-    model = endpoint_model(server, concurrency=2, max_wait_s=600)
+    model = endpoint_model(vllm_server, concurrency=2, max_wait_s=600)
     suite = write_suite(tmp_path, ["base"], model=model)
     out = tmp_path / "out"
     result: dict = {}
@@ -124,10 +116,10 @@ def test_a_server_killed_mid_run_and_restarted_loses_no_finished_item(
     deadline = time.monotonic() + 300
     while len(list(responses.rglob("*.json"))) < 6 and time.monotonic() < deadline:
         time.sleep(0.2)
-    server.kill()
+    vllm_server.kill()
     before = {f: f.stat().st_mtime_ns for f in responses.rglob("*.json")}
     assert 6 <= len(before) < 60, "the run finished before the server was killed"
-    server.start()
+    vllm_server.start()
     runner.join(timeout=900)
     assert result.get("code") == 0, result.get("output")
     after = {f: f.stat().st_mtime_ns for f in responses.rglob("*.json")}
@@ -137,19 +129,21 @@ def test_a_server_killed_mid_run_and_restarted_loses_no_finished_item(
     assert rec["status"] == "ok" and rec["metrics"]["exact_match"]["n"] == 60
 
 
-def test_each_bad_setting_gives_an_error_naming_it(server, tmp_path, monkeypatch):
+def test_each_bad_setting_gives_an_error_naming_it(vllm_server, tmp_path, monkeypatch):
     monkeypatch.setenv("VLLM_TEST_KEY", "sk-wrong")
-    suite = write_suite(tmp_path, ["base"], model=endpoint_model(server))
+    suite = write_suite(tmp_path, ["base"], model=endpoint_model(vllm_server))
     code, output = run(suite, "--out", tmp_path / "o")
     assert code == 2 and "model.api_key_env" in output and "$VLLM_TEST_KEY" in output, output
     monkeypatch.setenv("VLLM_TEST_KEY", KEY)
-    suite = write_suite(tmp_path, ["base"], model=endpoint_model(server) | {"model": "gpt-nope"})
+    suite = write_suite(
+        tmp_path, ["base"], model=endpoint_model(vllm_server) | {"model": "gpt-nope"}
+    )
     code, output = run(suite, "--out", tmp_path / "o")
     assert code == 2 and "model.name 'gpt-nope' is not served" in output and "smollm2" in output, (
         output
     )
     url = f"http://127.0.0.1:{free_port()}/v1"
-    suite = write_suite(tmp_path, ["base"], model=endpoint_model(server) | {"base_url": url})
+    suite = write_suite(tmp_path, ["base"], model=endpoint_model(vllm_server) | {"base_url": url})
     code, output = run(suite, "--out", tmp_path / "o")
     assert code == 2 and f"model.base_url {url}: no answer" in output, output
     # A real web server that is not an OpenAI API: a static file server answering HTML.
@@ -164,7 +158,9 @@ def test_each_bad_setting_gives_an_error_naming_it(server, tmp_path, monkeypatch
     try:
         time.sleep(1.5)
         url = f"http://127.0.0.1:{port}/v1"
-        suite = write_suite(tmp_path, ["base"], model=endpoint_model(server) | {"base_url": url})
+        suite = write_suite(
+            tmp_path, ["base"], model=endpoint_model(vllm_server) | {"base_url": url}
+        )
         code, output = run(suite, "--out", tmp_path / "o")
         assert code == 2 and "not JSON" in output and url in output, output
     finally:

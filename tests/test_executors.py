@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from harness.base.board import DONE, RUNNING, Board
+from harness.common.board import DONE, RUNNING, Board
 from harness.run.executors import ExecutorError, LocalExecutor, make_executor
 from harness.run.units import CELL, TRAIN, Unit, in_dependency_order
 
@@ -127,15 +127,15 @@ def test_a_cell_whose_training_failed_fails_with_its_reason_without_training(tin
     from harness.data.tasks import load_task
     from harness.models.resolve import resolve_model
     from harness.run.cell import Cell
-    from harness.run.jobs import Job, compute_cell
+    from harness.run.plan import RunSetup, run_cell_unit
     from harness.run.suite import load_suite
 
     suite = load_suite(tiny_suite)
     task = load_task(suite.tasks[0])
     model = resolve_model(suite.model, progress=False)
     cell = Cell(model, task, task.eval, suite.arms[0], suite.seed, "k", "pk")
-    job = Job("run-x", suite, "cpu", "float32", False, False)
-    record, rows = compute_cell(job, cell, {"status": "oom", "reason": "no memory left"})
+    setup = RunSetup("run-x", suite, "cpu", "float32", False, False)
+    record, rows = run_cell_unit(setup, cell, {"status": "oom", "reason": "no memory left"})
     assert (record["status"], record["reason"]) == ("oom", "training failed: no memory left")
     assert rows == [] and record["metrics"] == {}
 
@@ -157,7 +157,7 @@ def test_the_board_redraws_one_line_per_unit_on_a_terminal():
 
 
 def test_unit_resources_default_by_device_and_an_arm_overrides_only_what_it_sets():
-    from harness.run.jobs import _resources
+    from harness.run.plan import _resources
     from harness.spec.config import ArmSpec
 
     def ask(device, cpus_per_unit=None, **resources):

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.base.stats import summarize
 from harness.cli import main
+from harness.common.stats import summarize
 from harness.metrics import METRICS
 from harness.reports.compare import compare_runs
 from harness.reports.decision import decide
+from harness.reports.gate import load_baseline, write_baseline
+from harness.reports.runfiles import load_results
+from harness.spec.config import read_suite
+from harness.spec.record import SCHEMA_VERSION, Baseline
 
 GATES = [
     {"metric": "exact_match", "max_drop": 0.05},
@@ -72,7 +76,7 @@ def make_run(
         "schema_version": 1,
         "suite": suite,
         "environment": {"seed": 1},
-        "model": {"name": "m", "fingerprint": model},
+        "model": {"name": "m", "source": "local", "fingerprint": model},
         "metric_definitions": {
             n: {"higher_is_better": m.higher_is_better, "version": version}
             for n, m in METRICS.items()
@@ -152,36 +156,40 @@ def test_compare_reports_paired_deltas_and_flips(tmp_path):
     a = make_run(tmp_path / "a", {"few_shot": GOOD})
     b = make_run(tmp_path / "b", {"few_shot": WORSE})
     result = compare_runs(a, b)
-    (c,) = result["comparisons"]
-    assert c["test"] == "mcnemar" and c["delta"] == -0.3 and c["verdict"] == "worse"
-    flips = result["flips"][0]
-    assert len(flips["broken"]) == 30 and flips["fixed"] == []
+    (c,) = result.comparisons
+    assert c.result.test == "mcnemar" and c.result.delta == -0.3 and c.verdict == "worse"
+    assert result.as_dict()["comparisons"][0]["a_only"] == 30  # the --json form
+    flips = result.flips[0]
+    assert len(flips.broken) == 30 and flips.fixed == []
     r = invoke("compare", a, b)
     assert r.exit_code == 0 and "30 broken" in r.output
 
 
 def test_decision_calls_ties_and_respects_limits(tmp_path):
     run = make_run(tmp_path / "run", {"base": WORSE, "few_shot": GOOD, "rag": NOISE})
-    (d,) = decide(json.loads((run / "results.json").read_text()), run)
+    (d,) = decide(load_results(run), run)
     # rag is 0.03 behind few_shot on the same items: not significant and, with no equivalence
     # margin set, not called equal either; equal latency keeps the best.
-    assert d["recommended"] == "few_shot"
-    assert any("`rag`" in r and "not shown different" in r for r in d["reasons"])
-    assert any("better than `base`" in r for r in d["reasons"])
+    assert d.recommended == "few_shot"
+    assert any("`rag`" in r and "not shown different" in r for r in d.reasons)
+    assert any("better than `base`" in r for r in d.reasons)
     limited = make_run(
         tmp_path / "lim", {"few_shot": GOOD, "rag": NOISE}, decision={"max_latency_p95_s": 0.5}
     )
-    (d,) = decide(json.loads((limited / "results.json").read_text()), limited)
-    assert d["recommended"] is None and "every arm breaks a limit" in d["reasons"][0]
+    (d,) = decide(load_results(limited), limited)
+    assert d.recommended is None and "every arm breaks a limit" in d.reasons[0]
 
 
 def test_a_significant_change_on_a_directionless_metric_is_not_called_a_tie():
-    from harness.reports.compare import Comparison
+    from dataclasses import replace
 
-    result = {"test": "mcnemar", "n": 100, "delta": 0.3, "ci_low": 0.2, "ci_high": 0.4}
+    from harness.reports.compare import Comparison, PairedTest
+
+    result = PairedTest("mcnemar", n=100, delta=0.3, ci_low=0.2, ci_high=0.4, p_value=1e-7)
     c = Comparison("t", "abstention_rate", "base", "lora", None, result, p_adjusted=1e-6)
     assert c.verdict == "higher"
-    assert Comparison("t", "m", "a", "b", None, result | {"delta": -0.3}, 1e-6).verdict == "lower"
+    lower = replace(result, delta=-0.3)
+    assert Comparison("t", "m", "a", "b", None, lower, 1e-6).verdict == "lower"
     assert Comparison("t", "m", "a", "b", None, result, p_adjusted=0.2).verdict == "tie"
     assert Comparison("t", "m", "a", "b", True, result, p_adjusted=1e-6).verdict == "better"
 
@@ -339,3 +347,77 @@ def test_a_run_whose_every_arm_is_new_is_not_gated(tmp_path):
     baseline = _baseline(tmp_path)
     r = invoke("gate", make_run(tmp_path / "run", {"rag": GOOD}), "--baseline", baseline)
     assert r.exit_code == 2 and "none of its finished arms (t/rag)" in r.output
+
+
+def test_a_baseline_has_results_json_shape_with_its_items_scores(tmp_path):
+    run = make_run(tmp_path / "run", {"base": WORSE, "few_shot": GOOD})
+    path = write_baseline(run, "b", tmp_path / "bl")
+    data = json.loads(path.read_text())
+    results = json.loads((run / "results.json").read_text())
+    # results.json's fields under results.json's names, plus the baseline's own
+    assert set(data) == set(results) | {"name", "created", "source_run"}
+    assert data["schema_version"] == SCHEMA_VERSION and data["name"] == "b"
+    for key in ("suite", "environment", "model", "metric_definitions", "tasks"):
+        assert data[key] == results[key], key
+    for frozen, record in zip(data["runs"], results["runs"], strict=True):
+        # the record's fields as results.json holds them, the arm's role recorded (migrated)
+        assert {k: frozen[k] for k in record} == record
+        assert frozen["role"] == ("baseline" if record["kind"] == "base" else "contender")
+        assert frozen["item_scores"]["q0"] == {"exact_match": record["arm"] != "base"}
+        assert frozen["item_hashes"]["q0"] == "c0"
+    baseline = load_baseline(path)
+    assert isinstance(baseline, Baseline) and baseline.source_run == str(run)
+    assert [r.arm for r in baseline.runs] == ["base", "few_shot"]
+    assert baseline.runs[1].item_scores == Baseline.model_validate(data).runs[1].item_scores
+
+
+OLD_BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "insurance-policy-qa.json"
+
+
+def test_a_baseline_the_previous_release_wrote_still_loads_and_gates(tmp_path):
+    """baselines/insurance-policy-qa.json (schema_version 1, written before baselines took
+    results.json's shape): its runs read in the current layout, and a run that reproduces its
+    items and scores passes the shipped suite's gates against it."""
+    data = json.loads(OLD_BASELINE.read_text())
+    assert data["schema_version"] == 1
+    baseline = load_baseline(OLD_BASELINE)
+    assert baseline.name == "insurance-policy-qa" and baseline.suite == data["suite"]
+    roles = {r.arm: r.role for r in baseline.runs}
+    assert roles["base"] == "baseline" and roles["oracle_context"] == "reference"
+    assert roles["rag"] == "contender" and not baseline.runs[0].item_clusters
+    # The run the baseline froze, rebuilt from the file: every arm's items, hashes and scores.
+    folder = tmp_path / "run"
+    (folder / "samples").mkdir(parents=True)
+    runs = []
+    for r in data["runs"]:
+        name = f"samples/{r['task']}__{r['arm']}.jsonl"
+        rows = [
+            {
+                "id": item,
+                "item_hash": r["item_hashes"][item],
+                "scores": {m: {"value": v} for m, v in scores.items()},
+            }
+            for item, scores in r["item_scores"].items()
+        ]
+        (folder / name).write_text("".join(json.dumps(row) + "\n" for row in rows))
+        drop = ("item_scores", "item_hashes")
+        runs.append({k: v for k, v in r.items() if k not in drop} | {"samples": name})
+    suite, _ = read_suite(OLD_BASELINE.parents[1] / "suites" / "insurance-policy-qa.yaml")
+    gates = [g.model_dump(exclude_none=True) for g in suite.gates]
+    payload = {
+        "suite": data["suite"],
+        "environment": data["environment"],
+        "model": data["model"],
+        "metric_definitions": data["metric_definitions"],
+        "suite_spec": {"gates": gates},
+        "tasks": {"policy-qa": {}},
+        "runs": runs,
+    }
+    (folder / "results.json").write_text(json.dumps(payload))
+    r = invoke("gate", folder, "--baseline", OLD_BASELINE)
+    assert r.exit_code == 0, r.output
+    assert "PASSED" in r.output and "change +0.000 on 60 shared items" in r.output
+    assert (
+        "`policy-qa/lora: efficiency.latency_p95_s max_increase=0.5` | normalised latency_p95_s +0%"
+        in r.output
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from harness.base.stats import summarize, wilson_interval
 from harness.cli import main
-from harness.reports.compare import Comparison, comparison_markdown
+from harness.common.stats import summarize, wilson_interval
+from harness.reports.compare import Comparison, PairedTest, RunComparison, comparison_markdown
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 1), (0, 10), (10, 10), (3, 10), (1, 177), (176, 177)])
@@ -33,14 +33,14 @@ def test_summarize_uses_wilson_for_proportions_and_the_bootstrap_otherwise():
 
 
 def _comparison(ci_low: float, ci_high: float, p_adjusted: float) -> Comparison:
-    result = {
-        "test": "paired_bootstrap",
-        "n": 50,
-        "delta": (ci_low + ci_high) / 2,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-        "p_value": 0.03,
-    }
+    result = PairedTest(
+        "paired_bootstrap",
+        n=50,
+        delta=(ci_low + ci_high) / 2,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        p_value=0.03,
+    )
     return Comparison("t", "token_f1", "A:x", "B:x", True, result, p_adjusted=p_adjusted)
 
 
@@ -50,15 +50,7 @@ def test_a_holm_tie_whose_unadjusted_ci_excludes_zero_is_noted():
     significant = _comparison(0.05, 0.2, p_adjusted=0.01)
     assert noted.tie_despite_ci and not plain_tie.tie_despite_ci
     assert significant.verdict == "better" and not significant.tie_despite_ci
-    text = comparison_markdown(
-        {
-            "a": "a",
-            "b": "b",
-            "comparisons": [c.as_dict() for c in (noted, plain_tie)],
-            "flips": [],
-            "unmatched": [],
-        }
-    )
+    text = comparison_markdown(RunComparison("a", "b", [], [noted, plain_tie], [], []))
     assert text.count("not shown different (†)") == 1 and "not after the Holm adjustment" in text
 
 

@@ -19,7 +19,7 @@ from harness.engine.judges import Judge, judge_correctness, judge_groundedness, 
 from harness.metrics.claims import split_claims
 from harness.metrics.retrieval import content_tokens
 from harness.models.backend import Generation
-from harness.run import judging, work
+from harness.run import evaluate, judging
 from harness.run.suite import load_suite
 from harness.spec import judge as judge_spec
 
@@ -163,8 +163,10 @@ def _run(suite: Path, out: Path):
 def test_judged_run_stores_scores_and_a_new_rubric_rescores_only(
     tiny_suite, tmp_path, fake_backend, fake_judge, monkeypatch
 ):
-    real = work.calibrate  # one timed repeat is enough here: the judged scores are tested
-    monkeypatch.setattr(work, "calibrate", lambda model=None, device="cpu": real(model, 1, device))
+    real = evaluate.calibrate  # one timed repeat is enough here: the judged scores are tested
+    monkeypatch.setattr(
+        evaluate, "calibrate", lambda model=None, device="cpu": real(model, 1, device)
+    )
     suite = _judged_suite(tiny_suite, tmp_path)
     out = tmp_path / "out"
     _, first = _run(suite, out)
@@ -350,7 +352,7 @@ def test_grounding_checkpoints_that_are_refused(tmp_path):
 def test_agreement_statistics_match_independent_computations():
     from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
-    from harness.base.agreement import auc, cohen_kappa, fleiss_kappa
+    from harness.common.agreement import auc, cohen_kappa, fleiss_kappa
 
     rng = np.random.default_rng(5)
     y = rng.random(300) < 0.4

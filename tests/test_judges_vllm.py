@@ -21,20 +21,12 @@ pytestmark = [pytest.mark.slow, needs_vllm]
 KEY = "sk-vllm-judge-7c2e4f9a1b6d3058"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = VLLMServer(tmp_path_factory.mktemp("vllm") / "serve.log", KEY)
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-def test_judge_on_vllm_serve_rescores_without_regenerating(server, tmp_path, monkeypatch):
+def test_judge_on_vllm_serve_rescores_without_regenerating(vllm_server, tmp_path, monkeypatch):
     monkeypatch.setenv("VLLM_TEST_KEY", KEY)
     endpoint = {
         "backend": "openai",
         "model": VLLMServer.NAME,
-        "base_url": server.base_url,
+        "base_url": vllm_server.base_url,
         "api_key_env": "VLLM_TEST_KEY",
     }
     task = policy_task() | {

@@ -283,24 +283,32 @@ def test_an_update_block_needs_one_source(tmp_path, bad):
 
 def test_the_decision_quotes_a_stale_fine_tune_and_usage_makes_the_tie_break_measured():
     from harness.reports.knowledge_notes import annotate, tie_break_spec
+    from harness.reports.verdict import Verdict
+    from harness.spec.config import DecisionSpec
+    from harness.spec.record import Results
 
     rate = {"value": 0.8, "ci_low": 0.5, "ci_high": 0.95, "n": 10}
     stale = {"mode": "stale", "stale_answer_rate": rate, "changed_accuracy": rate}
     payload = {
+        "suite": "s",
+        "environment": {},
+        "tasks": {},
         "suite_spec": {"usage": {"knowledge_updates_per_month": 4}},
         "knowledge": {"qa": {"update": {"arms": {"lora": stale}}}},
-        "runs": [{"task": "qa", "arm": "lora", "family": "lora"}],
+        "runs": [{"task": "qa", "arm": "lora", "kind": "lora", "family": "lora"}],
     }
-    assert tie_break_spec(payload, {"knowledge_changes_often": False})["knowledge_changes_often"]
+    results = Results.model_validate(payload)
+    spec, measured = tie_break_spec(results, DecisionSpec(knowledge_changes_often=False))
+    assert spec.knowledge_changes_often and measured
     fresh = dict(stale, stale_answer_rate={"value": 0.0, "ci_low": 0.0, "ci_high": 0.3, "n": 10})
     payload_fresh = payload | {"knowledge": {"qa": {"update": {"arms": {"lora": fresh}}}}}
-    assert not tie_break_spec(payload_fresh, {"knowledge_changes_often": True})[
-        "knowledge_changes_often"
-    ]
+    spec, measured = tie_break_spec(
+        Results.model_validate(payload_fresh), DecisionSpec(knowledge_changes_often=True)
+    )
+    assert not spec.knowledge_changes_often and measured
     unstated = payload | {"suite_spec": {}}  # no updates per month: the yes/no setting stays
-    assert tie_break_spec(unstated, {"knowledge_changes_often": True}) == {
-        "knowledge_changes_often": True
-    }
-    verdict = annotate(payload, "qa", {"recommended": "lora", "reasons": [], "would_change": []})
-    assert any("goes stale" in r and "0.80 [0.50, 0.95] of 10" in r for r in verdict["reasons"])
-    assert any("re-indexes" in w for w in verdict["would_change"])
+    stated = DecisionSpec(knowledge_changes_often=True)
+    assert tie_break_spec(Results.model_validate(unstated), stated) == (stated, False)
+    verdict = annotate(results, "qa", Verdict(task="qa", recommended="lora"))
+    assert any("goes stale" in r and "0.80 [0.50, 0.95] of 10" in r for r in verdict.reasons)
+    assert any("re-indexes" in w for w in verdict.would_change)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from harness.arms.prompting import conversation, fit_to_budget, name_label, wording_for
-from harness.base import calibrate
+from harness.common import calibrate
 from harness.data.tasks import DataError, Item, load_task
 from harness.metrics import default_metrics
 from harness.metrics.base import Prediction
 from harness.metrics.labels import colliding_labels, invalid_label_rate, label_key, match_label
-from harness.run import work
+from harness.run import evaluate
 from harness.run.runner import run_suite
 from harness.run.suite import load_suite
 from harness.spec.config import DataSpec, TaskSpec
@@ -182,7 +182,7 @@ arms:
 
 def test_the_tiny_label_suite_runs_with_labels_listed(tmp_path, tiny_model_dir, monkeypatch):
     # Nothing here reads timings: one repeat of each cell's speed calibration, not five.
-    monkeypatch.setattr(work, "calibrate", functools.partial(calibrate.calibrate, repeats=1))
+    monkeypatch.setattr(evaluate, "calibrate", functools.partial(calibrate.calibrate, repeats=1))
     suite = _label_suite(tmp_path, tiny_model_dir)
     out = tmp_path / "run"
     run_suite(load_suite(suite), out, progress=False, suite_path=str(suite))

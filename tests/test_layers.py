@@ -13,7 +13,7 @@ import harness
 
 ROOT = Path(harness.__file__).parent
 RANK = {
-    "base": 0,
+    "common": 0,
     "metrics": 0,
     "spec": 1,
     "models": 2,

@@ -13,8 +13,10 @@ from harness.data.fractions import nested_subset
 from harness.data.tasks import Item
 from harness.reports.curve import curve_lines, is_curve_point, learning_curves
 from harness.reports.html import render_html
+from harness.reports.view import ReportView
 from harness.run.suite import load_suite
 from harness.spec.config import ArmSpec, SpecError
+from harness.spec.record import Results
 
 
 def _items(n: int) -> list[Item]:
@@ -128,6 +130,7 @@ def _run(arm: str, kind: str, value: float, fraction: float | None = None, items
 def test_the_curve_says_from_how_many_items_fine_tuning_catches_up(tmp_path):
     payload = {
         "suite": "s",
+        "environment": {},
         "suite_spec": {"decision": {"metric": "exact_match"}},
         "metric_definitions": {"exact_match": {"higher_is_better": True}},
         "tasks": {"t": {"splits": {"train": 80}}},
@@ -139,21 +142,22 @@ def test_the_curve_says_from_how_many_items_fine_tuning_catches_up(tmp_path):
             _run("lora", "lora", 0.6, None, items=80),
         ],
     }
-    (t,) = learning_curves(payload)
-    (c,) = t["curves"]
-    assert [(p["train_items"], p["value"]) for p in c["points"]] == [
+    results = Results.model_validate(payload)
+    (t,) = learning_curves(results)
+    (c,) = t.curves
+    assert [(p.train_items, p.value) for p in c.points] == [
         (20, 0.3),
         (40, 0.55),
         (80, 0.6),
     ]
-    assert {f["arm"] for f in t["flat"]} == {"base", "rag"}
-    assert c["catches_up"] == {
+    assert {f.arm for f in t.flat} == {"base", "rag"}
+    assert c.catches_up.model_dump() == {
         "target": "rag",
         "target_value": 0.5,
         "train_items": 40,
         "fraction": 0.5,
     }
-    md = "\n".join(curve_lines(payload))
+    md = "\n".join(curve_lines(results))
     assert "| t | `lora@frac0.5` | 0.5 | 40 | 0.550 [0.45, 0.65] |" in md
     assert "`lora` reaches `rag` (exact_match 0.500) from 40 training items" in md
     (tmp_path / "samples").mkdir()
@@ -161,7 +165,9 @@ def test_the_curve_says_from_how_many_items_fine_tuning_catches_up(tmp_path):
         r["samples"] = f"samples/t__{r['arm']}.jsonl"
         row = {"id": "q1", "scores": {"exact_match": {"value": 1.0}}}
         (tmp_path / r["samples"]).write_text(json.dumps(row) + "\n")
-    assert "exact_match vs training items" in render_html(payload, tmp_path)
+    results = Results.model_validate(payload)
+    assert "exact_match vs training items" in render_html(ReportView.of(results, tmp_path))
     payload["runs"][1]["metrics"]["exact_match"]["value"] = 0.9
-    assert "does not reach `rag`" in "\n".join(curve_lines(payload))
-    assert is_curve_point(payload["runs"][2]) and not is_curve_point(payload["runs"][4])
+    results = Results.model_validate(payload)
+    assert "does not reach `rag`" in "\n".join(curve_lines(results))
+    assert is_curve_point(results.runs[2]) and not is_curve_point(results.runs[4])

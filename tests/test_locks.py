@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.base.locks import LockTimeout, file_lock
+from harness.common.locks import LockTimeout, file_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock locks are POSIX-only")
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock locks are
 HOLD = """
 import sys, time
 from pathlib import Path
-from harness.base.locks import file_lock
+from harness.common.locks import file_lock
 with file_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(120)

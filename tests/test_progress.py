@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from harness.base.progress import Progress
+from harness.common.progress import Progress
 
 
 class FakeClock:

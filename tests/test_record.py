@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.reports.runfiles import load_results
 from harness.spec.record import (
-    changes_weights,
+    MetricDefinition,
+    RunRecord,
     direction,
     metric_value,
     ok_runs,
@@ -33,12 +35,13 @@ def test_a_runs_results_json_validates_against_the_printed_schema(
     results = json.loads((out / "results.json").read_text())
     schema = _schema()
     jsonschema.validate(results, schema)
-    # The arm class's flag is recorded, and the accessors read it.
-    assert {run["arm"]: run["changes_weights"] for run in results["runs"]} == {
-        "base": False,
-        "few_shot": False,
+    # The arm class's flag and role are recorded, and the typed record reads them.
+    assert {run["arm"]: (run["changes_weights"], run["role"]) for run in results["runs"]} == {
+        "base": (False, "baseline"),
+        "few_shot": (False, "contender"),
     }
-    assert [r["arm"] for r in ok_runs(results["runs"], "qa")] == ["base", "few_shot"]
+    loaded = load_results(out)
+    assert [r.arm for r in loaded.ok_runs("qa")] == ["base", "few_shot"]
     broken = json.loads(json.dumps(results))
     broken["runs"][0]["status"] = "finished"  # not a status the runner writes
     with pytest.raises(jsonschema.ValidationError):
@@ -61,22 +64,26 @@ def test_every_field_of_the_schema_is_described():
 
 
 def test_accessors_read_old_and_new_records():
-    lora_old = {"kind": "lora", "status": "ok", "metrics": {}}
-    rag_new = {"kind": "rag", "changes_weights": False, "status": "ok", "metrics": {}}
-    custom = {"kind": "my_adapter", "changes_weights": True, "status": "failed"}
-    assert changes_weights(lora_old) and not changes_weights(rag_new) and changes_weights(custom)
-    run = {
-        "task": "t",
-        "status": "ok",
-        "metrics": {"token_f1": {"value": 0.4, "n": 3}, "latency": {"higher_is_better": False}},
-        "forgetting": {"mean": {"value": 0.02}},
-    }
-    assert metric_value(run, "token_f1") == 0.4
-    assert metric_value(run, "forgetting") == 0.02
-    assert metric_value(run, "exact_match") is None and metric_value(None, "x") is None
-    assert direction("token_f1", {"token_f1": {"higher_is_better": True}}) is True
+    def record(**fields) -> RunRecord:
+        return RunRecord.model_validate({"task": "t", "arm": "a", "status": "ok"} | fields)
+
+    run = record(
+        kind="rag",
+        metrics={
+            "token_f1": {"value": 0.4, "n": 3},
+            "latency": {"value": 1.0, "higher_is_better": False},
+        },
+        forgetting={"mean": {"value": 0.02}},
+    )
+    failed = record(kind="my_adapter", changes_weights=True, status="failed")
+    assert failed.changes_weights and not run.changes_weights and run.family == "a"
+    assert run.value("token_f1") == 0.4 and metric_value(run, "token_f1") == 0.4
+    assert run.value("forgetting") == 0.02
+    assert run.value("exact_match") is None and metric_value(None, "x") is None
+    assert direction("token_f1", {"token_f1": MetricDefinition(higher_is_better=True)}) is True
     assert direction("latency", {}, [run]) is False
+    assert direction("token_f1", {}, [run]) is None  # the summary does not say: unknown
     assert direction("unknown", {}, [run]) is None
     assert primary_metric({"token_f1": 1, "exact_match": 2}) == "exact_match"
     assert primary_metric(["abstention_rate"]) is None
-    assert ok_runs([run, custom]) == [run]
+    assert ok_runs([run, failed]) == [run]

@@ -10,6 +10,8 @@ import pytest
 
 from harness.reports.html import render_html
 from harness.reports.runfiles import RunFolderError
+from harness.reports.view import ReportView
+from harness.spec.record import Results
 
 XSS = "<script>alert(1)</script>"
 WEIRD_ARM = "a<b&c"
@@ -31,6 +33,7 @@ def _run(arm: str, kind: str, em: float, far: float, **extra) -> dict:
         "task": "qa",
         "arm": arm,
         "kind": kind,
+        "role": "baseline" if kind == "base" else "contender",
         "status": "ok",
         "reason": None,
         "metrics": {
@@ -122,9 +125,13 @@ def _write_run(tmp_path: Path) -> dict:
     }
 
 
+def _render(payload: dict, run_dir: Path) -> str:
+    return render_html(ReportView.of(Results.model_validate(payload), run_dir))
+
+
 def test_render_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
     payload = _write_run(tmp_path)
-    html = render_html(payload, tmp_path)
+    html = _render(payload, tmp_path)
 
     # model output and arm names are text, never markup
     assert XSS not in html
@@ -159,7 +166,7 @@ def test_render_html_without_training_or_forgetting(tmp_path: Path) -> None:
     for run in payload["runs"]:
         run.pop("forgetting", None)
         (run.get("efficiency") or {}).pop("training", None)
-    html = render_html(payload, tmp_path)
+    html = _render(payload, tmp_path)
     assert html.count("<svg") == 3  # forgetting becomes a note, not an empty plot
     assert "No arm trains in this run" in html
     assert "No arm in this task measured forgetting" in html
@@ -188,13 +195,13 @@ def _long_answer_run(tmp_path: Path) -> dict:
 
 
 def test_hallucination_panel_shows_unsupported_share_on_long_answers(tmp_path: Path) -> None:
-    html = render_html(_long_answer_run(tmp_path), tmp_path)
+    html = _render(_long_answer_run(tmp_path), tmp_path)
     assert "No hallucination metric in this task" not in html
     assert html.count("<svg") == 4  # the hallucination plot is drawn, not a note
 
 
 def test_graded_scores_list_the_lowest_scoring_items(tmp_path: Path) -> None:
-    html = render_html(_long_answer_run(tmp_path), tmp_path)
+    html = _render(_long_answer_run(tmp_path), tmp_path)
     browser = html[html.index("Failing items") :]
     assert "lowest-scoring items by <b>token_f1</b>" in browser
     base = browser[browser.index("<code>base</code>") : browser.index("a&lt;b&amp;c</code>")]
@@ -209,4 +216,4 @@ def test_render_html_refuses_a_missing_samples_file(tmp_path: Path) -> None:
     samples = tmp_path / "samples" / "qa__base.jsonl"
     samples.unlink()
     with pytest.raises(RunFolderError, match=str(samples)):
-        render_html(payload, tmp_path)
+        _render(payload, tmp_path)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.base import fingerprint
 from harness.cli import main
+from harness.common import fingerprint
 from harness.data.tasks import load_task
+from harness.run.keys import cell_keys
 from harness.run.predictions import predictions_folder
-from harness.run.store import cell_keys
 from harness.run.suite import load_suite
 
 METRICS = "    metrics: [exact_match, token_f1, abstention_rate]\n"
@@ -204,7 +204,7 @@ def test_retention_scope_follows_the_definitions_it_names(tmp_path, monkeypatch)
     base.write_text(bumped.replace("_ARTICLES = re.compile(r", "_ARTICLES = re.compile(r'' r"))
     assert _scopes(copy, monkeypatch)["retention"] != after["retention"]
     # A renamed definition is an error, not a silently empty fingerprint.
-    stats = copy / "base" / "stats.py"
+    stats = copy / "common" / "stats.py"
     stats.write_text(stats.read_text().replace("def paired_bootstrap(", "def paired_boot("))
     with pytest.raises(KeyError, match="paired_bootstrap"):
         _scopes(copy, monkeypatch)
@@ -240,11 +240,14 @@ def test_a_metric_added_to_a_trained_arm_neither_trains_nor_generates(
 
 
 def test_reports_say_which_cells_were_re_scored():
-    from harness.spec.record import status_label
+    from harness.spec.record import RunRecord
 
-    assert status_label({"status": "ok", "rescored": True}) == "ok (re-scored)"
-    assert status_label({"status": "ok", "cached": True, "rescored": True}) == "ok (cached)"
-    assert status_label({"status": "oom"}) == "oom"
+    def label(**fields) -> str:
+        return RunRecord(task="t", arm="a", kind="base", **fields).status_label()
+
+    assert label(status="ok", rescored=True) == "ok (re-scored)"
+    assert label(status="ok", cached=True, rescored=True) == "ok (cached)"
+    assert label(status="oom") == "oom"
 
 
 def test_a_stated_cluster_column_groups_items_and_rescores_without_predicting(

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.spec.record import SCHEMA_VERSION
 
 from .conftest import write_jsonl
 
@@ -22,7 +23,7 @@ def test_run_writes_results_and_reuses_finished_arms(tiny_suite, tmp_path, fake_
     r = invoke("run", tiny_suite, "--out", out, "--no-progress")
     assert r.exit_code == 0, r.output
     results = json.loads((out / "results.json").read_text())
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == SCHEMA_VERSION
     assert {run["arm"] for run in results["runs"]} == {"base", "few_shot"}
     for run in results["runs"]:
         assert run["status"] == "ok" and not run["cached"]

@@ -106,7 +106,7 @@ def test_the_three_reports_are_replaced_together_or_not_at_all(tmp_path, monkeyp
     assert invoke("report", run).exit_code == 0
     before = _digest(run)
 
-    def broken(payload, run_dir):
+    def broken(view):
         raise RuntimeError("cannot render")
 
     _edit_results(run, lambda p: p.update(suite="renamed"))  # report.md would change
@@ -148,7 +148,7 @@ BAD_VALUES = [
     (
         lambda p: p["runs"][0]["efficiency"].update(peak_memory_bytes="1 GiB"),
         "runs[0].efficiency.peak_memory_bytes",
-        "number",
+        "must be an integer",
     ),
     (
         lambda p: p["runs"][0].update(
@@ -235,4 +235,16 @@ def test_nan_in_a_samples_score_is_exit_2_naming_the_line(tmp_path):
     rows[4] = rows[4].replace('"value": 0.0', '"value": NaN')
     samples.write_text("\n".join(rows) + "\n")
     with pytest.raises(RunFolderError, match=r"t__few_shot.jsonl:5: scores.exact_match.value"):
+        load_results(run)
+
+
+def test_a_samples_row_field_of_the_wrong_type_is_exit_2_naming_the_line_and_key(tmp_path):
+    run = make_run(tmp_path / "run", {"few_shot": WORSE})
+    samples = run / "samples" / "t__few_shot.jsonl"
+    rows = samples.read_text().splitlines()
+    row = json.loads(rows[2])
+    row["cluster"] = 7
+    rows[2] = json.dumps(row)
+    samples.write_text("\n".join(rows) + "\n")
+    with pytest.raises(RunFolderError, match=r"t__few_shot.jsonl:3: cluster: must be a string"):
         load_results(run)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.base.stats import (
+from harness.common.stats import (
     bootstrap_ci,
     holm,
     mcnemar_exact,

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.reports import mlflow_fields as fields
 from harness.spec.config import SpecError, read_suite
+from harness.spec.record import Results, RunRecord
 from harness.spec.tracking import redact_uri, tracking_uri_problem
 
 # A trained cell's record, cut to the parts the mapping reads.
-TRAINED = {
+TRAINED_FIELDS = {
     "id": "qa__lora",
     "task": "qa",
     "arm": "lora",
@@ -62,6 +63,7 @@ TRAINED = {
         "arm": {"retrieval": {"k": 3}, "model": None},
     },
 }
+TRAINED = RunRecord.model_validate(TRAINED_FIELDS)
 
 
 def test_a_cells_metrics_carry_their_intervals_costs_and_forgetting():
@@ -105,8 +107,11 @@ def test_a_cells_params_and_tags_say_what_ran_and_whether_it_was_reused():
 
 
 def test_reused_cells_are_not_counted_as_this_runs_work():
-    computed = dict(TRAINED, cached=False, id="qa__base")
-    counts = fields.suite_metrics({"runs": [TRAINED, computed]})
+    computed = dict(TRAINED_FIELDS, cached=False, id="qa__base")
+    results = Results.model_validate(
+        {"suite": "s", "environment": {}, "tasks": {}, "runs": [TRAINED_FIELDS, computed]}
+    )
+    counts = fields.suite_metrics(results)
     assert counts["cells_reused"] == 1.0 and counts["cells_computed"] == 1.0
     assert counts["work_seconds"] == 86.5  # the computed cell's phases only
 

@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.cli.train_budget import BudgetError, parse_budget, size_training, stored_rate
 from harness.reports.label_notes import annotate, full_training_text, lower_bound_text
+from harness.reports.verdict import Verdict
+from harness.spec.record import Results, RunRecord
 
 from .conftest import write_jsonl
 
@@ -117,8 +119,8 @@ def test_init_generates_with_the_labels_listed_when_scoring_them_all_costs_too_m
     assert "scoring: generate (cheaper here)" in res.output
 
 
-def _trained_run(arm: str, seen: int, split: int, epochs: float = 1) -> dict:
-    return {
+def _trained_run(arm: str, seen: int, split: int, epochs: float = 1) -> RunRecord:
+    run = {
         "arm": arm,
         "kind": "lora",
         "task": "t",
@@ -137,6 +139,7 @@ def _trained_run(arm: str, seen: int, split: int, epochs: float = 1) -> dict:
             }
         },
     }
+    return RunRecord.model_validate(run)
 
 
 def test_a_partial_training_is_a_lower_bound_and_no_case_against_fine_tuning(tmp_path):
@@ -145,23 +148,25 @@ def test_a_partial_training_is_a_lower_bound_and_no_case_against_fine_tuning(tmp
         "`lora` saw 64 of 1,155 training items (1 epoch): its score is a lower bound"
     )
     base = {"arm": "base", "kind": "base", "task": "t", "status": "ok", "changes_weights": False}
+    base = RunRecord.model_validate(base)
     payload = {"tasks": {"t": {"style": {"answer_style": "short"}}}, "suite_path": "s.yaml"}
-    verdict = {"task": "t", "recommended": "base", "metric": "exact_match",
-               "reasons": ["`base` is the best"], "would_change": []}  # fmt: skip
-    out = annotate(payload, tmp_path, "t", [base, lora], verdict)
-    assert out["reasons"][0].startswith("`lora` saw 64 of 1,155 training items (1 epoch)")
-    assert "this does not rule out fine-tuning" in out["reasons"][1]
-    assert out["reasons"][-1] == "`base` is the best" and out["recommended"] == "base"
+    payload |= {"suite": "s", "environment": {}, "runs": []}
+    verdict = Verdict(task="t", recommended="base", metric="exact_match",
+                      reasons=["`base` is the best"], would_change=[])  # fmt: skip
+    out = annotate(Results.model_validate(payload), tmp_path, "t", [base, lora], verdict)
+    assert out.reasons[0].startswith("`lora` saw 64 of 1,155 training items (1 epoch)")
+    assert "this does not rule out fine-tuning" in out.reasons[1]
+    assert out.reasons[-1] == "`base` is the best" and out.recommended == "base"
     # 100 tokens an item x 1,155 x 3 epochs at 50 tokens/s: 115.5 minutes.
-    full = out["would_change"][0]
+    full = out.would_change[0]
     assert "full training of `lora` (1,155 items x 3 epochs, about 346,500 tokens)" in full
     assert "about 116 minutes at its measured 50 tokens/s on cpu" in full
     assert "adaptbench run s.yaml --arms lora" in full
     # A training on the whole split says nothing; on a label task the missing kNN row is named.
     whole = _trained_run("lora", 1155, 1155, epochs=3)
     labels = payload | {"tasks": {"t": {"style": {"answer_style": "label"}}}}
-    out = annotate(labels, tmp_path, "t", [base, whole], verdict)
-    assert not any("lower bound" in r for r in out["reasons"])
-    assert out["reasons"][0].startswith("no nearest-neighbour reference")
+    out = annotate(Results.model_validate(labels), tmp_path, "t", [base, whole], verdict)
+    assert not any("lower bound" in r for r in out.reasons)
+    assert out.reasons[0].startswith("no nearest-neighbour reference")
     assert "no rate" not in full_training_text(whole, {"seen": 1, "split": 2, "epochs": 1,
         "tokens_per_s": None, "real_tokens": None, "epochs_run": None}, None)  # fmt: skip

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.arms.prompting import fit_to_budget, user_turn, wording_for
-from harness.base.stats import summarize
+from harness.common.stats import summarize
 from harness.data.tasks import Item, TaskData, load_task
 from harness.engine.retrieval import Hit, RetrievalParams
 from harness.metrics import METRICS, annotate_similarity, default_metrics
@@ -19,6 +19,7 @@ from harness.reports.decision import bottleneck, decide
 from harness.run.runner import _select_arms
 from harness.run.suite import load_suite
 from harness.spec.config import ArmSpec, DataSpec, PromptVariant, SuiteSpec, TaskSpec
+from harness.spec.record import Results, RunRecord
 from harness.spec.style import default_max_new_tokens, infer_style, resolve_task_spec
 
 from .conftest import QA_ROWS, write_jsonl
@@ -237,6 +238,7 @@ def _variant_run(folder: Path, cells: dict[tuple[str, str | None], list[float]])
             }
         )
     return {
+        "suite": "s",
         "environment": {"seed": 1},
         "metric_definitions": {"token_f1": {"higher_is_better": True}},
         "suite_spec": {"decision": {"metric": "token_f1"}},
@@ -254,10 +256,10 @@ def test_the_decision_says_when_the_verdict_depends_on_wording(tmp_path):
         tmp_path,
         {("base", "a"): HIGH, ("rag", "a"): LOW, ("base", "b"): LOW, ("rag", "b"): HIGH},
     )
-    (d,) = decide(payload, tmp_path)
-    assert d["recommended"] is None and d["robust_to_wording"] is False
-    assert "depends on wording" in d["reasons"][0]
-    assert d["per_wording"] == {"a": "base", "b": "rag"}
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    assert d.recommended is None and d.robust_to_wording is False
+    assert "depends on wording" in d.reasons[0]
+    assert d.per_wording == {"a": "base", "b": "rag"}
 
 
 def test_a_verdict_that_holds_for_every_wording_names_the_arm(tmp_path):
@@ -271,9 +273,9 @@ def test_a_verdict_that_holds_for_every_wording_names_the_arm(tmp_path):
             ("lora", None): LOW,
         },
     )
-    (d,) = decide(payload, tmp_path)
-    assert d["recommended"] == "rag" and d["robust_to_wording"] is True
-    assert "every prompt wording" in d["reasons"][0]
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    assert d.recommended == "rag" and d.robust_to_wording is True
+    assert "every prompt wording" in d.reasons[0]
 
 
 def test_bottleneck_separates_retrieval_from_reading():
@@ -281,23 +283,32 @@ def test_bottleneck_separates_retrieval_from_reading():
         metrics = {"token_f1": {"value": f1}}
         if recall is not None:
             metrics["recall@k"] = {"value": recall}
-        return {"kind": kind, "arm": kind, "metrics": metrics}
+        return RunRecord.model_validate(
+            {"task": "t", "kind": kind, "arm": kind, "metrics": metrics}
+        )
 
-    payload = {"tasks": {"t": {"ceiling": {"metrics": {"token_f1": {"value": 0.9}}}}}}
+    payload = Results.model_validate(
+        {
+            "suite": "s",
+            "environment": {},
+            "tasks": {"t": {"ceiling": {"metrics": {"token_f1": {"value": 0.9}}}}},
+            "runs": [],
+        }
+    )
     runs = [run("rag", 0.2, 0.5), run("oracle_context", 0.6)]
     b = bottleneck(payload, "t", runs, "token_f1")
-    assert b["bottleneck"] == "retrieval" and b["retrieval_loss"] == pytest.approx(0.4)
-    assert "recall@k 0.50" in b["text"]
+    assert b.where == "retrieval" and b.retrieval_loss == pytest.approx(0.4)
+    assert "recall@k 0.50" in b.text
     runs = [run("rag", 0.2, 0.95), run("oracle_context", 0.25)]
-    assert bottleneck(payload, "t", runs, "token_f1")["bottleneck"] == "reading"
+    assert bottleneck(payload, "t", runs, "token_f1").where == "reading"
     assert bottleneck(payload, "t", runs[:1], "token_f1") is None
 
 
 def test_the_verdict_reads_weight_changes_from_the_record_not_the_kind(tmp_path):
     payload = _variant_run(tmp_path, {("base", None): LOW, ("my_adapter", None): HIGH})
     hint = "knowledge_changes_often"
-    (d,) = decide(payload, tmp_path)
-    assert not any(hint in c for c in d["would_change"])  # unknown kind, no flag: not retrained
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    assert not any(hint in c for c in d.would_change)  # unknown kind, no flag: not retrained
     payload["runs"][1]["changes_weights"] = True
-    (d,) = decide(payload, tmp_path)
-    assert d["recommended"] == "my_adapter" and any(hint in c for c in d["would_change"])
+    (d,) = decide(Results.model_validate(payload), tmp_path)
+    assert d.recommended == "my_adapter" and any(hint in c for c in d.would_change)

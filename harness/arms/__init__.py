@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.arms.core import Arm, ArmError
+from harness.arms.core import Arm
 from harness.arms.few_shot import FewShotArm
 from harness.arms.full import FullArm
 from harness.arms.lora import LoraArm
@@ -27,4 +27,4 @@ ARMS: dict[str, type[Arm]] = {
     )
 }
 
-__all__ = ["ARMS", "Arm", "ArmError"]
+__all__ = ["ARMS", "Arm"]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from harness.arms.prompting import answer, fit_to_budget, wording_for
-from harness.base.measure import count_parameters
+from harness.common.measure import count_parameters
 from harness.data.tasks import Item, TaskData
 from harness.engine.retrieval import (
     Hit,
@@ -37,6 +37,10 @@ class Arm:
     summary: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
     changes_weights: ClassVar[bool] = False
+    # What the arm is for in a comparison (harness.spec.record.Role): a deployable contender,
+    # a reference row (explains a result, never recommended) or the baseline the others are
+    # paired against.
+    role: ClassVar[str] = "contender"
     uses_generator: ClassVar[bool] = True
     # Whether a retriever must exist before `prepare` (training that shows passages).
     retrieves_before_prepare: ClassVar[bool] = False
@@ -62,7 +66,7 @@ class Arm:
 
     def setup(self, task: TaskData) -> None:
         # prepare (training, for fine-tuned arms) first: in a multi-GPU run the other processes
-        # are already waiting in that training (harness.base.distributed).
+        # are already waiting in that training (harness.common.distributed).
         if self.retrieves_before_prepare:
             self.build_retriever(task)
         self.prepare(task)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from harness.arms.core import ArmError
 from harness.arms.rag import RagArm, RagParams
-from harness.base.measure import Timer
+from harness.common.measure import Timer
 from harness.data.tasks import Item, TaskData
 from harness.engine.retrieval import Hit, documents_from_train
 
@@ -72,6 +72,7 @@ def _named_ids(ids: Iterable[str]) -> set[str]:
 
 class OracleContextArm(RagArm):
     kind = "oracle_context"
+    role = "reference"
     summary = "reference row: the item's gold document(s) as passages (the reader's ceiling)"
     Params = RagParams
 

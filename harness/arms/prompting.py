@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from harness.base.measure import Timer
+from harness.common.measure import Timer
 from harness.data.tasks import Item, TaskData
 from harness.engine.retrieval import (
     ABSTAIN_CLAUSE,

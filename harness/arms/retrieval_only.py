@@ -17,6 +17,9 @@ from harness.metrics import Prediction
 
 class RetrievalOnlyArm(Arm):
     kind = "retrieval_only"
+    # Deployable: it reads what a deployment has (the index), and on a label task its nearest
+    # neighbour's label is an answer a team can ship; the report still uses it to locate the
+    # bottleneck of a RAG pipeline.
     summary = "no generator: answers with the top passage (or the nearest train item's answer)"
     Params = RetrievalParams
     uses_generator = False

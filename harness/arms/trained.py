@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 import sys
 from contextlib import nullcontext
 from dataclasses import asdict, replace
@@ -21,18 +19,19 @@ from typing import ClassVar
 from harness.arms.core import Arm
 from harness.arms.prompting import conversation, gold_answer, wording_for
 from harness.arms.train_share import share_stats, training_items
-from harness.base import distributed
-from harness.base.fingerprint import code_fingerprint
-from harness.base.itemhash import item_hash
-from harness.base.locks import file_lock, lock_path
-from harness.base.measure import count_parameters, phase
+from harness.common import distributed
+from harness.common.cache_entry import CacheEntry
+from harness.common.fingerprint import code_fingerprint
+from harness.common.itemhash import item_hash
+from harness.common.locks import lock_path
+from harness.common.measure import count_parameters, phase
 from harness.data.fractions import nested_subset
 from harness.data.tasks import Item, TaskData
 from harness.engine.retrieval import Hit, embedder_key, same_document
 from harness.engine.training import corpus_examples, make_rows, mfu, qa_examples, train
 from harness.models.hf import HFBackend
 from harness.models.resolve import cache_dir, resolve_model
-from harness.spec.config import SERVING_FIELDS
+from harness.spec.model import SERVING_FIELDS
 
 
 class TrainedArm(Arm):
@@ -118,25 +117,22 @@ class TrainedArm(Arm):
         raise NotImplementedError(f"{self.kind} has no vLLM path")
 
     def _load_or_train(self, task: TaskData, base, base_path: Path, folder: Path):
-        """The cached artifact when it is whole, else a fresh training saved atomically."""
+        """The cached artifact when it is whole, else a fresh training saved as one cache entry
+        (harness.common.cache_entry: training.json written last)."""
+        entry = _entry(folder)
         if not distributed.active():  # this process holds the artifact's lock
-            for orphan in folder.parent.glob(f"{folder.name}.tmp*"):
-                shutil.rmtree(orphan, ignore_errors=True)  # left by a killed run
+            entry.remove_orphans()  # left by a killed run
         stats = _finished_stats(folder)
         if stats is not None:
             return self.load(base_path, folder), stats | {"artifact_cached": True}
         model, stats = self._train(task, base, base_path)
-        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
+
+        def fill(tmp: Path) -> None:
             self.save(model, tmp)
             stats["artifact_bytes"] = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
             (tmp / "training.json").write_text(json.dumps(stats))
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)  # training.json inside: its presence means a complete artifact
-        except BaseException:  # interrupted or failed: leave no orphan temporary folder
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        entry.write(fill)
         # The other ranks wait here for the save, so that an arm after this one that shares the
         # artifact (lora with and without a retrieval block) finds it on every rank at once.
         distributed.barrier()
@@ -290,14 +286,18 @@ class TrainedArm(Arm):
         return self.counts
 
 
+def _entry(folder: Path) -> CacheEntry:
+    """An artifact's cache entry: whole when it holds training.json."""
+    return CacheEntry(folder, "training.json", lock_path(cache_dir(), "artifact", folder.name))
+
+
 def _artifact_lock(folder: Path):
     """One process trains a given artifact; another that needs it waits, then loads it. Not in
     a multi-process run: its helper ranks decide on their own whether to train."""
     if distributed.active():
         return nullcontext()
-    return file_lock(
-        lock_path(cache_dir(), "artifact", folder.name),
-        on_wait=lambda: _warn(f"another run is training {folder}; waiting for it"),
+    return _entry(folder).lock(
+        on_wait=lambda: _warn(f"another run is training {folder}; waiting for it")
     )
 
 
@@ -307,14 +307,14 @@ def _warn(msg: str) -> None:
 
 def _finished_stats(folder: Path) -> dict | None:
     """The training stats of a complete cached artifact; None when absent or damaged (reported)."""
-    done = folder / "training.json"
-    if not done.is_file():
-        return None
-    try:
-        stats = json.loads(done.read_text(encoding="utf-8"))
+
+    def parse(folder: Path) -> dict:
+        stats = json.loads((folder / "training.json").read_text(encoding="utf-8"))
         if not isinstance(stats, dict):
             raise ValueError(f"a JSON {type(stats).__name__}, not an object")
-    except (OSError, ValueError) as exc:
-        _warn(f"damaged cached artifact {done} ({exc}); training again")
-        return None
-    return stats
+        return stats
+
+    def on_damage(exc: Exception) -> None:
+        _warn(f"damaged cached artifact {folder / 'training.json'} ({exc}); training again")
+
+    return _entry(folder).read(parse, on_damage)

@@ -8,6 +8,7 @@ from harness.spec.config import Strict
 
 class ZeroShotArm(Arm):
     kind = "base"
+    role = "baseline"
     summary = "zero-shot: the task's instruction and template, nothing else"
 
     class Params(Strict):

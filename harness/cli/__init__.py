@@ -78,7 +78,7 @@ def _check_writable(folder: Path, what: str) -> None:
     """Fail before any work when a folder the run writes to cannot be created or written.
     The folders it created for the check are removed again: the run makes them when it writes,
     so one that stops early leaves no empty folder behind."""
-    from harness.base.files import missing_dirs, remove_empty
+    from harness.common.files import missing_dirs, remove_empty
 
     created = missing_dirs(folder)
     try:
@@ -294,10 +294,10 @@ def log_mlflow(run_dir: Path, uri: str | None, experiment: str | None) -> None:
     )
 
     try:
-        payload = load_results(run_dir)
-        target = default_target(payload, uri, experiment)
+        results = load_results(run_dir)
+        target = default_target(results, uri, experiment)
         check_target(target)
-        logged = log_run_folder(run_dir, target, payload)
+        logged = log_run_folder(run_dir, target, results)
     except (RunFolderError, TrackingError) as exc:
         _fail(str(exc))
     click.echo(logged.summary())
@@ -368,19 +368,22 @@ def report(run_dir: Path, price_sheet: Path | None) -> None:
     Refuses (exit 2, naming the file) when results.json or a samples file it needs is missing,
     damaged or edited; the three files are then left as they were.
     """
-    from harness.base.files import write_json_atomic
+    from harness.common.files import write_json_atomic
     from harness.reports.costs import reprice
     from harness.reports.runfiles import RunFolderError, check_reportable, load_results
     from harness.reports.write import write_reports
 
     try:
-        payload = load_results(run_dir)
-        check_reportable(payload, run_dir / "results.json")
+        results = load_results(run_dir)
+        check_reportable(results, run_dir / "results.json")
         if price_sheet is not None:
-            payload = reprice(payload, price_sheet)  # harness.reports.costs
-        write_reports(run_dir, payload)
+            results = reprice(results, price_sheet)  # harness.reports.costs
+        write_reports(run_dir, results)
         if price_sheet is not None:
-            write_json_atomic(run_dir / "results.json", payload)
+            # what the file held, with the repriced suite and costs
+            write_json_atomic(
+                run_dir / "results.json", results.model_dump(mode="json", exclude_unset=True)
+            )
     except (RunFolderError, SpecError) as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -417,7 +420,7 @@ def compare(run_a: Path, run_b: Path, json_out: Path | None, allow: tuple[str, .
         _fail(str(exc))
     if json_out:
         try:
-            json_out.write_text(json.dumps(result, indent=2) + "\n")
+            json_out.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
         except OSError as exc:
             _fail(f"--json {json_out}: cannot write ({exc.strerror or exc})")
     click.echo(comparison_markdown(result))
@@ -504,10 +507,7 @@ def gate(
         if suite is not None:
             gates = _load_suite(suite).gates
         else:
-            gates = [
-                GateSpec.model_validate(g)
-                for g in (load_results(run_dir).get("suite_spec") or {}).get("gates", [])
-            ]
+            gates = [GateSpec.model_validate(g) for g in load_results(run_dir).section("gates")]
         if not gates:
             _fail(
                 f"no gates defined: add a `gates:` list to the suite (or pass --suite) for {run_dir}"
@@ -608,7 +608,7 @@ def ls_cmd(what: str) -> None:
         arrows = {True: "higher is better", False: "lower is better", None: "descriptive"}
         for name, m in sorted(METRICS.items()):
             click.echo(f"{name:<22} ({arrows[m.higher_is_better]}) {m.description}")
-        from harness.base.stats import INTERVALS
+        from harness.common.stats import INTERVALS
         from harness.reports.knowledge_notes import DRILL_DEFINITIONS
 
         click.echo(f"\n{INTERVALS}\n\n{DRILL_DEFINITIONS}")

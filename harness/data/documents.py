@@ -12,13 +12,14 @@ import glob
 import hashlib
 import importlib
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.common.cache_entry import read_json_entry
+from harness.common.files import write_text_atomic
 from harness.models.resolve import cache_dir
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
@@ -170,16 +171,12 @@ def _extract_cached(file: Path, data: bytes, digest: str) -> tuple[dict[str, Any
     suffix = file.suffix.lower()
     folder = cache_dir() / "extract"
     cached = folder / f"{digest}-{suffix.lstrip('.')}-v{EXTRACTOR_VERSION}.json"
-    if cached.is_file():
-        try:
-            return json.loads(cached.read_text(encoding="utf-8")), True
-        except (OSError, json.JSONDecodeError):
-            pass  # a damaged cache entry is parsed again and rewritten
+    # A damaged entry is parsed again and rewritten, silently: the file's text is the same.
+    entry = read_json_entry(cached, lambda problem: None)
+    if entry is not None:
+        return entry, True
     extracted = extract(file, data)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(extracted), encoding="utf-8")
-    os.replace(tmp, cached)
+    write_text_atomic(cached, json.dumps(extracted))
     return extracted, False
 
 

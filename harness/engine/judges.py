@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.base.agreement import fleiss_kappa
+from harness.common.agreement import fleiss_kappa
 from harness.metrics import Prediction
 from harness.metrics.claims import split_claims
 from harness.spec import judge as judge_spec

@@ -21,19 +21,8 @@ from harness.models.backend import Generation
 
 HIGHLY, MAYBE, WEAKLY, UNKNOWN = "HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown"
 CATEGORIES = (HIGHLY, MAYBE, WEAKLY, UNKNOWN)
-CATEGORY_DOC = {
-    HIGHLY: "the base model's greedy closed-book answer is right under every few-shot prompt",
-    MAYBE: "right under some few-shot prompts, not all",
-    WEAKLY: "the greedy answer is never right, but a sampled answer (at the set temperature) is",
-    UNKNOWN: "no greedy and no sampled answer is right",
-}
 
 CONTEXT, PARAMETRIC, OTHER = "context", "parametric", "other"
-OUTCOME_DOC = {
-    CONTEXT: "context-following: gives the passage's (counterfactual) answer",
-    PARAMETRIC: "parametric override: gives the original answer the passage no longer holds",
-    OTHER: "neither (another answer, or an abstention)",
-}
 
 
 def slick_category(greedy_right: Sequence[bool], sampled_right: Sequence[bool]) -> str:

@@ -19,8 +19,10 @@ import numpy as np
 import torch
 import yaml
 
-from harness.base.measure import Timer
-from harness.base.stats import DEFAULT_RESAMPLES, paired_bootstrap
+from harness.common.cache_entry import read_json_entry
+from harness.common.files import write_text_atomic
+from harness.common.measure import Timer
+from harness.common.stats import DEFAULT_RESAMPLES, paired_bootstrap
 from harness.metrics.hallucination import answer_is_correct
 from harness.models.resolve import cache_dir
 from harness.spec.config import RetentionSpec
@@ -140,23 +142,20 @@ def base_measurement(backend, spec: RetentionSpec, model_fingerprint: str) -> di
     """The base model's probe scores, cached by model, probe settings and probe data."""
     key_src = json.dumps([model_fingerprint, spec.model_dump(), data_fingerprint()], sort_keys=True)
     path = cache_dir() / "retention" / f"{hashlib.sha256(key_src.encode()).hexdigest()[:20]}.json"
-    if path.is_file():
-        try:
-            cached = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(cached, dict) and isinstance(cached.get("probes"), dict):
-                return cached | {"cached": True}
-            problem = "not a probe measurement"
-        except (OSError, ValueError) as exc:
-            problem = str(exc)
+
+    def damaged(problem: str) -> None:
         print(
             f"[adaptbench] warning: damaged cache entry {path} ({problem}); measuring again",
             file=sys.stderr,
         )
+
+    cached = read_json_entry(path, damaged)
+    if cached is not None:
+        if isinstance(cached.get("probes"), dict):
+            return cached | {"cached": True}
+        damaged("not a probe measurement")
     result = measure(backend, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(result))
     return result | {"cached": False}
 
 

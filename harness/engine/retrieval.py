@@ -10,19 +10,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from harness.base.itemhash import item_hash
-from harness.base.locks import file_lock, lock_path
-from harness.base.measure import Timer
-from harness.base.progress import Progress
+from harness.common.cache_entry import CacheEntry
+from harness.common.itemhash import item_hash
+from harness.common.measure import Timer
+from harness.common.progress import Progress
 from harness.data.tasks import Document, Item
 from harness.models.resolve import cache_dir, fingerprint_folder
 from harness.spec.config import DEFAULT_EMBEDDER, Strict, check_placeholders
@@ -348,53 +347,54 @@ class Retriever:
         if not docs:
             raise RetrievalError(f"{corpus_name}: the corpus to index is empty")
         key = self._key(docs, answers)
-        folder = cache_dir() / "indexes" / key
-        # One process builds a given index; another that needs it waits, then loads it.
-        with file_lock(
-            lock_path(cache_dir(), "index", key),
+        # One cache entry (harness.common.cache_entry), index.faiss written last; one process
+        # builds a given index, another that needs it waits, then loads it.
+        entry = CacheEntry.at(cache_dir(), "indexes", key, marker="index.faiss", lock="index")
+        with entry.lock(
             on_wait=lambda: print(
-                f"[adaptbench] another run is building the index {folder}; waiting for it",
+                f"[adaptbench] another run is building the index {entry.folder}; waiting for it",
                 file=sys.stderr,
             ),
         ):
-            for orphan in folder.glob(".index.tmp*"):
-                orphan.unlink(missing_ok=True)  # left by a killed build (we hold the lock)
-            if self._load_cached(folder):
-                return self
-            self._build(docs, folder, answers)
+            entry.remove_orphans()  # left by a killed build (we hold the lock)
+            if not self._load_cached(entry):
+                entry.write(lambda tmp: self._build(docs, tmp, answers))
+                self.stats = self.stats | {"index_cached": False}
         return self
 
-    def _load_cached(self, folder: Path) -> bool:
+    def _load_cached(self, entry: CacheEntry) -> bool:
         """Load a complete cached index; False when absent, or damaged (reported, then rebuilt)."""
-        import faiss
 
-        index_path = folder / "index.faiss"
-        if not index_path.is_file():
-            return False
-        try:
+        def parse(folder: Path) -> tuple[list[Chunk], Any, list[str], dict]:
+            import faiss
+
             chunks = [
                 Chunk(**json.loads(line))
                 for line in (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
             ]
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            index = faiss.read_index(str(index_path))
+            index = faiss.read_index(str(folder / "index.faiss"))
             if index.ntotal != len(chunks):
                 raise ValueError(f"{index.ntotal} vectors for {len(chunks)} chunks")
-            warnings, stats = meta["warnings"], meta["stats"]
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            return chunks, index, meta["warnings"], meta["stats"]
+
+        def on_damage(exc: Exception) -> None:
             print(
-                f"[adaptbench] warning: damaged cached index {folder} ({type(exc).__name__}: "
-                f"{exc}); building it again",
+                f"[adaptbench] warning: damaged cached index {entry.folder} "
+                f"({type(exc).__name__}: {exc}); building it again",
                 file=sys.stderr,
             )
-            index_path.unlink(missing_ok=True)
+
+        cached = entry.read(parse, on_damage)
+        if cached is None:
             return False
-        self.chunks, self.index, self.warnings = chunks, index, warnings
+        self.chunks, self.index, self.warnings, stats = cached
         configure_search(self.index, self.params)
         self.stats = stats | {"index_cached": True}
         return True
 
     def _build(self, docs: list[Document], folder: Path, answers: dict[str, str] | None) -> None:
+        """Chunk, embed and index the documents, written into `folder` (the index last)."""
         import faiss
 
         with Timer() as t_chunk:
@@ -409,36 +409,27 @@ class Retriever:
             )
         with Timer() as t_index:
             self.index = build_index(vectors, self.params)
-        folder.mkdir(parents=True, exist_ok=True)
         index_path = folder / "index.faiss"
-        index_path.unlink(missing_ok=True)  # absent while the entry is being rewritten
-        tmp = folder / f".index.tmp{os.getpid()}"
-        try:
-            faiss.write_index(self.index, str(tmp))
-            self.stats = {
-                "chunks": len(self.chunks),
-                "documents": len(docs),
-                "dimension": int(vectors.shape[1]),
-                "index_kind": self.params.index,
-                "index_bytes": tmp.stat().st_size,
-                "chunk_seconds": round(t_chunk.seconds, 4),
-                "embed_seconds": round(t_embed.seconds, 4),
-                "index_build_seconds": round(t_index.seconds, 4),
-                "build_seconds": round(t_chunk.seconds + t_embed.seconds + t_index.seconds, 4),
-                "embedder": self.embedder.name,
-                "embedder_params": self.embedder.parameter_count(),
-            }
-            (folder / "chunks.jsonl").write_text(
-                "".join(json.dumps(asdict(c)) + "\n" for c in self.chunks), encoding="utf-8"
-            )
-            (folder / "meta.json").write_text(
-                json.dumps({"warnings": self.warnings, "stats": self.stats}), encoding="utf-8"
-            )
-            os.replace(tmp, index_path)  # the index file last: its presence means a complete entry
-        except BaseException:  # interrupted or failed: leave no orphan temporary file
-            tmp.unlink(missing_ok=True)
-            raise
-        self.stats = self.stats | {"index_cached": False}
+        faiss.write_index(self.index, str(index_path))
+        self.stats = {
+            "chunks": len(self.chunks),
+            "documents": len(docs),
+            "dimension": int(vectors.shape[1]),
+            "index_kind": self.params.index,
+            "index_bytes": index_path.stat().st_size,
+            "chunk_seconds": round(t_chunk.seconds, 4),
+            "embed_seconds": round(t_embed.seconds, 4),
+            "index_build_seconds": round(t_index.seconds, 4),
+            "build_seconds": round(t_chunk.seconds + t_embed.seconds + t_index.seconds, 4),
+            "embedder": self.embedder.name,
+            "embedder_params": self.embedder.parameter_count(),
+        }
+        (folder / "chunks.jsonl").write_text(
+            "".join(json.dumps(asdict(c)) + "\n" for c in self.chunks), encoding="utf-8"
+        )
+        (folder / "meta.json").write_text(
+            json.dumps({"warnings": self.warnings, "stats": self.stats}), encoding="utf-8"
+        )
 
     def chunk_text(self, chunk: Chunk) -> str:
         return (

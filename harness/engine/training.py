@@ -20,7 +20,7 @@ the answer tokens only. Rows are made one of two ways (`make_rows`):
 Each optimizer step takes `rows_per_step` x `grad_accum` random rows, sorted by length into its
 micro-batches (`step_batches`); the vocabulary projection runs only where a label is
 (`token_loss_sum`). Under `accelerate launch`/`torchrun` a step's rows are split between the
-processes (`harness.base.distributed`).
+processes (`harness.common.distributed`).
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ import torch
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from harness.base import distributed
-from harness.base.log import log as log_line
-from harness.base.measure import Timer, tokens_per_s
+from harness.common import distributed
+from harness.common.log import log as log_line
+from harness.common.measure import Timer, tokens_per_s
 
 # Computed in measure (the one place that times and counts); the training arms import them here.
-from harness.base.measure import device_peak_flops as device_peak_flops
-from harness.base.measure import mfu as mfu
+from harness.common.measure import device_peak_flops as device_peak_flops
+from harness.common.measure import mfu as mfu
 from harness.data.tasks import Document
 from harness.models.backend import Message
 from harness.spec.config import Strict

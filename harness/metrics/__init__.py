@@ -1,6 +1,6 @@
 """Per-item metrics. Each returns a `Score(value, reason)` or None when it does not apply.
 
-Aggregation and confidence intervals happen once, in `harness.base.stats`. Metric definitions are
+Aggregation and confidence intervals happen once, in `harness.common.stats`. Metric definitions are
 versioned: change one only together with METRICS_VERSION, never silently.
 """
 

@@ -28,11 +28,12 @@ from typing import Any
 
 import httpx
 
-from harness.base.files import write_json_atomic
-from harness.base.progress import Progress
+from harness.common.cache_entry import read_json_entry
+from harness.common.files import write_json_atomic
+from harness.common.progress import Progress
 from harness.models.backend import Generation, Message, ModelError
 from harness.models.chat import encode_prompts, render_chat
-from harness.spec.config import EndpointSettings
+from harness.spec.model import EndpointSettings
 
 BACKOFF_CAP_S = 10.0
 CHARS_PER_TOKEN = 4  # the estimate when neither a tokenizer nor the server counts tokens
@@ -354,13 +355,9 @@ class EndpointBackend:
         return self.cache / key[:2] / f"{key}.json"
 
     def _cached(self, key: str) -> dict | None:
-        path = self._entry(key)
-        try:
-            entry = json.loads(path.read_text())
-            if isinstance(entry, dict) and "response" in entry and "seconds" in entry:
-                return entry
-        except (OSError, ValueError):
-            pass
+        entry = read_json_entry(self._entry(key), lambda problem: None)
+        if entry is not None and "response" in entry and "seconds" in entry:
+            return entry
         return None  # absent or damaged (a damaged entry is sent again and rewritten)
 
     def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:

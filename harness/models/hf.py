@@ -15,7 +15,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from harness.base.progress import Progress
+from harness.common.progress import Progress
 from harness.models import continuous
 from harness.models.backend import Generation, Message
 from harness.models.chat import encode_prompts, render_chat, uses_chat, with_system

@@ -16,10 +16,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.common.cache_entry import CacheEntry
+from harness.common.files import write_text_atomic
 from harness.models import endpoint
 from harness.models.backend import ModelError
 from harness.models.vllm_engine import engine_version
-from harness.spec.config import DEFAULT_MODEL, EndpointSettings, ModelSpec, VLLMSettings
+from harness.spec.model import DEFAULT_MODEL, EndpointSettings, ModelSpec, VLLMSettings
 
 EMBEDDED = {
     DEFAULT_MODEL: {
@@ -145,38 +147,36 @@ def _embedded_folder(name: str, progress: bool) -> Path:
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """De-quantise a GGUF file into a safetensors folder: one cache entry
+    (harness.common.cache_entry), adaptbench-source.json written last. No lock: the ranks of a
+    multi-GPU launch may convert at once, and the first whole folder placed is kept."""
 
-    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype="float32"
-    )
-    # The de-quantised weights are plain floats; drop the GGUF quantizer so they save as such.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(str(tmp), safe_serialization=True)
-    tokenizer.save_pretrained(str(tmp))
-    (tmp / "adaptbench-source.json").write_text(
-        json.dumps({"gguf": gguf.name, "gguf_bytes": gguf.stat().st_size}, indent=1)
-    )
-    _move_into_place(tmp, target)
+    def fill(tmp: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype="float32"
+        )
+        # The de-quantised weights are plain floats; drop the GGUF quantizer so they save as such.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "adaptbench-source.json").write_text(
+            json.dumps({"gguf": gguf.name, "gguf_bytes": gguf.stat().st_size}, indent=1)
+        )
+
+    _place_conversion(target, fill)
 
 
-def _move_into_place(tmp: Path, target: Path) -> None:
-    """Rename a finished conversion to its cache folder (atomic: a half-written one is never used)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _place_conversion(target: Path, fill) -> None:
+    """Write a conversion (`fill`) into place, unless a whole one is there already (another rank
+    converted first: theirs is kept); a stale partial folder is replaced."""
     if target.exists() and not _converted(target):
-        shutil.rmtree(target, ignore_errors=True)  # a stale partial folder
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        # Another process (a second rank of a multi-GPU launch) converted it first: use theirs.
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not _converted(target):
-            raise
+        shutil.rmtree(target, ignore_errors=True)
+    CacheEntry(target, "adaptbench-source.json").write(fill, replace=False)
 
 
 def _converted(folder: Path) -> bool:
@@ -204,10 +204,7 @@ def fingerprint_folder(folder: Path) -> str:
             changed = True
         h.update(f.name.encode() + b"\0" + digest.encode())
     if changed:
-        memo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, memo_path)
+        write_text_atomic(memo_path, json.dumps(memo))
     return h.hexdigest()[:16]
 
 

@@ -14,6 +14,10 @@ from harness.reports.costs import (
     task_costs,
     usage_text,
 )
+from harness.reports.formats import fmt_bytes
+from harness.spec.costs import CostsSpec
+from harness.spec.record import Results
+from harness.spec.record_costs import ArmCost, BreakEven
 
 COLUMNS = (
     "device",
@@ -34,26 +38,26 @@ BREAK_EVEN_COLUMNS = (
 )
 
 
-def cost_view(payload: dict, task: str) -> dict[str, Any] | None:
+def cost_view(results: Results, task: str) -> dict[str, Any] | None:
     """Rows and notes of one task's cost table (None when no arm finished)."""
-    costs, usage = prices(payload)
-    table = task_costs(payload, task)
+    costs, usage = prices(results)
+    table = task_costs(results, task)
     if not table:
         return None
     cur = costs.currency
     rows = [
         {
-            "arm": c["arm"],
+            "arm": c.arm,
             "cells": [
-                c["device"],
-                f"{c['train_seconds'] * c['train_devices']:.1f}" if c["train_seconds"] else "–",
-                f"{c['index_build_seconds']:.2f}" if c["index_build_seconds"] else "–",
+                c.device,
+                f"{c.train_seconds * c.train_devices:.1f}" if c.train_seconds else "–",
+                f"{c.index_build_seconds:.2f}" if c.index_build_seconds else "–",
                 _per_query(c),
-                f"{c['peak_memory_bytes'] / 2**20:.0f} MiB" if c["peak_memory_bytes"] else "–",
-                money(c["one_off"], cur),
-                money(c["per_1k_queries"], cur),
-                money(c["per_update"], cur),
-                money(c["monthly"], cur),
+                fmt_bytes(c.peak_memory_bytes) if c.peak_memory_bytes else "–",
+                money(c.one_off, cur),
+                money(c.per_1k_queries, cur),
+                money(c.per_update, cur) + ("*" if c.update_seconds is not None else ""),
+                money(c.monthly, cur),
             ],
         }
         for c in table.values()
@@ -61,10 +65,10 @@ def cost_view(payload: dict, task: str) -> dict[str, Any] | None:
     evens = [
         {
             "cells": [
-                f"`{b['fine_tuned']}`",
-                f"`{b['retrieval']}`",
+                f"`{b.fine_tuned}`",
+                f"`{b.retrieval}`",
                 _volume(b, costs.priced),
-                f"{b['payback_queries']:,.0f} queries" if b["payback_queries"] is not None else "–",
+                f"{b.payback_queries:,.0f} queries" if b.payback_queries is not None else "–",
             ]
         }
         for b in task_break_evens(table, usage)
@@ -76,29 +80,32 @@ def cost_view(payload: dict, task: str) -> dict[str, Any] | None:
         "rows": rows,
         "break_even": evens,
         "formula": FORMULA,
+        "update_note": UPDATE_NOTE
+        if any(c.update_seconds is not None for c in table.values())
+        else None,
     }
 
 
-def _per_query(c: dict) -> str:
-    if c["device"] == "endpoint":
+def _per_query(c: ArmCost) -> str:
+    if c.device == "endpoint":
         return (
-            f"{c['prompt_tokens_per_query'] or 0:.0f} in + "
-            f"{c['output_tokens_per_query'] or 0:.1f} out tokens"
+            f"{c.prompt_tokens_per_query or 0:.0f} in + "
+            f"{c.output_tokens_per_query or 0:.1f} out tokens"
         )
-    return f"{c['query_seconds']:.3f} device-s" if c["query_seconds"] is not None else "–"
+    return f"{c.query_seconds:.3f} device-s" if c.query_seconds is not None else "–"
 
 
-def _volume(b: dict, priced: bool) -> str:
+def _volume(b: BreakEven, priced: bool) -> str:
     if not priced:
         return "– (no prices given)"
-    if b["queries_per_month"] is None:
-        return b["note"]
-    if b["queries_per_month"] == 0:
+    if b.queries_per_month is None:
+        return b.note
+    if b.queries_per_month == 0:
         return "0: the fine-tune costs less at any volume"
-    return f"{b['queries_per_month']:,.0f}"
+    return f"{b.queries_per_month:,.0f}"
 
 
-def _price_text(costs) -> str:
+def _price_text(costs: CostsSpec) -> str:
     c = costs.currency
     return (
         f"GPU-hour {money(costs.gpu_hour, c)}, CPU-hour {money(costs.cpu_hour, c)}, endpoint "
@@ -107,6 +114,11 @@ def _price_text(costs) -> str:
     )
 
 
+UPDATE_NOTE = (
+    "* per update as the knowledge-update drill measured it (its re-index, or its retraining), "
+    "in place of the one-off work again; results.json holds the seconds under "
+    "costs.tasks.TASK.arms[].update_seconds."
+)
 UNPRICED = (
     "**No prices were given: every cost below is 0** (the defaults of `costs:`). Set "
     '`costs:` and `usage:` in the suite, or pass `--costs prices.yaml` (README "Cost at your '
@@ -114,9 +126,9 @@ UNPRICED = (
 )
 
 
-def cost_lines(payload: dict) -> list[str]:
+def cost_lines(results: Results) -> list[str]:
     """report.md's cost section."""
-    views = [(t, v) for t in payload.get("tasks") or {} if (v := cost_view(payload, t))]
+    views = [(t, v) for t in results.tasks if (v := cost_view(results, t))]
     if not views:
         return []
     first = views[0][1]
@@ -143,6 +155,8 @@ def cost_lines(payload: dict) -> list[str]:
                 "|---" * (len(BREAK_EVEN_COLUMNS) + 1) + "|",
             ]
             lines += [f"| {task} | " + " | ".join(b["cells"]) + " |" for b in v["break_even"]]
+        if v["update_note"]:
+            lines += ["", v["update_note"]]
     if any(v["break_even"] for _, v in views):
         lines += [
             "",

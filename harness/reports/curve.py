@@ -8,130 +8,141 @@ plot (harness.reports.html).
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.spec.curve import CURVE_MARK, is_curve_label
-from harness.spec.record import changes_weights, direction, ok_runs, primary_metric
+from harness.spec.record import MetricSummary, Results, RunRecord, direction, primary_metric
+from harness.spec.record_costs import (
+    CatchUp,
+    Curve,
+    CurvePoint,
+    FlatLine,
+    LearningCurve,
+)
 
-# Reference rows read the gold document: drawn, but never what fine-tuning must catch up with.
-REFERENCE_KINDS = ("oracle_context",)
 
-
-def is_curve_point(run: dict) -> bool:
+def is_curve_point(run: RunRecord) -> bool:
     """A cell that trained on a share of the split below 1 to draw a curve (never recommended)."""
-    return is_curve_label(run.get("arm", ""))
+    return is_curve_label(run.arm)
 
 
-def decision_metric(payload: dict, runs: list[dict]) -> str | None:
-    spec = (payload.get("suite_spec") or {}).get("decision") or {}
-    names = {n for r in runs for n in r.get("metrics") or {}}
-    return spec.get("metric") or primary_metric(names)
+def decision_metric(results: Results, runs: list[RunRecord]) -> str | None:
+    chosen = results.section("decision").get("metric")
+    return chosen or primary_metric({n for r in runs for n in r.metrics})
 
 
-def learning_curves(payload: dict) -> list[dict[str, Any]]:
+def learning_curves(results: Results) -> list[LearningCurve]:
     """Per task with curve points: the metric, each curve's points (fraction, training items,
     value and CI) and the flat lines of the arms that train nothing."""
     out = []
-    for task in payload.get("tasks") or {}:
-        runs = ok_runs(payload.get("runs") or [], task)
-        heads = list(
-            dict.fromkeys(r["arm"].split(CURVE_MARK)[0] for r in runs if is_curve_point(r))
-        )
-        metric = decision_metric(payload, runs)
+    for task, info in results.tasks.items():
+        runs = results.ok_runs(task)
+        heads = list(dict.fromkeys(r.arm.split(CURVE_MARK)[0] for r in runs if is_curve_point(r)))
+        metric = decision_metric(results, runs)
         if not heads or metric is None:
             continue
-        split = ((payload["tasks"].get(task) or {}).get("splits") or {}).get("train")
+        split = info.splits.get("train")
         curves = [_curve(head, runs, metric, split) for head in heads]
-        flat = [_flat(r, metric) for r in runs if not changes_weights(r) and not is_curve_point(r)]
-        flat = [f for f in flat if f["value"] is not None]
-        hib = direction(metric, payload.get("metric_definitions") or {}, runs) is not False
+        flat_runs = [
+            r
+            for r in runs
+            if not r.changes_weights and not is_curve_point(r) and _value_of(r, metric) is not None
+        ]
+        flat = [_flat(r, metric) for r in flat_runs]
+        # Reference rows (they read the gold document or generate nothing) are drawn, but are
+        # never what fine-tuning must catch up with.
+        pool = [f for r, f in zip(flat_runs, flat, strict=True) if r.role != "reference"]
+        hib = direction(metric, results.metric_definitions, runs) is not False
         for c in curves:
-            c["catches_up"] = _catches_up(c, flat, hib)
-        out.append({"task": task, "metric": metric, "curves": curves, "flat": flat})
+            c.catches_up = _catches_up(c, pool, hib)
+        out.append(LearningCurve(task=task, metric=metric, curves=curves, flat=flat))
     return out
 
 
-def _curve(head: str, runs: list[dict], metric: str, split: int | None) -> dict:
+def _curve(head: str, runs: list[RunRecord], metric: str, split: int | None) -> Curve:
     points = []
     for r in runs:
-        if r["arm"] != head and r["arm"].split(CURVE_MARK)[0] != head:
+        if r.arm != head and r.arm.split(CURVE_MARK)[0] != head:
             continue
-        if r["arm"] != head and not is_curve_point(r):
+        if r.arm != head and not is_curve_point(r):
             continue
-        fraction = float(((r.get("spec") or {}).get("params") or {}).get("train_fraction") or 1.0)
-        training = (r.get("efficiency") or {}).get("training") or {}
-        items = training.get("train_items")
+        fraction = float(r.spec.params.train_fraction or 1.0)
+        items = r.efficiency.training.train_items if r.efficiency.training else None
         if items is None and split:
             items = max(1, round(fraction * split))
-        m = (r.get("metrics") or {}).get(metric) or {}
+        m = _summary(r, metric)
         points.append(
-            {
-                "arm": r["arm"],
-                "fraction": fraction,
-                "train_items": items,
-                "value": m.get("value"),
-                "ci_low": m.get("ci_low"),
-                "ci_high": m.get("ci_high"),
-            }
+            CurvePoint(
+                arm=r.arm,
+                fraction=fraction,
+                train_items=items,
+                value=m.value if m else None,
+                ci_low=m.ci_low if m else None,
+                ci_high=m.ci_high if m else None,
+            )
         )
-    points.sort(key=lambda p: p["fraction"])
-    return {"arm": head, "points": points}
+    points.sort(key=lambda p: p.fraction)
+    return Curve(arm=head, points=points)
 
 
-def _flat(run: dict, metric: str) -> dict:
-    m = (run.get("metrics") or {}).get(metric) or {}
-    return {
-        "arm": run["arm"],
-        "kind": run["kind"],
-        "retrieves": bool((run.get("efficiency") or {}).get("retrieval")),
-        "value": m.get("value"),
-        "ci_low": m.get("ci_low"),
-        "ci_high": m.get("ci_high"),
-    }
+def _summary(run: RunRecord, metric: str) -> MetricSummary | None:
+    return run.metrics.get(metric)
 
 
-def _catches_up(curve: dict, flat: list[dict], higher_is_better: bool) -> dict | None:
-    """The fewest training items at which the curve reaches the best deployable retrieval arm
-    (else the best arm that trains nothing); None when there is nothing to reach."""
-    pool = [f for f in flat if f["kind"] not in REFERENCE_KINDS]
-    target_pool = [f for f in pool if f["retrieves"]] or pool
-    if not target_pool:
-        return None
-    sign = 1 if higher_is_better else -1
-    target = max(target_pool, key=lambda f: sign * f["value"])
-    reached = [
-        p
-        for p in curve["points"]
-        if p["value"] is not None and sign * p["value"] >= sign * target["value"]
-    ]
-    first = min(reached, key=lambda p: p["fraction"]) if reached else None
-    return {
-        "target": target["arm"],
-        "target_value": target["value"],
-        "train_items": first["train_items"] if first else None,
-        "fraction": first["fraction"] if first else None,
-    }
+def _value_of(run: RunRecord, metric: str) -> float | None:
+    m = _summary(run, metric)
+    return m.value if m else None
 
 
-def catch_up_text(curve: dict, metric: str) -> str:
-    c = curve.get("catches_up")
-    if not c:
-        return f"`{curve['arm']}`: no arm that trains nothing to compare with"
-    most = max((p["train_items"] or 0 for p in curve["points"]), default=0)
-    if c["train_items"] is None:
-        return (
-            f"`{curve['arm']}` does not reach `{c['target']}` ({metric} {c['target_value']:.3f}) "
-            f"within the {most} training items measured"
-        )
-    return (
-        f"`{curve['arm']}` reaches `{c['target']}` ({metric} {c['target_value']:.3f}) "
-        f"from {c['train_items']} training items (fraction {c['fraction']:g}) of {most} measured"
+def _flat(run: RunRecord, metric: str) -> FlatLine:
+    m = run.metrics[metric]  # the arms drawn flat have a value
+    return FlatLine(
+        arm=run.arm,
+        kind=run.kind,
+        retrieves=run.efficiency.retrieval is not None,
+        value=m.value,
+        ci_low=m.ci_low,
+        ci_high=m.ci_high,
     )
 
 
-def curve_lines(payload: dict) -> list[str]:
+def _catches_up(curve: Curve, pool: list[FlatLine], higher_is_better: bool) -> CatchUp | None:
+    """The fewest training items at which the curve reaches the best deployable retrieval arm
+    (else the best deployable arm that trains nothing); None when there is nothing to reach."""
+    target_pool = [f for f in pool if f.retrieves] or pool
+    if not target_pool:
+        return None
+    sign = 1 if higher_is_better else -1
+    target = max(target_pool, key=lambda f: sign * f.value)
+    reached = [
+        p for p in curve.points if p.value is not None and sign * p.value >= sign * target.value
+    ]
+    first = min(reached, key=lambda p: p.fraction) if reached else None
+    return CatchUp(
+        target=target.arm,
+        target_value=target.value,
+        train_items=first.train_items if first else None,
+        fraction=first.fraction if first else None,
+    )
+
+
+def catch_up_text(curve: Curve, metric: str) -> str:
+    c = curve.catches_up
+    if not c:
+        return f"`{curve.arm}`: no arm that trains nothing to compare with"
+    most = max((p.train_items or 0 for p in curve.points), default=0)
+    if c.train_items is None:
+        return (
+            f"`{curve.arm}` does not reach `{c.target}` ({metric} {c.target_value:.3f}) "
+            f"within the {most} training items measured"
+        )
+    return (
+        f"`{curve.arm}` reaches `{c.target}` ({metric} {c.target_value:.3f}) "
+        f"from {c.train_items} training items (fraction {c.fraction:g}) of {most} measured"
+    )
+
+
+def curve_lines(results: Results) -> list[str]:
     """report.md: a table per task of each curve's points, the flat lines and the catch-up."""
-    found = learning_curves(payload)
+    found = learning_curves(results)
     if not found:
         return []
     lines = [
@@ -143,28 +154,28 @@ def curve_lines(payload: dict) -> list[str]:
         "do not depend on the number of training items: their value is a flat line.",
     ]
     for t in found:
-        metric = t["metric"]
+        metric = t.metric
         lines += [
             "",
             f"| task | arm | fraction | training items | {metric} [95% CI] |",
             "|---|---|---|---|---|",
         ]
-        for c in t["curves"]:
-            for p in c["points"]:
+        for c in t.curves:
+            for p in c.points:
                 lines.append(
-                    f"| {t['task']} | `{p['arm']}` | {p['fraction']:g} | "
-                    f"{p['train_items'] if p['train_items'] is not None else '–'} | {_value(p)} |"
+                    f"| {t.task} | `{p.arm}` | {p.fraction:g} | "
+                    f"{p.train_items if p.train_items is not None else '–'} | {_value(p)} |"
                 )
-        for f in t["flat"]:
-            lines.append(f"| {t['task']} | `{f['arm']}` (flat) | – | – | {_value(f)} |")
-        lines += [""] + [f"- {catch_up_text(c, metric)}." for c in t["curves"]]
+        for f in t.flat:
+            lines.append(f"| {t.task} | `{f.arm}` (flat) | – | – | {_value(f)} |")
+        lines += [""] + [f"- {catch_up_text(c, metric)}." for c in t.curves]
     return lines
 
 
-def _value(p: dict) -> str:
-    if p.get("value") is None:
+def _value(p: CurvePoint | FlatLine) -> str:
+    if p.value is None:
         return "–"
     ci = ""
-    if p.get("ci_low") is not None and p.get("ci_high") is not None:
-        ci = f" [{p['ci_low']:.2f}, {p['ci_high']:.2f}]"
-    return f"{p['value']:.3f}{ci}"
+    if p.ci_low is not None and p.ci_high is not None:
+        ci = f" [{p.ci_low:.2f}, {p.ci_high:.2f}]"
+    return f"{p.value:.3f}{ci}"

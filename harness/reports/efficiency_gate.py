@@ -20,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.spec.config import GateSpec
+from harness.spec.record import RunRecord
+from harness.spec.record_efficiency import Calibration
+from harness.spec.record_setup import BackendInfo
 
 # +1: a rise is worse; -1: a fall is worse.
 TIME_MEASURES = {"latency_p50_s": 1, "latency_p95_s": 1, "tokens_per_s": -1}
@@ -29,6 +32,7 @@ WORK_MEASURES = {
     "peak_memory_bytes": 1,
     "params_trainable": 1,
 }
+_SIGNS = WORK_MEASURES | TIME_MEASURES
 
 
 @dataclass
@@ -38,36 +42,48 @@ class Verdict:
     skipped: bool = False
 
 
-def measure(record: dict, name: str) -> float | None:
+def measure(record: RunRecord | None, name: str) -> float | None:
     """A gated efficiency figure of a run or baseline record (None: not measured)."""
-    e = record.get("efficiency") or {}
+    if record is None:
+        return None
+    e = record.efficiency
     if name == "generated_tokens_per_item":
-        items, tokens = e.get("items"), e.get("generated_tokens")
+        items, tokens = e.items, e.generated_tokens
         return tokens / items if items and tokens is not None else None
-    value = e.get(name)
+    value = getattr(e, name, None)
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def conditions(record: dict) -> dict:
+def conditions(record: RunRecord) -> dict:
     """What a time measure depends on besides the machine's speed."""
-    env = record.get("environment") or {}
-    model = (record.get("spec") or {}).get("model") or {}
-    device = env.get("device") or model.get("resolved_device")
-    kind = "cpu" if device == "cpu" else f"{device}:{env.get('device_name')}"
-    backend = record.get("backend") or {}
+    env = record.environment
+    model = record.spec.model  # the model spec as the cell resolved it
+    device = env.device or model.resolved_device
+    kind = "cpu" if device == "cpu" else f"{device}:{env.device_name}"
+    backend = _backend(record)
     out = {
         "device": kind,
-        "dtype": model.get("resolved_dtype"),
-        "batch_size": model.get("batch_size"),
-        "backend": backend.get("kind", "hf"),
+        "dtype": model.resolved_dtype,
+        "batch_size": model.batch_size,
+        "backend": backend.kind if backend.has("kind") else "hf",
     }
-    if backend.get("kind") == "openai":  # the server's speed, not this machine's
-        served = backend.get("served") or {}
-        out |= {"server": f"{backend.get('base_url')} {served.get('id')}", "device": None}
+    if _endpoint(record):  # the server's speed, not this machine's
+        served = backend.served.id if backend.served is not None else None
+        out |= {"server": f"{backend.base_url} {served}", "device": None}
     return out
 
 
-def not_comparable(run: dict, base: dict) -> str | None:
+def _backend(record: RunRecord) -> BackendInfo:
+    """What produced the record's answers (empty for a record written before backends)."""
+    return record.backend or BackendInfo()
+
+
+def _endpoint(record: RunRecord) -> bool:
+    """Whether an endpoint answered (its time is the server's, not this machine's)."""
+    return _backend(record).kind == "openai"
+
+
+def not_comparable(run: RunRecord, base: RunRecord) -> str | None:
     a, b = conditions(base), conditions(run)
     differ = [k for k in a if a[k] is not None and b[k] is not None and a[k] != b[k]]
     if not differ:
@@ -75,7 +91,7 @@ def not_comparable(run: dict, base: dict) -> str | None:
     return "; ".join(f"baseline {k} {a[k]}, run {k} {b[k]}" for k in differ)
 
 
-def check(gate: GateSpec, record: dict, base: dict | None, strict: bool) -> Verdict:
+def check(gate: GateSpec, record: RunRecord, base: RunRecord | None, strict: bool) -> Verdict:
     name = gate.efficiency
     value = measure(record, name)
     if value is None:
@@ -99,38 +115,43 @@ def check(gate: GateSpec, record: dict, base: dict | None, strict: bool) -> Verd
 
 
 def _against_baseline(
-    gate: GateSpec, name: str, value: float, record: dict, base: dict | None, strict: bool
+    gate: GateSpec,
+    name: str,
+    value: float,
+    record: RunRecord,
+    base: RunRecord | None,
+    strict: bool,
 ) -> Verdict:
-    base_value = measure(base or {}, name)
-    task, arm = record["task"], record["arm"]
-    if base_value is None:
+    base_value = measure(base, name)
+    task, arm = record.task, record.arm
+    if base is None or base_value is None:
         return Verdict(False, f"no baseline value for {task}/{arm} {name}")
-    sign = TIME_MEASURES.get(name, WORK_MEASURES.get(name, 1))
+    sign = _SIGNS.get(name, 1)
     if name == "peak_memory_bytes":  # bytes of what, where: the same device, dtype, batch
-        why = not_comparable(record, base or {}) or _memory_kinds(record, base or {})
+        why = not_comparable(record, base) or _memory_kinds(record, base)
         if why is not None:
             return _skip(name, value, why, strict)
-    if name not in TIME_MEASURES or (record.get("backend") or {}).get("kind") == "openai":
+    if name not in TIME_MEASURES or _endpoint(record):
         # Work, or an endpoint's time (its server's speed, not this machine's): as it is.
-        if name in TIME_MEASURES and (why := not_comparable(record, base or {})):
+        if name in TIME_MEASURES and (why := not_comparable(record, base)):
             return _skip(name, value, why, strict)
         ratio = _ratio(value, base_value, sign)
         return _verdict(gate, name, value, base_value, ratio, 0.0, "")
-    why = not_comparable(record, base or {})
-    cal, base_cal = _calibration(record), _calibration(base or {})
+    why = not_comparable(record, base)
+    cal, base_cal = _calibration(record), _calibration(base)
     if why is None and (cal is None or base_cal is None):
         side = "the baseline" if base_cal is None else "the run"
         why = f"{side} has no calibration (re-freeze the baseline with this version)"
     if why is not None:
         return _skip(name, value, why, strict)
-    run_norm, base_norm = value / cal["seconds"], base_value / base_cal["seconds"]
+    run_norm, base_norm = value / cal.seconds, base_value / base_cal.seconds
     if sign < 0:  # throughput: tokens per calibration unit
-        run_norm, base_norm = value * cal["seconds"], base_value * base_cal["seconds"]
+        run_norm, base_norm = value * cal.seconds, base_value * base_cal.seconds
     ratio = _ratio(run_norm, base_norm, 1) if sign > 0 else _ratio(base_norm, run_norm, 1)
-    noise = float(cal.get("spread") or 0) + float(base_cal.get("spread") or 0)
+    noise = float(cal.spread or 0) + float(base_cal.spread or 0)
     how = (
-        f" (raw {value:.4g} vs {base_value:.4g}; calibration {cal['seconds']:.3g} s vs "
-        f"{base_cal['seconds']:.3g} s)"
+        f" (raw {value:.4g} vs {base_value:.4g}; calibration {cal.seconds:.3g} s vs "
+        f"{base_cal.seconds:.3g} s)"
     )
     return _verdict(gate, name, value, base_value, ratio, noise, how)
 
@@ -165,18 +186,12 @@ def _skip(name: str, value: float, why: str, strict: bool) -> Verdict:
     return Verdict(True, message + ": skipped", skipped=True)
 
 
-def _memory_kinds(run: dict, base: dict) -> str | None:
-    a = (base.get("efficiency") or {}).get("memory_kind")
-    b = (run.get("efficiency") or {}).get("memory_kind")
+def _memory_kinds(run: RunRecord, base: RunRecord) -> str | None:
+    a, b = base.efficiency.memory_kind, run.efficiency.memory_kind
     return None if a is None or b is None or a == b else f"baseline memory {a}, run memory {b}"
 
 
-def _calibration(record: dict) -> dict | None:
-    cal = (record.get("efficiency") or {}).get("calibration")
-    if (
-        isinstance(cal, dict)
-        and isinstance(cal.get("seconds"), (int, float))
-        and cal["seconds"] > 0
-    ):
-        return cal
-    return None
+def _calibration(record: RunRecord) -> Calibration | None:
+    """The record's calibration, when it has a positive time to divide by."""
+    cal = record.efficiency.calibration
+    return cal if cal is not None and cal.usable() else None

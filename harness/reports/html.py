@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -25,18 +26,26 @@ from matplotlib.figure import Figure
 
 from harness.reports.costs_view import cost_view
 from harness.reports.curve import catch_up_text, learning_curves
-from harness.reports.decision import decide
+from harness.reports.formats import DASH, fmt_bytes, fmt_count, fmt_float, fmt_seconds
 from harness.reports.judges import COLUMNS as JUDGE_COLUMNS
 from harness.reports.judges import judge_rows
 from harness.reports.knowledge_notes import html_tables as knowledge_tables
 from harness.reports.runfiles import load_samples
+from harness.reports.verdict import Verdict
+from harness.reports.view import ReportView
 from harness.spec.record import (
+    Efficiency,
+    MetricDefinition,
+    MetricSummary,
+    Results,
+    RunRecord,
+    SpreadGroup,
+    TaskInfo,
     direction,
+    ok_runs,
     primary_metric,
-    runs_on,
-    server_tokens,
-    status_label,
 )
+from harness.spec.samples import SampleRow
 
 # Lower is better for each: wrong answers, answers to unanswerable items, and answers (or, for
 # paragraph answers, the share of their content) the retrieved passages do not support.
@@ -50,46 +59,12 @@ FAILING_CAP = 50
 PROMPT_TAIL_CHARS = 600
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "report.html.j2"
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-DASH = "–"
 
 _svg_ids = count(1)
 
 
 # --------------------------------------------------------------------------------------------
 # small formatters
-
-
-def _fmt_float(value: Any, digits: int = 3) -> str:
-    return DASH if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
-
-
-def _fmt_seconds(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return DASH
-    if value < 1:
-        return f"{value * 1000:.1f} ms"
-    if value < 10:
-        return f"{value:.2f} s"
-    return f"{value:.1f} s" if value < 1000 else f"{value:.0f} s"
-
-
-def _fmt_bytes(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return DASH
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if value >= size:
-            return f"{value / size:.1f} {unit}"
-    return f"{value:.0f} B"
-
-
-def _fmt_count(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return DASH
-    if value >= 1e9:
-        return f"{value / 1e9:.2f}B"
-    if value >= 1e6:
-        return f"{value / 1e6:.1f}M"
-    return f"{value:,.0f}"
 
 
 def _fmt_gold(gold: Any) -> str:
@@ -106,63 +81,62 @@ def _plot_label(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# reading the payload
+# reading the record
 
 
-def _ok_runs(runs: list[dict]) -> list[dict]:
-    return [r for r in runs if r.get("status") == "ok" and r.get("metrics")]
-
-
-def _metric_names(runs: list[dict]) -> list[str]:
+def _metric_names(runs: list[RunRecord]) -> list[str]:
     names: list[str] = []
     for r in runs:
-        for name in r.get("metrics") or {}:
+        for name in r.metrics:
             if name not in names:
                 names.append(name)
     return names
 
 
-def _primary_metric(runs: list[dict]) -> str | None:
-    present = set(_metric_names(runs))
-    return primary_metric(present)
+def _metric(run: RunRecord, name: str) -> MetricSummary | None:
+    """The run's summary of a metric, if it has a value."""
+    return run.metrics[name] if name in run.metrics and run.value(name) is not None else None
 
 
-def _metric(run: dict, name: str) -> dict | None:
-    m = (run.get("metrics") or {}).get(name)
-    return m if m and isinstance(m.get("value"), (int, float)) else None
+def _lookup(part: dict | None, *keys: str) -> Any:
+    """A figure in a free-form part of the record (an arm's own efficiency keys, a phase),
+    None where any level is missing."""
+    for key in keys:
+        part = (part or {}).get(key)
+    return part
 
 
-def _training_seconds(run: dict) -> float | None:
-    training = (run.get("efficiency") or {}).get("training") or {}
-    seconds = training.get("seconds")
+def _extra(e: Efficiency, key: str, figure: str) -> Any:
+    """A figure an arm adds to its efficiency under its own key (`training`, `retrieval`)."""
+    part = getattr(e, key)
+    return getattr(part, figure, None) if part is not None else None
+
+
+def _training_seconds(run: RunRecord) -> float | None:
+    seconds = _extra(run.efficiency, "training", "seconds")
     return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
-def _base_run(runs: list[dict]) -> dict | None:
-    for r in runs:
-        if r.get("kind") == "base":
-            return r
-    return next((r for r in runs if r.get("arm") == "base"), None)
+def _base_run(runs: list[RunRecord]) -> RunRecord | None:
+    return next((r for r in runs if r.role == "baseline"), None)
 
 
-def _forgetting(run: dict) -> tuple[float, float | None, float | None] | None:
-    """(value, ci_low, ci_high) of record["forgetting"]["mean"], a number or a metric dict."""
-    mean = (run.get("forgetting") or {}).get("mean")
-    if isinstance(mean, (int, float)):
-        return float(mean), None, None
-    if isinstance(mean, dict) and isinstance(mean.get("value"), (int, float)):
-        return float(mean["value"]), mean.get("ci_low"), mean.get("ci_high")
-    return None
+def _forgetting(run: RunRecord) -> tuple[float, float | None, float | None] | None:
+    """(value, ci_low, ci_high) of the mean forgetting over the retention probes."""
+    mean = run.forgetting.mean if run.forgetting else None
+    if mean is None or mean.value is None:
+        return None
+    return float(mean.value), mean.ci_low, mean.ci_high
 
 
 # --------------------------------------------------------------------------------------------
 # tables
 
 
-def _best_arms(runs: list[dict], name: str, higher_is_better: bool | None) -> set[str]:
+def _best_arms(runs: list[RunRecord], name: str, higher_is_better: bool | None) -> set[str]:
     if higher_is_better is None:
         return set()
-    values = {r["arm"]: m["value"] for r in _ok_runs(runs) if (m := _metric(r, name))}
+    values = {r.arm: m.value for r in ok_runs(runs) if (m := _metric(r, name))}
     if len(values) < 2:
         return set()
     best = max(values.values()) if higher_is_better else min(values.values())
@@ -171,7 +145,7 @@ def _best_arms(runs: list[dict], name: str, higher_is_better: bool | None) -> se
     return {arm for arm, v in values.items() if math.isclose(v, best, abs_tol=1e-12)}
 
 
-def _metric_table(runs: list[dict], definitions: dict) -> dict:
+def _metric_table(runs: list[RunRecord], definitions: dict[str, MetricDefinition]) -> dict:
     names = _metric_names(runs)
     arrows = {True: "↑", False: "↓", None: ""}
     directions = {n: direction(n, definitions, runs) for n in names}
@@ -181,7 +155,7 @@ def _metric_table(runs: list[dict], definitions: dict) -> dict:
             "name": n,
             "label": n.replace("_", "_\u200b"),  # zero-width space: long names may wrap
             "arrow": arrows[directions[n]],
-            "description": definitions.get(n, {}).get("description", ""),
+            "description": definitions[n].description if n in definitions else "",
         }
         for n in names
     ]
@@ -193,75 +167,72 @@ def _metric_table(runs: list[dict], definitions: dict) -> dict:
             if m is None:
                 cells.append({"value": DASH, "ci": "", "n": "", "best": False})
                 continue
-            lo, hi = m.get("ci_low"), m.get("ci_high")
+            lo, hi = m.ci_low, m.ci_high
             ci = f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             cells.append(
                 {
-                    "value": f"{m['value']:.3f}",
+                    "value": f"{m.value:.3f}",
                     "ci": ci,
-                    "n": f"n={m.get('n')}",
-                    "best": r["arm"] in best[n],
+                    "n": f"n={m.n}",
+                    "best": r.arm in best[n],
                 }
             )
         rows.append(
             {
-                "arm": r["arm"],
-                "kind": r.get("kind", ""),
-                "status": status_label(r),
-                "ok": r.get("status") == "ok",
-                "reason": r.get("reason") or "",
+                "arm": r.arm,
+                "kind": r.kind,
+                "status": r.status_label(),
+                "ok": r.ok,
+                "reason": r.reason or "",
                 "cells": cells,
             }
         )
     return {"columns": columns, "rows": rows}
 
 
-def _memory(e: dict) -> str:
-    text = _fmt_bytes(e.get("peak_memory_bytes"))
-    return f"{text} ({e['memory_kind']})" if text != DASH and e.get("memory_kind") else text
+def _memory(r: RunRecord) -> str:
+    e = r.efficiency
+    text = fmt_bytes(e.peak_memory_bytes)
+    return f"{text} ({e.memory_kind})" if text != DASH and e.memory_kind else text
 
 
-def _params(e: dict) -> str:
-    if e.get("params_total") is None:
+def _params(r: RunRecord) -> str:
+    e = r.efficiency
+    if e.params_total is None:
         return DASH
-    return f"{_fmt_count(e['params_total'])} / {_fmt_count(e.get('params_trainable') or 0)}"
+    return f"{fmt_count(e.params_total)} / {fmt_count(e.params_trainable or 0)}"
 
 
-EFFICIENCY_COLUMNS: list[tuple[str, Any]] = [
-    ("gen tokens/s", lambda e: _fmt_float(e.get("tokens_per_s"), 1)),
-    ("latency p50", lambda e: _fmt_seconds(e.get("latency_p50_s"))),
-    ("latency p95", lambda e: _fmt_seconds(e.get("latency_p95_s"))),
-    ("retrieval p50", lambda e: _fmt_seconds(e.get("retrieval_latency_p50_s"))),
-    ("retrieval p95", lambda e: _fmt_seconds(e.get("retrieval_latency_p95_s"))),
+# Per column: its heading and how a run's cell reads.
+EFFICIENCY_COLUMNS: list[tuple[str, Callable[[RunRecord], str]]] = [
+    ("gen tokens/s", lambda r: fmt_float(r.efficiency.tokens_per_s, 1)),
+    ("latency p50", lambda r: fmt_seconds(r.efficiency.latency_p50_s)),
+    ("latency p95", lambda r: fmt_seconds(r.efficiency.latency_p95_s)),
+    ("retrieval p50", lambda r: fmt_seconds(r.efficiency.retrieval_latency_p50_s)),
+    ("retrieval p95", lambda r: fmt_seconds(r.efficiency.retrieval_latency_p95_s)),
     ("peak memory", _memory),
     ("params total / trainable", _params),
-    ("server tokens in / out per request", lambda e: server_tokens(e) or DASH),
-    ("index size", lambda e: _fmt_bytes((e.get("retrieval") or {}).get("index_bytes"))),
-    ("index build", lambda e: _fmt_seconds((e.get("retrieval") or {}).get("build_seconds"))),
-    ("training time", lambda e: _fmt_seconds((e.get("training") or {}).get("seconds"))),
+    ("server tokens in / out per request", lambda r: r.server_tokens() or DASH),
+    ("index size", lambda r: fmt_bytes(_extra(r.efficiency, "retrieval", "index_bytes"))),
+    ("index build", lambda r: fmt_seconds(_extra(r.efficiency, "retrieval", "build_seconds"))),
+    ("training time", lambda r: fmt_seconds(_extra(r.efficiency, "training", "seconds"))),
     (
         "training tokens/s",
-        lambda e: _fmt_float((e.get("training") or {}).get("tokens_per_s"), 1),
+        lambda r: fmt_float(_extra(r.efficiency, "training", "tokens_per_s"), 1),
     ),
-    (
-        "prepare",
-        lambda e: _fmt_seconds(((e.get("phases") or {}).get("prepare") or {}).get("seconds")),
-    ),
-    (
-        "predict",
-        lambda e: _fmt_seconds(((e.get("phases") or {}).get("predict") or {}).get("seconds")),
-    ),
+    ("prepare", lambda r: fmt_seconds(r.efficiency.phase_seconds("prepare"))),
+    ("predict", lambda r: fmt_seconds(r.efficiency.phase_seconds("predict"))),
 ]
 
 
-def _efficiency_table(runs: list[dict]) -> dict:
+def _efficiency_table(runs: list[RunRecord]) -> dict:
     """Arms x efficiency columns; columns empty for every arm are left out."""
-    grid = [[fmt(r.get("efficiency") or {}) for _, fmt in EFFICIENCY_COLUMNS] for r in runs]
+    grid = [[fmt(r) for _, fmt in EFFICIENCY_COLUMNS] for r in runs]
     keep = [i for i in range(len(EFFICIENCY_COLUMNS)) if any(row[i] != DASH for row in grid)]
     return {
         "columns": ["runs on"] + [EFFICIENCY_COLUMNS[i][0] for i in keep],
         "rows": [
-            {"arm": r["arm"], "cells": [runs_on(r)] + [row[i] for i in keep]}
+            {"arm": r.arm, "cells": [r.runs_on()] + [row[i] for i in keep]}
             for r, row in zip(runs, grid)
         ],
     }
@@ -436,26 +407,18 @@ def _label_points(
         )
 
 
-def _accuracy_points(runs: list[dict], primary: str, colors: dict[str, str]) -> list[Point]:
+def _accuracy_points(runs: list[RunRecord], primary: str, colors: dict[str, str]) -> list[Point]:
     points = []
-    for r in _ok_runs(runs):
+    for r in ok_runs(runs):
         m = _metric(r, primary)
         if m is not None:
             points.append(
-                Point(
-                    r["arm"],
-                    0.0,
-                    m["value"],
-                    m.get("ci_low"),
-                    m.get("ci_high"),
-                    colors[r["arm"]],
-                    {"run": r},
-                )
+                Point(r.arm, 0.0, m.value, m.ci_low, m.ci_high, colors[r.arm], {"run": r})
             )
     return points
 
 
-def _plot_training_cost(runs: list[dict], primary: str | None, colors: dict[str, str]) -> Plot:
+def _plot_training_cost(runs: list[RunRecord], primary: str | None, colors: dict[str, str]) -> Plot:
     title = f"{primary or 'accuracy'} vs training cost"
     caption = "Good: top-left (accurate without paying for training)."
     if primary is None:
@@ -475,7 +438,7 @@ def _plot_training_cost(runs: list[dict], primary: str | None, colors: dict[str,
         x_label = "training time (s; 0 = no training)"
     else:
         for p in points:
-            p.x = float((p.extra["run"].get("efficiency") or {}).get("params_trainable") or 0)
+            p.x = float(p.extra["run"].efficiency.params_trainable or 0)
         x_label = "trainable parameters"
         note = "No arm trains in this run: x is the number of trainable parameters."
     fig = _new_figure()
@@ -483,7 +446,7 @@ def _plot_training_cost(runs: list[dict], primary: str | None, colors: dict[str,
     _scatter(ax, points, y_bounds=(0.0, 1.0))
     distinct = sorted({p.x for p in points})
     if len(distinct) <= 3:  # e.g. every arm at 0 trainable parameters: no fractional ticks
-        ax.set_xticks(distinct, [_fmt_count(x) if not trains else f"{x:g}" for x in distinct])
+        ax.set_xticks(distinct, [fmt_count(x) if not trains else f"{x:g}" for x in distinct])
     ax.set_title(title)
     ax.set_xlabel(x_label)
     ax.set_ylabel(f"{primary} (95% CI)")
@@ -501,7 +464,7 @@ def _pareto(points: list[Point]) -> list[Point]:
     return sorted((p for p in points if not dominated(p)), key=lambda p: p.x)
 
 
-def _plot_latency(runs: list[dict], primary: str | None, colors: dict[str, str]) -> Plot:
+def _plot_latency(runs: list[RunRecord], primary: str | None, colors: dict[str, str]) -> Plot:
     title = f"{primary or 'accuracy'} vs latency p95"
     caption = (
         "Good: top-left (accurate and fast). The dashed line joins the Pareto frontier: "
@@ -511,7 +474,7 @@ def _plot_latency(runs: list[dict], primary: str | None, colors: dict[str, str])
         return Plot(title, caption, note="No accuracy metric in this task.")
     points = []
     for p in _accuracy_points(runs, primary, colors):
-        latency = (p.extra["run"].get("efficiency") or {}).get("latency_p95_s")
+        latency = p.extra["run"].efficiency.latency_p95_s
         if isinstance(latency, (int, float)):
             p.x = float(latency)
             points.append(p)
@@ -543,11 +506,11 @@ def _plot_latency(runs: list[dict], primary: str | None, colors: dict[str, str])
     return Plot(title, caption, _to_svg(fig))
 
 
-def _plot_forgetting(runs: list[dict], primary: str | None, colors: dict[str, str]) -> Plot:
+def _plot_forgetting(runs: list[RunRecord], primary: str | None, colors: dict[str, str]) -> Plot:
     title = "forgetting vs gain"
     caption = "Good: bottom-right (large gain over the base arm, little forgetting)."
-    ok = _ok_runs(runs)
-    forgetting = {r["arm"]: f for r in ok if (f := _forgetting(r)) is not None}
+    ok = ok_runs(runs)
+    forgetting = {r.arm: f for r in ok if (f := _forgetting(r)) is not None}
     if not forgetting:
         return Plot(
             title,
@@ -562,11 +525,11 @@ def _plot_forgetting(runs: list[dict], primary: str | None, colors: dict[str, st
     points = []
     for r in ok:
         m = _metric(r, primary)
-        if m is None or r["arm"] not in forgetting:
+        if m is None or r.arm not in forgetting:
             continue
-        value, low, high = forgetting[r["arm"]]
-        x = m["value"] - base_metric["value"] if base_metric else m["value"]
-        points.append(Point(r["arm"], x, value, low, high, colors[r["arm"]]))
+        value, low, high = forgetting[r.arm]
+        x = m.value - base_metric.value if base_metric else m.value
+        points.append(Point(r.arm, x, value, low, high, colors[r.arm]))
     if not points:
         return Plot(title, caption, note="No arm has both forgetting and accuracy.")
     fig = _new_figure()
@@ -574,7 +537,7 @@ def _plot_forgetting(runs: list[dict], primary: str | None, colors: dict[str, st
     _scatter(ax, points, include_origin=True)
     if base and base_metric:
         ax.axvline(0, color="#888", linewidth=0.8)
-        x_label = f"gain in {primary} over base arm '{_plot_label(base['arm'])}'"
+        x_label = f"gain in {primary} over base arm '{_plot_label(base.arm)}'"
         note = ""
     else:
         x_label = primary
@@ -586,10 +549,10 @@ def _plot_forgetting(runs: list[dict], primary: str | None, colors: dict[str, st
     return Plot(title, caption, _to_svg(fig), note)
 
 
-def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
+def _plot_hallucination(runs: list[RunRecord], colors: dict[str, str]) -> Plot:
     title = "hallucination per arm"
     caption = "Good: short bars (lower is better for every bar); whiskers are 95% CIs."
-    ok = _ok_runs(runs)
+    ok = ok_runs(runs)
     metrics = [n for n in HALLUCINATION_METRICS if any(_metric(r, n) for r in ok)]
     if not metrics:
         return Plot(title, caption, note="No hallucination metric in this task.")
@@ -602,12 +565,12 @@ def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
             m = _metric(r, name)
             if m is None:
                 continue
-            lo = m.get("ci_low") if m.get("ci_low") is not None else m["value"]
-            hi = m.get("ci_high") if m.get("ci_high") is not None else m["value"]
+            lo = m.ci_low if m.ci_low is not None else m.value
+            hi = m.ci_high if m.ci_high is not None else m.value
             xs.append(i - 0.4 + width * (j + 0.5))
-            ys.append(m["value"])
-            errs_low.append(max(m["value"] - lo, 0.0))
-            errs_high.append(max(hi - m["value"], 0.0))
+            ys.append(m.value)
+            errs_low.append(max(m.value - lo, 0.0))
+            errs_high.append(max(hi - m.value, 0.0))
         ax.bar(
             xs,
             ys,
@@ -620,7 +583,7 @@ def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
         )
     ax.set_xticks(range(len(ok)))
     ax.set_xticklabels(
-        [_plot_label(r["arm"]) for r in ok],
+        [_plot_label(r.arm) for r in ok],
         rotation=20 if len(ok) > 3 else 0,
         ha="right" if len(ok) > 3 else "center",
     )
@@ -633,13 +596,13 @@ def _plot_hallucination(runs: list[dict], colors: dict[str, str]) -> Plot:
     return Plot(title, caption, _to_svg(fig))
 
 
-def _plot_learning_curves(payload: dict, task: str, colors: dict[str, str]) -> list[Plot]:
+def _plot_learning_curves(results: Results, task: str, colors: dict[str, str]) -> list[Plot]:
     """The decision metric against training items for each `train_fractions` curve
     (harness.reports.curve), arms that train nothing as flat dashed lines; none without curves."""
-    found = next((t for t in learning_curves(payload) if t["task"] == task), None)
+    found = next((t for t in learning_curves(results) if t.task == task), None)
     if found is None:
         return []
-    metric = found["metric"]
+    metric = found.metric
     title = f"{metric} vs training items"
     caption = (
         "Learning curve: each trained arm on nested shares of the train split (95% CIs); dashed "
@@ -647,42 +610,36 @@ def _plot_learning_curves(payload: dict, task: str, colors: dict[str, str]) -> l
     )
     fig = _new_figure()
     ax = fig.add_subplot()
-    for c in found["curves"]:
-        pts = [p for p in c["points"] if p["value"] is not None and p["train_items"]]
+    for c in found.curves:
+        pts = [p for p in c.points if p.value is not None and p.train_items]
         if not pts:
             continue
-        color = colors.get(c["arm"], COLORS[0])
-        low = [
-            max(p["value"] - (p["ci_low"] if p["ci_low"] is not None else p["value"]), 0)
-            for p in pts
-        ]
-        high = [
-            max((p["ci_high"] if p["ci_high"] is not None else p["value"]) - p["value"], 0)
-            for p in pts
-        ]
+        color = colors.get(c.arm, COLORS[0])
+        low = [max(p.value - (p.ci_low if p.ci_low is not None else p.value), 0) for p in pts]
+        high = [max((p.ci_high if p.ci_high is not None else p.value) - p.value, 0) for p in pts]
         ax.errorbar(
-            [p["train_items"] for p in pts],
-            [p["value"] for p in pts],
+            [p.train_items for p in pts],
+            [p.value for p in pts],
             yerr=[low, high],
             fmt="o-",
             color=color,
             capsize=4,
-            label=_plot_label(c["arm"]),
+            label=_plot_label(c.arm),
         )
-    for f in found["flat"]:
+    for f in found.flat:
         ax.axhline(
-            f["value"],
+            f.value,
             ls="--",
             lw=1,
-            color=colors.get(f["arm"], "#777"),
-            label=_plot_label(f["arm"]),
+            color=colors.get(f.arm, "#777"),
+            label=_plot_label(f.arm),
         )
     ax.set_xlabel("training items")
     ax.set_ylabel(f"{metric} (95% CI)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    note = "; ".join(catch_up_text(c, metric) for c in found["curves"]).replace("`", "") + "."
+    note = "; ".join(catch_up_text(c, metric) for c in found.curves).replace("`", "") + "."
     return [Plot(title, caption, _to_svg(fig), note)]
 
 
@@ -690,31 +647,29 @@ def _plot_learning_curves(payload: dict, task: str, colors: dict[str, str]) -> l
 # failing items
 
 
-def _item_view(row: dict) -> dict:
-    prompt = str(row.get("prompt") or "")
+def _item_view(row: SampleRow) -> dict:
+    prompt = row.prompt or ""
     tail = prompt[-PROMPT_TAIL_CHARS:]
-    output = row.get("output")
-    if output is None and row.get("choice") is not None:
-        output = f"choice {row['choice']}"
+    output = row.output
+    if output is None and row.choice is not None:
+        output = f"choice {row.choice}"
     reasons = [
-        {
-            "metric": name,
-            "value": _fmt_float((s or {}).get("value"), 3),
-            "reason": (s or {}).get("reason") or "",
-        }
-        for name, s in (row.get("scores") or {}).items()
+        {"metric": name, "value": fmt_float(s.value, 3), "reason": s.reason or ""}
+        for name, s in row.scores.items()
     ]
     return {
-        "id": str(row.get("id", "?")),
-        "answerable": row.get("answerable"),
+        "id": row.id,
+        "answerable": row.answerable,
         "prompt_tail": ("…" if len(prompt) > len(tail) else "") + tail,
-        "output": DASH if output is None else str(output),
-        "gold": _fmt_gold(row.get("gold")),
+        "output": DASH if output is None else output,
+        "gold": _fmt_gold(row.gold),
         "reasons": reasons,
     }
 
 
-def _failing_items(runs: list[dict], primary: str | None, run_dir: Path) -> tuple[list[dict], bool]:
+def _failing_items(
+    runs: list[RunRecord], primary: str | None, run_dir: Path
+) -> tuple[list[dict], bool]:
     """Per finished arm, the items a reader wants to see, and whether the metric is graded.
 
     On a 0/1 metric those are the items scoring 0. On a graded one (token_f1 on paragraph
@@ -723,11 +678,11 @@ def _failing_items(runs: list[dict], primary: str | None, run_dir: Path) -> tupl
     """
     if primary is None:
         return [], False
-    scored: dict[str, tuple[list[tuple[dict, float]], int]] = {}
-    for r in _ok_runs(runs):
+    scored: dict[str, tuple[list[tuple[SampleRow, float]], int]] = {}
+    for r in ok_runs(runs):
         rows = load_samples(run_dir, r)  # checked: missing or altered samples are an error
-        pairs = [(row, v) for row in rows if (v := _score(row, primary)) is not None]
-        scored[r["arm"]] = (pairs, len(rows))
+        pairs = [(row, v) for row in rows if (v := row.score(primary)) is not None]
+        scored[r.arm] = (pairs, len(rows))
     graded = any(v not in (0, 1) for pairs, _ in scored.values() for _, v in pairs)
     blocks = []
     for arm, (pairs, total) in scored.items():
@@ -749,136 +704,125 @@ def _failing_items(runs: list[dict], primary: str | None, run_dir: Path) -> tupl
     return blocks, graded
 
 
-def _score(row: dict, metric: str) -> float | None:
-    return ((row.get("scores") or {}).get(metric) or {}).get("value")
-
-
 # --------------------------------------------------------------------------------------------
 # page
 
 
-def _header(payload: dict) -> dict:
-    env = payload.get("environment") or {}
-    model = payload.get("model") or {}
-    sha = str(env.get("git_sha") or DASH)[:10] + (" (dirty)" if env.get("git_dirty") else "")
-    device = env.get("device") or DASH
-    if env.get("device_name") and env.get("device_name") != device:
-        device = f"{device} ({env['device_name']})"
+def _header(results: Results) -> dict:
+    env, model = results.environment, results.model
+    sha = str(env.git_sha or DASH)[:10] + (" (dirty)" if env.git_dirty else "")
+    device = env.device or DASH
+    if env.device_name and env.device_name != device:
+        device = f"{device} ({env.device_name})"
     return {
-        "suite": payload.get("suite") or DASH,
+        "suite": results.suite or DASH,
         "facts": [
             (
                 "model",
-                f"{model.get('name', DASH)} ({model.get('source', DASH)}, "
-                f"fingerprint {model.get('fingerprint', DASH)})",
+                f"{model.name if model else DASH} ({model.source if model else DASH}, "
+                f"fingerprint {model.fingerprint if model else DASH})",
             ),
             ("device", device),
-            ("dtype", env.get("dtype") or DASH),
-            ("created", payload.get("created") or DASH),
+            ("dtype", env.dtype or DASH),
+            ("created", results.created or DASH),
             ("git", sha),
-            ("adaptbench", env.get("adaptbench") or DASH),
-            ("seed", str(env.get("seed", DASH))),
-            ("item limit", str(payload.get("limit")) if payload.get("limit") else "none"),
+            ("adaptbench", env.adaptbench or DASH),
+            ("seed", str(env.seed if env.has("seed") else DASH)),
+            ("item limit", str(results.limit) if results.limit else "none"),
         ],
     }
 
 
-def _task_view(name: str, info: dict, payload: dict, run_dir: Path, decisions: list[dict]) -> dict:
-    runs = [r for r in payload.get("runs", []) if r.get("task") == name]
-    definitions = payload.get("metric_definitions") or {}
-    primary = _primary_metric(runs)
-    colors = {r["arm"]: COLORS[i % len(COLORS)] for i, r in enumerate(runs)}
-    splits = ", ".join(f"{k} {v}" for k, v in (info.get("splits") or {}).items())
-    leakage = info.get("leakage") or {}
+def _task_view(
+    name: str, info: TaskInfo, results: Results, run_dir: Path, decisions: list[Verdict]
+) -> dict:
+    runs = [r for r in results.runs if r.task == name]
+    primary = primary_metric(_metric_names(runs))
+    colors = {r.arm: COLORS[i % len(COLORS)] for i, r in enumerate(runs)}
+    splits = ", ".join(f"{k} {v}" for k, v in info.splits.items())
+    leakage = info.leakage
     failing, graded = _failing_items(runs, primary, run_dir)
     return {
         "name": name,
         "anchor": "task-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name),
-        "eval_items": info.get("eval_items"),
-        "eval_items_total": info.get("eval_items_total"),
+        "eval_items": info.eval_items,
+        "eval_items_total": info.eval_items_total,
         "splits": splits,
-        "leakage": leakage.get("total") or 0,
-        "leakage_threshold": leakage.get("threshold"),
+        "leakage": leakage.total or 0,
+        "leakage_threshold": leakage.threshold,
         "primary": primary,
-        "metrics": _metric_table(runs, definitions),
+        "metrics": _metric_table(runs, results.metric_definitions),
         "efficiency": _efficiency_table(runs),
-        "failed": [r for r in runs if r.get("status") != "ok"],
+        "failed": [r for r in runs if not r.ok],
         "plots": [
             _plot_training_cost(runs, primary, colors),
             _plot_latency(runs, primary, colors),
             _plot_forgetting(runs, primary, colors),
             _plot_hallucination(runs, colors),
-            *_plot_learning_curves(payload, name, colors),
+            *_plot_learning_curves(results, name, colors),
         ],
-        "costs": cost_view(payload, name),  # harness.reports.costs_view
+        "costs": cost_view(results, name),  # harness.reports.costs_view
         "judges": judge_rows(runs, run_dir),  # harness.reports.judges
-        "knowledge": knowledge_tables(payload, name),  # issue 25: harness.reports.knowledge_notes
+        "knowledge": knowledge_tables(results, name),  # issue 25: harness.reports.knowledge_notes
         "failing": failing,
         "failing_graded": graded,
-        "seeds": _seed_rows(payload.get("seed_groups") or [], name),
-        "variants": _variant_rows(payload.get("variant_groups") or [], name),
+        "seeds": _spread_rows(results.seed_groups, name, "per_seed"),
+        "variants": _spread_rows(results.variant_groups, name, "per_variant"),
         "style": _style_line(info),
-        "decision": next((d for d in decisions if d["task"] == name), None),
+        "decision": next((d for d in decisions if d.task == name), None),
     }
 
 
-def _style_line(info: dict) -> str | None:
+def _style_line(info: TaskInfo) -> str | None:
     """The task's answer style, what it set, and the ceiling the length limit allows."""
-    st = info.get("style")
+    st = info.style
     if not st:
         return None
-    how = f"inferred: {st['reason']}" if st.get("inferred") else "set in the suite"
+    how = f"inferred: {st.reason}" if st.inferred else "set in the suite"
     text = (
-        f"Answer style {st['answer_style']} ({how}): max_new_tokens {st['max_new_tokens']}, "
-        f"prompt budget {st['max_prompt_tokens']} tokens."
+        f"Answer style {st.answer_style} ({how}): max_new_tokens {st.max_new_tokens}, "
+        f"prompt budget {st.max_prompt_tokens} tokens."
     )
-    ceiling = info.get("ceiling")
-    if ceiling and ceiling.get("metrics"):
-        parts = ", ".join(f"{n} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
-        text += f" Ceiling (gold answers cut to {ceiling['max_new_tokens']} tokens): {parts}."
+    ceiling = info.ceiling
+    if ceiling and ceiling.metrics:
+        parts = ", ".join(f"{n} {m.value:.3f}" for n, m in ceiling.metrics.items())
+        text += f" Ceiling (gold answers cut to {ceiling.max_new_tokens} tokens): {parts}."
     return text
 
 
-def _seed_rows(groups: list[dict], task: str) -> list[dict]:
-    return _spread_rows(groups, task, "per_seed")
-
-
-def _variant_rows(groups: list[dict], task: str) -> list[dict]:
-    return _spread_rows(groups, task, "per_variant")
-
-
-def _spread_rows(groups: list[dict], task: str, per: str) -> list[dict]:
-    """Rows of mean ± sd, range and per-cell values for arms repeated over seeds or wordings."""
+def _spread_rows(groups: list[SpreadGroup], task: str, per: str) -> list[dict]:
+    """Rows of mean ± sd, range and per-cell values for arms repeated over seeds (`per_seed`)
+    or wordings (`per_variant`)."""
     rows = []
     for g in groups:
-        if g.get("task") != task:
+        if g.task != task:
             continue
-        metrics = list(g["metrics"].items())
-        if g.get("forgetting_mean"):
-            metrics.append(("forgetting (mean over probes)", g["forgetting_mean"]))
+        metrics = list(g.metrics.items())
+        if g.forgetting_mean:
+            metrics.append(("forgetting (mean over probes)", g.forgetting_mean))
         for name, m in metrics:
-            sd = f" ± {m['std']:.3f}" if m.get("std") is not None else ""
+            sd = f" ± {m.std:.3f}" if m.std is not None else ""
             rows.append(
                 {
-                    "arm": g["arm"],
+                    "arm": g.arm,
                     "metric": name,
-                    "mean": f"{m['mean']:.3f}{sd}",
-                    "range": f"{m['min']:.3f} – {m['max']:.3f}",
-                    "per_seed": ", ".join(f"{k}: {v:.3f}" for k, v in m[per].items()),
+                    "mean": f"{m.mean:.3f}{sd}",
+                    "range": f"{m.min:.3f} – {m.max:.3f}",
+                    "per_seed": ", ".join(f"{k}: {v:.3f}" for k, v in getattr(m, per).items()),
                 }
             )
     return rows
 
 
-def _definitions(payload: dict) -> list[dict]:
-    used = sorted({n for r in payload.get("runs", []) for n in r.get("metrics") or {}})
-    definitions = payload.get("metric_definitions") or {}
+def _definitions(results: Results) -> list[dict]:
+    used = sorted({n for r in results.runs for n in r.metrics})
+    definitions = results.metric_definitions
     arrows = {True: "↑ higher is better", False: "↓ lower is better", None: "no direction"}
     return [
         {
             "name": n,
-            "direction": arrows[definitions[n].get("higher_is_better")],
-            "description": definitions[n].get("description", ""),
+            "direction": arrows[definitions[n].higher_is_better],
+            "description": definitions[n].description,
         }
         for n in used
         if n in definitions
@@ -889,18 +833,20 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
-def render_html(payload: dict, run_dir: Path) -> str:
+def render_html(view: ReportView) -> str:
     """The whole report as one self-contained HTML page (samples are read from `run_dir`)."""
-    run_dir = Path(run_dir)
-    tasks = dict(payload.get("tasks") or {})
-    for r in payload.get("runs", []):  # tasks that only appear in runs still get a section
-        tasks.setdefault(r.get("task"), {})
+    results = view.results
+    tasks = dict(results.tasks)
+    for r in results.runs:  # tasks that only appear in runs still get a section
+        tasks.setdefault(r.task, TaskInfo())
     template = _environment().from_string(TEMPLATE_PATH.read_text(encoding="utf-8"))
-    decisions = decide(payload, run_dir) if payload.get("environment") else []
     return template.render(
-        header=_header(payload),
-        tasks=[_task_view(name, info, payload, run_dir, decisions) for name, info in tasks.items()],
-        definitions=_definitions(payload),
+        header=_header(results),
+        tasks=[
+            _task_view(name, info, results, view.run_dir, view.decisions)
+            for name, info in tasks.items()
+        ],
+        definitions=_definitions(results),
         failing_cap=FAILING_CAP,
         judge_columns=JUDGE_COLUMNS,
         prompt_tail_chars=PROMPT_TAIL_CHARS,

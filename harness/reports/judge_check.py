@@ -5,7 +5,7 @@ alike, each turned so that a higher score means "more likely hallucinated" (DETE
 binary labels (`hallucinated: true/false`, or `correct`/a correctness grade in [0, 1], a grade
 below 0.5 counting as hallucinated) each gets: its ROC AUC, its accuracy when it flags at score
 >= 0.5 (a per-item rate or share over half), and Cohen's kappa of those flags with the labels,
-each with a 95% stratified bootstrap interval (harness.base.agreement). Items a detector does
+each with a 95% stratified bootstrap interval (harness.common.agreement). Items a detector does
 not apply to (an abstaining answer, no passages) are left out of its figures, and its n says so.
 
 Labelled answers come from a labelled set (JSONL: question, gold, passages, answer, label; the
@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from harness.arms.prompting import is_abstention
-from harness.base.agreement import accuracy, auc, cohen_kappa, stratified_interval
+from harness.common.agreement import accuracy, auc, cohen_kappa, stratified_interval
 from harness.data.tasks import Item
 from harness.metrics import Prediction, get_metric
+from harness.reports.runfiles import read_samples
 from harness.spec.config import DEFAULT_ABSTAIN_PATTERNS
 
 # Detector -> whether its metric's value is turned around (1 - value) to read as hallucination.
@@ -179,12 +180,11 @@ def run_scores(run_dir: Path, labels_path: Path) -> tuple[dict[str, list[float]]
     truth: list[bool] = []
     for samples in sorted((run_dir / "samples").glob("*.jsonl")):
         task, _, arm = samples.stem.partition("__")
-        for line in samples.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in read_samples(samples):  # checked: a damaged file is an error naming the line
             match = [
                 lab
                 for r, lab in labels
-                if str(r["id"]) == str(row["id"])
+                if str(r["id"]) == row.id
                 and r.get("task", task) == task
                 and r.get("arm", arm) == arm
             ]
@@ -192,8 +192,8 @@ def run_scores(run_dir: Path, labels_path: Path) -> tuple[dict[str, list[float]]
                 continue
             truth.append(match[0])
             for d, flip in DETECTORS.items():
-                s = (row.get("scores") or {}).get(d)
-                scores[d].append(None if s is None else (1.0 - s["value"] if flip else s["value"]))
+                v = row.score(d)
+                scores[d].append(None if v is None else (1.0 - v if flip else v))
     if not truth:
         raise LabelError(f"{labels_path}: no label matches a sample of {run_dir}")
     return {d: v for d, v in scores.items() if any(x is not None for x in v)}, truth

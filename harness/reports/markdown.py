@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from harness.base.stats import INTERVALS
-from harness.reports.compare import TIE_DESPITE_CI, versus_base
+from harness.common.stats import INTERVALS
+from harness.reports.compare import TIE_DESPITE_CI, Comparison
 from harness.reports.costs_view import cost_lines
 from harness.reports.curve import curve_lines
-from harness.reports.decision import decide
+from harness.reports.formats import fmt_bytes, fmt_metric, fmt_num
 from harness.reports.judges import judge_lines
 from harness.reports.knowledge_notes import markdown_lines as knowledge_lines
-from harness.spec.record import runs_on, server_tokens, status_label
-
-
-def _fmt_metric(m: dict | None) -> str:
-    if not m or m.get("value") is None:
-        return "–"
-    v, lo, hi = m["value"], m.get("ci_low"), m.get("ci_high")
-    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
-    return f"{v:.3f}{ci} (n={m['n']})"
-
-
-def _fmt_num(value, unit: str = "", digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}{unit}"
-
-
-def _fmt_bytes(value) -> str:
-    if value is None:
-        return "–"
-    return f"{value / 2**20:.0f} MiB"
+from harness.reports.verdict import Verdict
+from harness.reports.view import ReportView
+from harness.spec.record import (
+    Efficiency,
+    MetricDefinition,
+    RunRecord,
+    Spread,
+    SpreadGroup,
+    TaskInfo,
+)
 
 
 def _cell(text: str) -> str:
@@ -41,11 +28,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
-def _forgetting_lines(runs: list[dict]) -> list[str]:
-    with_f = [r for r in runs if r.get("forgetting")]
+def _forgetting_lines(runs: list[RunRecord]) -> list[str]:
+    with_f = [r for r in runs if r.forgetting]
     if not with_f:
         return []
-    probes = sorted({p for r in with_f for p in r["forgetting"].get("probes", {})})
+    probes = sorted({p for r in with_f for p in r.forgetting.probes})
     lines = [
         "",
         "Forgetting on retention probes: score(base) - score(arm) on the same items, 95% paired CI "
@@ -55,20 +42,18 @@ def _forgetting_lines(runs: list[dict]) -> list[str]:
         "|---|---|" + "---|" * len(probes) + "---|",
     ]
     for r in with_f:
-        f = r["forgetting"]
-        if f.get("by_construction"):
-            lines.append(
-                f"| `{r['arm']}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |"
-            )
+        f = r.forgetting
+        if f.by_construction:
+            lines.append(f"| `{r.arm}` | 0 (weights unchanged) |" + " – |" * len(probes) + " – |")
             continue
-        cells = [_fmt_metric(f.get("mean"))] + [_fmt_metric(f["probes"].get(p)) for p in probes]
-        ppl = f.get("perplexity")
-        cells.append(f"{ppl['base']:.1f} → {ppl['arm']:.1f}" if ppl else "–")
-        lines.append(f"| `{r['arm']}` | " + " | ".join(cells) + " |")
+        cells = [fmt_metric(f.mean)] + [fmt_metric(f.probes.get(p)) for p in probes]
+        ppl = f.perplexity
+        cells.append(f"{ppl.base:.1f} → {ppl.arm:.1f}" if ppl else "–")
+        lines.append(f"| `{r.arm}` | " + " | ".join(cells) + " |")
     return lines
 
 
-def _seed_lines(groups: list[dict]) -> list[str]:
+def _seed_lines(groups: list[SpreadGroup]) -> list[str]:
     if not groups:
         return []
     lines = [
@@ -83,43 +68,39 @@ def _seed_lines(groups: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for g in groups:
-        rows = list(g["metrics"].items())
-        if g.get("forgetting_mean"):
-            rows.append(("forgetting (mean over probes)", g["forgetting_mean"]))
+        rows = list(g.metrics.items())
+        if g.forgetting_mean:
+            rows.append(("forgetting (mean over probes)", g.forgetting_mean))
         lines += [_spread_line(g, name, m, "per_seed") for name, m in rows]
-        if g["not_ok"]:
+        if g.not_ok:
             lines.append(
-                f"| {g['task']} | `{g['arm']}` | seeds that did not finish | "
-                + ", ".join(f"{s}: {st}" for s, st in g["not_ok"].items())
+                f"| {g.task} | `{g.arm}` | seeds that did not finish | "
+                + ", ".join(f"{s}: {st}" for s, st in g.not_ok.items())
                 + " | | |"
             )
     return lines
 
 
-def _style_lines(info: dict) -> list[str]:
+def _style_lines(info: TaskInfo) -> list[str]:
     """The task's answer style and what it set, and the ceiling the length limit allows."""
-    st = info.get("style")
+    st = info.style
     if not st:
         return []
-    how = f"inferred: {st['reason']}" if st.get("inferred") else "set in the suite"
+    how = f"inferred: {st.reason}" if st.inferred else "set in the suite"
     lines = [
         "",
-        f"Answer style **{st['answer_style']}** ({_cell(how)}): max_new_tokens "
-        f"{st['max_new_tokens']}, prompt budget {st['max_prompt_tokens']} tokens"
-        + (
-            f", style sentence “{_cell(st['style_instruction'])}”"
-            if st["style_instruction"]
-            else ""
-        )
+        f"Answer style **{st.answer_style}** ({_cell(how)}): max_new_tokens "
+        f"{st.max_new_tokens}, prompt budget {st.max_prompt_tokens} tokens"
+        + (f", style sentence “{_cell(st.style_instruction)}”" if st.style_instruction else "")
         + ".",
     ]
-    ceiling = info.get("ceiling")
-    if ceiling and ceiling.get("metrics"):
-        parts = ", ".join(f"{_cell(n)} {m['value']:.3f}" for n, m in ceiling["metrics"].items())
+    ceiling = info.ceiling
+    if ceiling and ceiling.metrics:
+        parts = ", ".join(f"{_cell(n)} {m.value:.3f}" for n, m in ceiling.metrics.items())
         how = (
-            f"each gold answer cut to {ceiling['max_new_tokens']} tokens, scored; "
-            f"{ceiling['answers_cut']} cut"
-            if ceiling["answers_cut"] is not None
+            f"each gold answer cut to {ceiling.max_new_tokens} tokens, scored; "
+            f"{ceiling.answers_cut} cut"
+            if ceiling.answers_cut is not None
             else "gold answers scored uncut: no tokenizer for the endpoint model (set "
             "model.endpoint.tokenizer)"
         )
@@ -127,9 +108,9 @@ def _style_lines(info: dict) -> list[str]:
     return lines
 
 
-def _usage_lines(runs: list[dict]) -> list[str]:
+def _usage_lines(runs: list[RunRecord]) -> list[str]:
     """Token usage as an endpoint reported it, for the arms that ran on one."""
-    usage = [(r["arm"], server_tokens(r.get("efficiency") or {})) for r in runs]
+    usage = [(r.arm, r.server_tokens()) for r in runs]
     if not any(u for _, u in usage):
         return []
     return [
@@ -140,15 +121,15 @@ def _usage_lines(runs: list[dict]) -> list[str]:
     ]
 
 
-def _prompt_tokens(e: dict) -> str:
-    mean = e.get("prompt_tokens_mean")
+def _prompt_tokens(e: Efficiency) -> str:
+    mean = e.prompt_tokens_mean
     if mean is None:
         return "–"
-    over = e.get("prompts_over_budget") or 0
-    return f"{mean:.0f} ({e.get('prompt_tokens_max')})" + (f", {over} over budget" if over else "")
+    over = e.prompts_over_budget or 0
+    return f"{mean:.0f} ({e.prompt_tokens_max})" + (f", {over} over budget" if over else "")
 
 
-def _variant_lines(groups: list[dict]) -> list[str]:
+def _variant_lines(groups: list[SpreadGroup]) -> list[str]:
     if not groups:
         return []
     lines = [
@@ -163,40 +144,39 @@ def _variant_lines(groups: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for g in groups:
-        lines += [_spread_line(g, name, m, "per_variant") for name, m in g["metrics"].items()]
+        lines += [_spread_line(g, name, m, "per_variant") for name, m in g.metrics.items()]
     return lines
 
 
-def _spread_line(group: dict, name: str, m: dict, per: str) -> str:
+def _spread_line(group: SpreadGroup, name: str, m: Spread, per: str) -> str:
     """One table row: an arm's metric over its seeds or wordings (mean ± sd, range, each)."""
-    sd = f" ± {m['std']:.3f}" if m["std"] is not None else ""
-    each = ", ".join(f"{_cell(k)}: {v:.3f}" for k, v in m[per].items())
+    sd = f" ± {m.std:.3f}" if m.std is not None else ""
+    each = ", ".join(f"{_cell(k)}: {v:.3f}" for k, v in getattr(m, per).items())
     return (
-        f"| {_cell(group['task'])} | `{_cell(group['arm'])}` | {_cell(name)} | "
-        f"{m['mean']:.3f}{sd} | {m['min']:.3f} – {m['max']:.3f} | {each} |"
+        f"| {_cell(group.task)} | `{_cell(group.arm)}` | {_cell(name)} | "
+        f"{m.mean:.3f}{sd} | {m.min:.3f} – {m.max:.3f} | {each} |"
     )
 
 
-def _decision_lines(payload: dict, run_dir: Path) -> list[str]:
+def _decision_lines(decisions: list[Verdict]) -> list[str]:
     lines = ["", "## Decision", ""]
-    for d in decide(payload, run_dir):
+    for d in decisions:
         head = (
-            f"**{d['task']}: recommend `{d['recommended']}`**"
-            if d["recommended"]
-            else f"**{d['task']}: no recommendation**"
+            f"**{d.task}: recommend `{d.recommended}`**"
+            if d.recommended
+            else f"**{d.task}: no recommendation**"
         )
-        lines.append(head + (f" (decided on {d['metric']})" if d.get("metric") else ""))
-        lines += [f"- {r}" for r in d["reasons"]]
-        if d.get("bottleneck"):
-            lines.append(f"- Where RAG loses: {d['bottleneck']['text']}.")
-        if d.get("would_change"):
-            lines.append("- What would change the verdict: " + "; ".join(d["would_change"]) + ".")
+        lines.append(head + (f" (decided on {d.metric})" if d.metric else ""))
+        lines += [f"- {r}" for r in d.reasons]
+        if d.bottleneck:
+            lines.append(f"- Where RAG loses: {d.bottleneck.text}.")
+        if d.would_change:
+            lines.append("- What would change the verdict: " + "; ".join(d.would_change) + ".")
         lines.append("")
     return lines
 
 
-def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
-    comps = versus_base(payload, run_dir)
+def _versus_base_lines(comps: list[Comparison]) -> list[str]:
     if not comps:
         return []
     lines = [
@@ -219,10 +199,10 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
             c.verdict, c.verdict
         )
         verdict += " (†)" if c.tie_despite_ci else ""
-        item_p = (r.get("item_level") or r)["p_value"]
+        item_p = (r.item_level or r).p_value
         lines.append(
-            f"| {c.task} | `{_cell(c.b)}` | {_cell(c.metric)} | {r['n']} | {r['delta']:+.3f} | "
-            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r.get('design_effect', 1.0):.2f} | "
+            f"| {c.task} | `{_cell(c.b)}` | {_cell(c.metric)} | {r.n} | {r.delta:+.3f} | "
+            f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {r.design_effect:.2f} | "
             f"{c.p_adjusted:.2g} | {item_p:.2g} | {verdict} |"
         )
     if any(c.tie_despite_ci for c in comps):
@@ -230,23 +210,23 @@ def _versus_base_lines(payload: dict, run_dir: Path) -> list[str]:
     return lines
 
 
-def _failed_lines(runs: list[dict]) -> list[str]:
-    failed = [r for r in runs if r["status"] != "ok"]
+def _failed_lines(runs: list[RunRecord]) -> list[str]:
+    failed = [r for r in runs if not r.ok]
     if not failed:
         return []
     return ["", "**Runs that did not finish:**", ""] + [
-        f"- `{r['arm']}`: {r['status']}: {_cell(r.get('reason') or '')}" for r in failed
+        f"- `{r.arm}`: {r.status}: {_cell(r.reason or '')}" for r in failed
     ]
 
 
-def _definition_lines(runs: list[dict], definitions: dict) -> list[str]:
-    used = sorted({n for r in runs for n in r.get("metrics", {})})
+def _definition_lines(runs: list[RunRecord], definitions: dict[str, MetricDefinition]) -> list[str]:
+    used = sorted({n for r in runs for n in r.metrics})
     if not used:
         return []
     return (
         ["", "## Metric definitions", ""]
         + [
-            f"- **{_cell(n)}**: {_cell(definitions[n].get('description', ''))}"
+            f"- **{_cell(n)}**: {_cell(definitions[n].description)}"
             for n in used
             if n in definitions
         ]
@@ -254,49 +234,52 @@ def _definition_lines(runs: list[dict], definitions: dict) -> list[str]:
     )
 
 
-def render_markdown(payload: dict, run_dir: Path) -> str:
-    env = payload["environment"]
+def render_markdown(view: ReportView) -> str:
+    results, run_dir = view.results, view.run_dir
+    env, model = results.environment, results.model
     lines = [
-        f"# adaptbench: {payload['suite']}",
+        f"# adaptbench: {results.suite}",
         "",
-        f"Model `{payload['model']['name']}` ({payload['model']['source']}, fingerprint "
-        f"`{payload['model']['fingerprint']}`) on {env['device']} ({env.get('device_name')}), dtype {env['dtype']}, "
-        f"seed {env['seed']}. adaptbench {env['adaptbench']}, git {str(env.get('git_sha'))[:10]}"
-        f"{' (dirty)' if env.get('git_dirty') else ''}. Written {payload['created']}.",
+        f"Model `{model.name}` ({model.source}, fingerprint `{model.fingerprint}`) on "
+        f"{env.device} ({env.device_name}), dtype {env.dtype}, seed {env.seed}. "
+        f"adaptbench {env.adaptbench}, git {str(env.git_sha)[:10]}"
+        f"{' (dirty)' if env.git_dirty else ''}. Written {results.created}.",
         "",
         "Values are means with 95% confidence intervals: Wilson score intervals for proportions "
-        "(every item scores 0 or 1), percentile bootstrap for other scores; n is the number of "
-        "items the metric applies to. Arrows: ↑ higher is better, ↓ lower is better.",
+        "(every item scores 0 or 1), percentile bootstrap for other scores, both accounting for "
+        "items that share a cluster (see the end of this report); n is the number of items the "
+        "metric applies to. Arrows: ↑ higher is better, ↓ lower is better.",
     ]
-    definitions = payload.get("metric_definitions", {})
-    for task, info in payload["tasks"].items():
-        runs = [r for r in payload["runs"] if r["task"] == task]
+    definitions = results.metric_definitions
+    for task, info in results.tasks.items():
+        runs = [r for r in results.runs if r.task == task]
         metric_names: list[str] = []
         for r in runs:
-            for name in r.get("metrics", {}):
+            for name in r.metrics:
                 if name not in metric_names:
                     metric_names.append(name)
         lines += ["", f"## Task `{task}`", ""]
         lines.append(
-            f"{info['eval_items']} eval items (of {info['eval_items_total']}); splits: "
-            + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+            f"{info.eval_items} eval items (of {info.eval_items_total}); splits: "
+            + ", ".join(f"{k} {v}" for k, v in info.splits.items())
             + "."
         )
         lines += _style_lines(info)
-        leak = info.get("leakage") or {}
-        if leak.get("total"):
+        leak = info.leakage
+        if leak.total:
             lines.append(
-                f"**Leakage warning:** {leak['total']} dev/eval questions are identical or near-identical "
-                f"(TF-IDF cosine ≥ {leak['threshold']}) to train questions."
+                f"**Leakage warning:** {leak.total} dev/eval questions are identical or near-identical "
+                f"(TF-IDF cosine ≥ {leak.threshold}) to train questions."
             )
         arrows = {True: " ↑", False: " ↓", None: ""}
         header = ["arm", "status"] + [
-            f"{n}{arrows[definitions.get(n, {}).get('higher_is_better')]}" for n in metric_names
+            f"{n}{arrows[definitions[n].higher_is_better if n in definitions else None]}"
+            for n in metric_names
         ]
         lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
         for r in runs:
-            cells = [f"`{r['arm']}`", status_label(r)]
-            cells += [_fmt_metric(r.get("metrics", {}).get(n)) for n in metric_names]
+            cells = [f"`{r.arm}`", r.status_label()]
+            cells += [fmt_metric(r.metrics.get(n)) for n in metric_names]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines += [
             "",
@@ -304,24 +287,22 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in runs:
-            e = r.get("efficiency") or {}
-            params = e.get("params_total")
+            e = r.efficiency
+            params = e.params_total
             lines.append(
                 "| "
                 + " | ".join(
                     [
-                        f"`{r['arm']}`",
-                        _cell(runs_on(r)),
+                        f"`{r.arm}`",
+                        _cell(r.runs_on()),
                         _prompt_tokens(e),
-                        _fmt_num(e.get("tokens_per_s")),
-                        _fmt_num(e.get("latency_p50_s"), " s", 3),
-                        _fmt_num(e.get("latency_p95_s"), " s", 3),
-                        _fmt_bytes(e.get("peak_memory_bytes"))
-                        + (f" ({e['memory_kind']})" if e.get("memory_kind") else ""),
-                        f"{params / 1e6:.1f}M ({e.get('params_trainable') or 0:,})"
-                        if params
-                        else "–",
-                        _fmt_num((e.get("phases") or {}).get("predict", {}).get("seconds"), " s"),
+                        fmt_num(e.tokens_per_s),
+                        fmt_num(e.latency_p50_s, " s", 3),
+                        fmt_num(e.latency_p95_s, " s", 3),
+                        fmt_bytes(e.peak_memory_bytes)
+                        + (f" ({e.memory_kind})" if e.memory_kind else ""),
+                        f"{params / 1e6:.1f}M ({e.params_trainable or 0:,})" if params else "–",
+                        fmt_num(e.phase_seconds("predict"), " s"),
                     ]
                 )
                 + " |"
@@ -330,13 +311,13 @@ def render_markdown(payload: dict, run_dir: Path) -> str:
         lines += _forgetting_lines(runs)
         lines += judge_lines(runs, run_dir)  # reports.judges: judged metrics and their agreement
         lines += _failed_lines(runs)
-    lines += _seed_lines(payload.get("seed_groups") or [])
-    lines += _variant_lines(payload.get("variant_groups") or [])
-    lines += _versus_base_lines(payload, run_dir)
-    lines += knowledge_lines(payload)  # issue 25: the knowledge drills
-    lines += _decision_lines(payload, run_dir)
-    lines += cost_lines(payload) + curve_lines(payload)  # reports.costs_view, reports.curve
-    lines += _definition_lines(payload["runs"], definitions)
+    lines += _seed_lines(results.seed_groups)
+    lines += _variant_lines(results.variant_groups)
+    lines += _versus_base_lines(view.versus_base)
+    lines += knowledge_lines(results)  # issue 25: the knowledge drills
+    lines += _decision_lines(view.decisions)
+    lines += cost_lines(results) + curve_lines(results)  # reports.costs_view, reports.curve
+    lines += _definition_lines(results.runs, definitions)
     lines += [
         "",
         "Latency is the wall time of the batch an item was generated in (what a caller waits when "

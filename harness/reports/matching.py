@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.spec.record import Results
+
 MISMATCH_KINDS = ("suite", "task", "items", "metrics", "model")
 
 
@@ -18,17 +20,16 @@ class MismatchError(ValueError):
     """Two sides that do not measure the same thing; the message names what differs."""
 
 
-def _metric_versions(payload: dict) -> dict[str, str]:
+def _metric_versions(results: Results) -> dict[str, str]:
     return {
-        name: str(d["version"])
-        for name, d in (payload.get("metric_definitions") or {}).items()
-        if isinstance(d, dict) and d.get("version") is not None
+        name: str(d.version)
+        for name, d in results.metric_definitions.items()
+        if d.version is not None
     }
 
 
-def _fingerprint(payload: dict) -> str | None:
-    model = payload.get("model")
-    return model.get("fingerprint") if isinstance(model, dict) else None
+def _fingerprint(results: Results) -> str | None:
+    return results.model.fingerprint if results.model else None
 
 
 @dataclass
@@ -53,24 +54,25 @@ class Agreement:
 
 
 def check_sides(
-    a: dict, b: dict, a_name: str, b_name: str, allow: set[str] | frozenset[str] = frozenset()
+    a: Results,
+    b: Results,
+    a_name: str,
+    b_name: str,
+    allow: set[str] | frozenset[str] = frozenset(),
 ) -> Agreement:
-    """Suite, model and metric definitions of two results payloads (or a baseline)."""
+    """Suite, model and metric definitions of two runs' results (or a baseline)."""
     unknown = set(allow) - set(MISMATCH_KINDS)
     if unknown:
         raise MismatchError(f"--allow-mismatch: unknown kind(s) {sorted(unknown)}")
     agreement = Agreement(a_name, b_name, frozenset(allow))
-    if a.get("suite") != b.get("suite"):
-        agreement.mismatch(
-            "suite", f"suite {a.get('suite')!r} in {a_name}, {b.get('suite')!r} in {b_name}"
-        )
+    if a.suite != b.suite:
+        agreement.mismatch("suite", f"suite {a.suite!r} in {a_name}, {b.suite!r} in {b_name}")
     fa, fb = _fingerprint(a), _fingerprint(b)
     if fa and fb and fa != fb:
-        name_a = (a.get("model") or {}).get("name")
-        name_b = (b.get("model") or {}).get("name")
         agreement.mismatch(
             "model",
-            f"model {name_a} (weights {fa}) in {a_name}, {name_b} (weights {fb}) in {b_name}",
+            f"model {a.model.name} (weights {fa}) in {a_name}, "
+            f"{b.model.name} (weights {fb}) in {b_name}",
         )
     va, vb = _metric_versions(a), _metric_versions(b)
     differing = sorted(m for m in set(va) & set(vb) if va[m] != vb[m])

@@ -13,8 +13,13 @@ arm recommended.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
+
+from harness.reports.verdict import Verdict
+from harness.spec.config import DecisionSpec
+from harness.spec.record import RunRecord
 
 # Metrics that grade the answer itself (higher is better); rates (false answers, abstentions)
 # and retrieval metrics are limits or diagnostics, not quality.
@@ -40,31 +45,31 @@ _NATURE = {
 NARROW_SHARE = 0.25
 
 
-def quality_metrics(runs: list[dict]) -> list[str]:
+def quality_metrics(runs: list[RunRecord]) -> list[str]:
     """The quality metrics any of these runs scored on at least one item, in a fixed order."""
-    scored = {m for r in runs for m, v in (r.get("metrics") or {}).items() if v.get("n")}
+    scored = {m for r in runs for m, v in r.metrics.items() if v.n}
     named = [m for m in QUALITY_METRICS if m in scored]
     return named + sorted(m for m in scored if m.startswith("field_accuracy:"))
 
 
 def across_metrics(
-    verdict: dict,
-    runs: list[dict],
-    spec: dict,
-    decide_on: Callable[[list[dict], dict, str], dict],
-    scores_of: Callable[[dict], dict[str, dict[str, float]]],
-) -> dict:
+    verdict: Verdict,
+    runs: list[RunRecord],
+    spec: DecisionSpec,
+    decide_on: Callable[[list[RunRecord], DecisionSpec, str], Verdict],
+    scores_of: Callable[[RunRecord], dict[str, dict[str, float]]],
+) -> Verdict:
     """The verdict, with whether it holds under each other quality metric (`per_metric`)."""
-    main = verdict.get("metric")
+    main = verdict.metric
     others = [m for m in quality_metrics(runs) if m != main]
-    if main is None or not verdict.get("recommended") or not others:
+    if main is None or not verdict.recommended or not others:
         return verdict
     per = {main: verdict} | {m: decide_on(runs, spec, m) for m in others}
-    picks = {m: d.get("recommended") for m, d in per.items()}
-    out = verdict | {"per_metric": picks, "robust_to_metric": len(set(picks.values())) == 1}
-    if out["robust_to_metric"]:
-        out["reasons"] = [
-            *verdict["reasons"],
+    picks = {m: d.recommended for m, d in per.items()}
+    out = replace(verdict, per_metric=picks, robust_to_metric=len(set(picks.values())) == 1)
+    if out.robust_to_metric:
+        out.reasons = [
+            *verdict.reasons,
             f"holds under every quality metric ({', '.join(per)})",
         ]
         return out
@@ -84,31 +89,34 @@ def across_metrics(
         if reverses:
             reversed_by.append(m)
     if reversed_by:
-        return out | {
-            "recommended": None,
-            "reasons": [
+        return replace(
+            out,
+            recommended=None,
+            reasons=[
                 f"no arm is recommended: {_names(reversed_by)} significantly "
                 f"{'reverses' if len(reversed_by) == 1 else 'reverse'} the verdict of {main}",
                 *lines,
-                *verdict["reasons"],
+                *verdict.reasons,
             ],
-        }
-    return out | {"reasons": [*verdict["reasons"], *lines]}
+        )
+    return replace(out, reasons=[*verdict.reasons, *lines])
 
 
-def _why(m: str, main: str, per: dict, picks: dict, spreads: dict) -> tuple[str, bool]:
+def _why(
+    m: str, main: str, per: dict[str, Verdict], picks: dict, spreads: dict
+) -> tuple[str, bool]:
     """One sentence on why metric `m` favours another arm than `main`, and whether it
     significantly reverses a significant verdict of `main`."""
     mine, theirs = picks[main], picks[m]
-    under_m = _comparison(per[m], mine)
-    under_main = _comparison(per[main], theirs)
-    m_sig = bool(under_m and under_m["significant"])
-    main_sig = bool(under_main and under_main["significant"])
+    under_m = per[m].comparison_with(mine)
+    under_main = per[main].comparison_with(theirs)
+    m_sig = bool(under_m and under_m.significant)
+    main_sig = bool(under_main and under_main.significant)
     favour = f"{m} favours `{theirs}` over `{mine}`"
     if under_m:
         favour += (
-            f" by {abs(under_m['delta']):.3f} ({'significant' if m_sig else 'not significant'}, "
-            f"p={under_m['p_adjusted']:.2g})"
+            f" by {abs(under_m.result.delta):.3f} ({'significant' if m_sig else 'not significant'}, "
+            f"p={under_m.p_adjusted:.2g})"
         )
     lo, hi = spreads.get(m, (None, None))
     main_lo, main_hi = spreads.get(main, (None, None))
@@ -135,13 +143,8 @@ def _why(m: str, main: str, per: dict, picks: dict, spreads: dict) -> tuple[str,
     return f"{favour}: {reason}", m_sig and main_sig
 
 
-def _comparison(decision: dict, arm: str | None) -> dict | None:
-    """The decision's comparison of its best arm with `arm` (None when `arm` is the best)."""
-    return next((c for c in decision.get("comparisons", []) if c["b"] == arm), None)
-
-
 def _spreads(
-    runs: list[dict], metrics: list[str], scores_of: Callable[[dict], dict]
+    runs: list[RunRecord], metrics: list[str], scores_of: Callable[[RunRecord], dict]
 ) -> dict[str, tuple[float, float]]:
     """Per metric: the 10th and 90th percentile of its item scores pooled over every arm."""
     pooled: dict[str, list[float]] = {m: [] for m in metrics}

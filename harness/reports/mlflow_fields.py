@@ -22,7 +22,9 @@ import math
 import re
 from typing import Any
 
-from harness.spec.record import status_label
+from harness.spec.parts import Part
+from harness.spec.record import Forgetting, MetricSummary, Results, RunRecord
+from harness.spec.record_efficiency import TrainingFigures
 
 TAG = "adaptbench."
 # MLflow's limits on one parameter value and one tag value (mlflow.utils.validation).
@@ -48,81 +50,80 @@ def _text(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _summary(out: dict[str, float], key: str, summary: Any) -> None:
+def _summary(out: dict[str, float], key: str, summary: MetricSummary | None) -> None:
     """`key` = the value, `key.ci_low`, `key.ci_high`, `key.n`: whichever are numbers."""
-    if not isinstance(summary, dict):
+    if summary is None:
         return
     for part, name in (("value", key), *((p, f"{key}.{p}") for p in _INTERVAL)):
-        number = _number(summary.get(part))
+        number = _number(getattr(summary, part))
         if number is not None:
             out[name] = number
 
 
-def cell_metrics(run: dict) -> dict[str, float]:
+def _numbers(out: dict[str, float], prefix: str, figures: Any) -> None:
+    """`prefix.<key>` for each figure that is a number (of a record part or a mapping)."""
+    for key, value in figures.items() if isinstance(figures, dict) else figures or ():
+        if _number(value) is not None:
+            out[f"{prefix}.{metric_key(key)}"] = _number(value)
+
+
+def _training(run: RunRecord) -> TrainingFigures:
+    """A trained arm's statistics (`efficiency.training`; empty for arms that train nothing)."""
+    return run.efficiency.training or TrainingFigures()
+
+
+def cell_metrics(run: RunRecord) -> dict[str, float]:
     """Every metric with its interval, the efficiency and training figures, and forgetting."""
     out: dict[str, float] = {}
-    for name, summary in (run.get("metrics") or {}).items():
+    for name, summary in run.metrics.items():
         _summary(out, metric_key(name), summary)
-    eff = run.get("efficiency") or {}
-    for key, value in eff.items():
-        if _number(value) is not None:
-            out[f"efficiency.{metric_key(key)}"] = _number(value)
-    calibration = _number((eff.get("calibration") or {}).get("seconds"))
+    eff = run.efficiency
+    _numbers(out, "efficiency", eff)
+    calibration = _number(eff.calibration.seconds if eff.calibration is not None else None)
     if calibration is not None:
         out["efficiency.calibration_seconds"] = calibration
-    for phase, figures in (eff.get("phases") or {}).items():
-        seconds = _number((figures or {}).get("seconds"))
-        if seconds is not None:
-            out[f"efficiency.{metric_key(phase)}_seconds"] = seconds
-    for key, value in (eff.get("training") or {}).items():
-        if _number(value) is not None:
-            out[f"training.{metric_key(key)}"] = _number(value)
-    _forgetting(out, run.get("forgetting") or {})
+    for phase, figures in eff.phases.items():
+        _numbers(out, "efficiency", {f"{phase}_seconds": figures.seconds})
+    _numbers(out, "training", _training(run))
+    if run.forgetting is not None:
+        _forgetting(out, run.forgetting)
     return out
 
 
-def _forgetting(out: dict[str, float], forgetting: dict) -> None:
-    _summary(out, "forgetting", forgetting.get("mean"))
-    for probe, result in (forgetting.get("probes") or {}).items():
+def _forgetting(out: dict[str, float], forgetting: Forgetting) -> None:
+    _summary(out, "forgetting", forgetting.mean)
+    for probe, result in forgetting.probes.items():
         _summary(out, f"forgetting.{metric_key(probe)}", result)
-        for side in ("base", "arm"):
-            score = _number((result or {}).get(side))
-            if score is not None:
-                out[f"retention.{metric_key(probe)}.{side}"] = score
-    for side, value in (forgetting.get("perplexity") or {}).items():
-        if _number(value) is not None:
-            out[f"perplexity.{metric_key(side)}"] = _number(value)
+        # the probe's scores, base and arm, beside its difference
+        sides = {side: getattr(result, side, None) for side in ("base", "arm")}
+        _numbers(out, f"retention.{metric_key(probe)}", sides)
+    _numbers(out, "perplexity", forgetting.perplexity)
 
 
-def loss_curves(run: dict) -> dict[str, list[tuple[int, float]]]:
+def loss_curves(run: RunRecord) -> dict[str, list[tuple[int, float]]]:
     """The training loss (per step) and dev loss (per evaluation) as (step, value) series."""
-    training = (run.get("efficiency") or {}).get("training") or {}
+    training = _training(run)
     series = {}
-    for name, curve, field in (
-        ("training.loss", "loss_curve", "loss"),
-        ("training.dev_loss", "dev_loss_curve", "dev_loss"),
+    for name, curve in (
+        ("training.loss", [(p.step, p.loss) for p in training.loss_curve]),
+        ("training.dev_loss", [(p.step, p.dev_loss) for p in training.dev_loss_curve]),
     ):
-        points = [
-            (int(p["step"]), _number(p.get(field)))
-            for p in training.get(curve) or []
-            if isinstance(p, dict) and isinstance(p.get("step"), int)
-        ]
+        points = [(step, _number(value)) for step, value in curve]
         points = [(step, value) for step, value in points if value is not None]
         if points:
             series[name] = points
     return series
 
 
-def cell_params(run: dict) -> dict[str, str]:
+def cell_params(run: RunRecord) -> dict[str, str]:
     """The arm's validated parameters, its retrieval block and seed, as MLflow parameters."""
-    spec = run.get("spec") or {}
-    arm = spec.get("arm") or {}
-    params: dict[str, Any] = {"arm": run.get("kind"), "seed": spec.get("seed")}
-    params.update(spec.get("params") or {})
-    for key, value in (arm.get("retrieval") or {}).items():
+    spec = run.spec
+    arm = spec.arm  # the suite's arm entry, as validated
+    params: dict[str, Any] = {"arm": run.kind, "seed": spec.seed, **_given(spec.params)}
+    for key, value in (arm.retrieval or {}).items():
         params[f"retrieval.{key}"] = value
-    if arm.get("model"):
-        params["model"] = arm["model"]
+    if arm.model:
+        params["model"] = arm.model
     return {
         metric_key(k): _text(v, _PARAM_CHARS)
         for k, v in params.items()
@@ -130,27 +131,33 @@ def cell_params(run: dict) -> dict[str, str]:
     }
 
 
-def cell_tags(run: dict, reused_from: str | None = None) -> dict[str, str]:
+def _given(part: Part) -> dict[str, Any]:
+    """The fields of a record part that the file gave (defaults it filled in left out)."""
+    return {k: v for k, v in part if part.has(k)}
+
+
+def cell_tags(run: RunRecord, reused_from: str | None = None) -> dict[str, str]:
     """The cell's identity, keys and status; `reused` says whether this run computed it."""
+    backend = run.backend
     tags = {
-        "cell": run.get("id"),
-        "task": run.get("task"),
-        "arm": run.get("arm"),
-        "kind": run.get("kind"),
-        "family": run.get("family"),
-        "variant": run.get("variant"),
-        "status": run.get("status"),
-        "status_label": status_label(run),
-        "reused": bool(run.get("cached")),
-        "rescored": bool(run.get("rescored")),
-        "content_hash": run.get("content_hash"),
-        "prediction_key": run.get("prediction_key"),
-        "changes_weights": run.get("changes_weights"),
-        "reason": run.get("reason"),
-        "backend": (run.get("backend") or {}).get("kind"),
-        "backend_model": (run.get("backend") or {}).get("model"),
-        "started": run.get("started"),
-        "finished": run.get("finished"),
+        "cell": run.id,
+        "task": run.task,
+        "arm": run.arm,
+        "kind": run.kind,
+        "family": run.family,
+        "variant": run.variant,
+        "status": run.status,
+        "status_label": run.status_label(),
+        "reused": run.cached,
+        "rescored": run.rescored,
+        "content_hash": run.content_hash,
+        "prediction_key": run.prediction_key,
+        "changes_weights": run.changes_weights,
+        "reason": run.reason,
+        "backend": backend.kind if backend else None,
+        "backend_model": backend.model if backend else None,
+        "started": run.started,
+        "finished": run.finished,
         "reused_from": reused_from,
     }
     return {TAG + k: _tag(v) for k, v in tags.items() if v is not None}
@@ -162,58 +169,55 @@ def _tag(value: Any) -> str:
     return _text(value, _TAG_CHARS)
 
 
-def suite_params(payload: dict) -> dict[str, str]:
+def suite_params(results: Results) -> dict[str, str]:
     """The suite run's settings: model, seed, limit, device, tasks and arms."""
-    env = payload.get("environment") or {}
-    model = payload.get("model") or {}
-    runs = payload.get("runs") or []
+    env, model = results.environment, results.model
     params = {
-        "suite": payload.get("suite"),
-        "model": model.get("name"),
-        "model_source": model.get("source"),
-        "seed": env.get("seed"),
-        "limit": payload.get("limit"),
-        "device": env.get("device"),
-        "device_name": env.get("device_name"),
-        "dtype": env.get("dtype"),
-        "tasks": ",".join(payload.get("tasks") or {}),
-        "arms": ",".join(dict.fromkeys(r.get("arm", "?") for r in runs)),
+        "suite": results.suite,
+        "model": model.name if model else None,
+        "model_source": model.source if model else None,
+        "seed": env.seed,
+        "limit": results.limit,
+        "device": env.device,
+        "device_name": env.device_name,
+        "dtype": env.dtype,
+        "tasks": ",".join(results.tasks),
+        "arms": ",".join(dict.fromkeys(r.arm for r in results.runs)),
     }
     return {k: _text(v, _PARAM_CHARS) for k, v in params.items() if v is not None}
 
 
-def suite_tags(payload: dict, run_key: str, run_dir: str) -> dict[str, str]:
+def suite_tags(results: Results, run_key: str, run_dir: str) -> dict[str, str]:
     """What identifies the suite run: its results file's hash (a replay finds the run by it),
     the folder, the code and the model."""
-    env = payload.get("environment") or {}
+    env = results.environment
     tags = {
         "kind": "suite_run",
         "run_key": run_key,
         "run_dir": run_dir,
-        "suite": payload.get("suite"),
-        "suite_path": payload.get("suite_path"),
-        "created": payload.get("created"),
-        "version": env.get("adaptbench"),
-        "git_sha": env.get("git_sha"),
-        "model_fingerprint": (payload.get("model") or {}).get("fingerprint"),
+        "suite": results.suite,
+        "suite_path": results.suite_path,
+        "created": results.created,
+        "version": env.adaptbench,
+        "git_sha": env.git_sha,
+        "model_fingerprint": results.model.fingerprint if results.model else None,
     }
     return {TAG + k: _tag(v) for k, v in tags.items() if v is not None}
 
 
-def suite_metrics(payload: dict) -> dict[str, float]:
+def suite_metrics(results: Results) -> dict[str, float]:
     """Counts of the suite run's cells, and the seconds of work this run did itself: a reused
     cell's phases were spent by the run that computed it, so they are not counted here."""
-    runs = payload.get("runs") or []
-    computed = [r for r in runs if not r.get("cached")]
+    runs = results.runs
+    computed = [r for r in runs if not r.cached]
     seconds = sum(
-        _number((phase or {}).get("seconds")) or 0.0
-        for r in computed
-        for phase in ((r.get("efficiency") or {}).get("phases") or {}).values()
+        _number(phase.seconds) or 0.0 for r in computed for phase in r.efficiency.phases.values()
     )
+    ok = sum(r.ok for r in runs)
     return {
         "cells": float(len(runs)),
-        "cells_ok": float(sum(r.get("status") == "ok" for r in runs)),
-        "cells_failed": float(sum(r.get("status") != "ok" for r in runs)),
+        "cells_ok": float(ok),
+        "cells_failed": float(len(runs) - ok),
         "cells_reused": float(len(runs) - len(computed)),
         "cells_computed": float(len(computed)),
         "work_seconds": seconds,

@@ -20,8 +20,20 @@ import math
 from pathlib import Path
 from typing import Any, get_args
 
+from pydantic import ValidationError
+
 from harness.metrics import CORPUS_PREFIX, metric_bounds
-from harness.spec.record import Status
+from harness.spec.record import (
+    SCHEMA_VERSION,
+    Baseline,
+    Environment,
+    MetricSummary,
+    Results,
+    RunRecord,
+    SpreadGroup,
+    Status,
+)
+from harness.spec.samples import SampleRow
 
 
 class RunFolderError(ValueError):
@@ -30,20 +42,7 @@ class RunFolderError(ValueError):
 
 STATUSES: tuple[str, ...] = get_args(Status)
 
-_RESULTS_KEYS: dict[str, type] = {"suite": str, "environment": dict, "tasks": dict, "runs": list}
-_REPORT_KEYS: dict[str, type] = {"created": str, "model": dict}
-_RUN_KEYS: dict[str, type] = {"task": str, "arm": str, "kind": str, "status": str}
-_ENV_KEYS: dict[str, type] = {"device": str, "dtype": str, "seed": int, "adaptbench": str}
-_MODEL_KEYS: dict[str, type] = {"name": str, "source": str, "fingerprint": str}
-_TASK_KEYS: dict[str, type] = {"eval_items": int, "eval_items_total": int, "splits": dict}
 _METRIC_KEYS = ("value", "ci_low", "ci_high", "n")
-_BASELINE_KEYS: dict[str, type] = {"suite": str, "environment": dict, "runs": list}
-_BASELINE_RUN_KEYS: dict[str, type] = {
-    "task": str,
-    "arm": str,
-    "metrics": dict,
-    "item_scores": dict,
-}
 # The efficiency figures reports print and gates compare: a count, a size or a duration each.
 _EFFICIENCY_NUMBERS = (
     "items",
@@ -65,18 +64,6 @@ FORGETTING_BOUNDS = (-1.0, 1.0)  # score(base) - score(arm) of scores in [0, 1]
 # Float slack for "in range" and "ordered": a bootstrap end of identical scores can differ
 # from their mean in the last bit.
 _SLACK = 1e-9
-
-
-def _require(obj: Any, keys: dict[str, type], where: str) -> None:
-    if not isinstance(obj, dict):
-        raise RunFolderError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for key, kind in keys.items():
-        if key not in obj:
-            raise RunFolderError(f"{where}: missing key {key!r}")
-        if not isinstance(obj[key], kind):
-            raise RunFolderError(
-                f"{where}: key {key!r} must be a {kind.__name__}, got {type(obj[key]).__name__}"
-            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,208 +99,253 @@ def _count(value: Any, where: str) -> None:
         raise RunFolderError(f"{where}: must be a count (an integer >= 0), got {_shown(value)}")
 
 
-def _summary(m: Any, where: str, bounds: tuple[float, float] | None) -> None:
+# The checks below read the validated objects: their types hold, what is left are the values.
+
+
+def _summary(m: MetricSummary, where: str, bounds: tuple[float, float] | None) -> None:
     """A metric summary: value and interval ends in range, the interval around the value."""
-    if not isinstance(m, dict) or not all(k in m for k in _METRIC_KEYS):
-        raise RunFolderError(f"{where}: expected an object with {', '.join(_METRIC_KEYS)}")
     for key in ("value", "ci_low", "ci_high"):
-        _number(m[key], f"{where}.{key}", bounds)
-    _count(m["n"], f"{where}.n")
-    ends = [x for x in (m["ci_low"], m["value"], m["ci_high"]) if x is not None]
+        _number(getattr(m, key), f"{where}.{key}", bounds)
+    _count(m.n, f"{where}.n")
+    ends = [x for x in (m.ci_low, m.value, m.ci_high) if x is not None]
     if any(a > b + _SLACK for a, b in zip(ends, ends[1:])):
         raise RunFolderError(
-            f"{where}: the interval is not ordered (ci_low {m['ci_low']!r} <= value "
-            f"{m['value']!r} <= ci_high {m['ci_high']!r} must hold)"
+            f"{where}: the interval is not ordered (ci_low {m.ci_low!r} <= value "
+            f"{m.value!r} <= ci_high {m.ci_high!r} must hold)"
         )
 
 
-def _metrics(metrics: Any, where: str) -> None:
-    if not isinstance(metrics, dict):
-        raise RunFolderError(f"{where}: expected an object")
+def _metrics(metrics: dict[str, MetricSummary], where: str) -> None:
     for name, m in metrics.items():
         _summary(m, f"{where}.{name}", metric_bounds(name))
 
 
-def _efficiency(eff: Any, where: str) -> None:
-    if eff is None:
-        return
-    if not isinstance(eff, dict):
-        raise RunFolderError(f"{where}: expected an object")
+def _run(run: RunRecord, where: str) -> None:
+    """A record's metrics, efficiency figures and forgetting."""
+    _metrics(run.metrics, f"{where}.metrics")
     for key in _EFFICIENCY_NUMBERS:
-        _number(eff.get(key), f"{where}.{key}", (0.0, math.inf))
-    phases = eff.get("phases") or {}
-    if not isinstance(phases, dict) or not all(isinstance(x, dict) for x in phases.values()):
-        raise RunFolderError(f"{where}.phases: expected an object of phase -> {{seconds, ...}}")
-    for name, phase in phases.items():
-        _number(phase.get("seconds"), f"{where}.phases.{name}.seconds", (0.0, math.inf))
-
-
-def _forgetting(f: Any, where: str) -> None:
+        _number(getattr(run.efficiency, key), f"{where}.efficiency.{key}", (0.0, math.inf))
+    for name, phase in run.efficiency.phases.items():
+        _number(phase.seconds, f"{where}.efficiency.phases.{name}.seconds", (0.0, math.inf))
+    f = run.forgetting
     if f is None:
         return
-    if not isinstance(f, dict):
-        raise RunFolderError(f"{where}: expected an object")
-    if f.get("mean") is not None:
-        _summary(f["mean"], f"{where}.mean", FORGETTING_BOUNDS)
-    probes = f.get("probes") or {}
-    if not isinstance(probes, dict):
-        raise RunFolderError(f"{where}.probes: expected an object")
-    for name, m in probes.items():
-        _summary(m, f"{where}.probes.{name}", FORGETTING_BOUNDS)
-    ppl = f.get("perplexity")
-    if ppl is not None:
-        if not isinstance(ppl, dict):
-            raise RunFolderError(f"{where}.perplexity: expected an object")
+    if f.mean is not None:
+        _summary(f.mean, f"{where}.forgetting.mean", FORGETTING_BOUNDS)
+    for name, m in f.probes.items():
+        _summary(m, f"{where}.forgetting.probes.{name}", FORGETTING_BOUNDS)
+    if f.perplexity is not None:
         for side in ("base", "arm"):
-            _number(ppl.get(side), f"{where}.perplexity.{side}", (0.0, math.inf))
+            at = f"{where}.forgetting.perplexity.{side}"
+            _number(getattr(f.perplexity, side), at, (0.0, math.inf))
 
 
-def _spreads(groups: Any, where: str) -> None:
+def _spreads(groups: list[SpreadGroup], where: str) -> None:
     """seed_groups / variant_groups: each metric's mean, sd, range and per-cell values."""
-    if groups is None:
-        return
-    if not isinstance(groups, list):
-        raise RunFolderError(f"{where}: expected a list")
     for i, g in enumerate(groups):
-        _require(g, {"task": str, "arm": str, "metrics": dict}, f"{where}[{i}]")
-        rows = list(g["metrics"].items())
-        if g.get("forgetting_mean") is not None:
-            rows.append(("forgetting_mean", g["forgetting_mean"]))
+        rows = list(g.metrics.items())
+        if g.forgetting_mean is not None:
+            rows.append(("forgetting_mean", g.forgetting_mean))
         for name, m in rows:
             forgetting = name == "forgetting_mean"
             at = f"{where}[{i}]." + (name if forgetting else f"metrics.{name}")
             bounds = FORGETTING_BOUNDS if forgetting else metric_bounds(name)
-            if not isinstance(m, dict):
-                raise RunFolderError(f"{at}: expected an object")
             for key in ("mean", "min", "max"):
-                _number(m.get(key), f"{at}.{key}", bounds, nullable=False)
-            _number(m.get("std"), f"{at}.std", (0.0, math.inf))
-            for key in (k for k in m if k.startswith("per_")):  # per_seed / per_variant
-                if not isinstance(m[key], dict):
+                _number(getattr(m, key), f"{at}.{key}", bounds, nullable=False)
+            _number(m.std, f"{at}.std", (0.0, math.inf))
+            for key, cells in (m.model_extra or {}).items():  # per_seed / per_variant
+                if not key.startswith("per_"):
+                    continue
+                if not isinstance(cells, dict):
                     raise RunFolderError(f"{at}.{key}: expected an object")
-                for cell, v in m[key].items():
+                for cell, v in cells.items():
                     _number(v, f"{at}.{key}.{cell}", bounds, nullable=False)
 
 
-def _status(status: Any, where: str) -> None:
-    if status not in STATUSES:
-        raise RunFolderError(
-            f"{where}.status: unknown status {_shown(status)} (known: {', '.join(STATUSES)})"
-        )
-
-
-def _definitions(defs: Any, where: str) -> None:
-    if defs is None:
-        return
-    if not isinstance(defs, dict) or not all(isinstance(d, dict) for d in defs.values()):
-        raise RunFolderError(f"{where}: expected an object of metric -> {{higher_is_better, ...}}")
-    for name, d in defs.items():
-        if not isinstance(d.get("higher_is_better"), (bool, type(None))):
-            raise RunFolderError(
-                f"{where}.{name}.higher_is_better: must be true, false or null, got "
-                f"{_shown(d['higher_is_better'])}"
-            )
-
-
-def _environment(env: dict, where: str) -> None:
-    if "seed" in env:
-        _count(env["seed"], f"{where}.seed")
+def _environment(env: Environment, where: str) -> None:
+    if env.seed is not None:
+        _count(env.seed, f"{where}.seed")
 
 
 # --------------------------------------------------------------------------------------------
 # results.json and baselines
 
 
-def check_results(payload: Any, path: Path) -> dict:
-    """A results.json payload as the reports read it (not an adaptbench results file: error)."""
-    if not isinstance(payload, dict):
+def _key_path(loc: tuple) -> str:
+    """A pydantic error location as a key path: runs[0].metrics.exact_match."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# What a value of the wrong type must be, by pydantic's error type (the messages name the key).
+_MUST_BE = {
+    "float_type": "must be a number",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "bool_type": "must be true, false or null",
+    "string_type": "must be a string",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "list_type": "expected a list",
+}
+_COUNTS = ("n", "seed", "items", "clusters")
+
+
+def _validated(model: type[Results], payload: dict, path: Path, what: str) -> Results:
+    """The payload as `model`; a wrong shape is an error naming the file and the key path."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        key = loc[-1] if loc else ""
+        if err["type"] == "missing":
+            at = f"{path}: {_key_path(loc[:-1])}" if len(loc) > 1 else f"{path}: {what}"
+            raise RunFolderError(f"{at}: missing key {key!r}") from None
+        at = f"{path}: {_key_path(loc)}"
+        if key == "status" and err["type"] == "literal_error":
+            known = ", ".join(STATUSES)
+            raise RunFolderError(
+                f"{at}: unknown status {_shown(err['input'])} (known: {known})"
+            ) from None
+        must = _MUST_BE.get(err["type"], err["msg"].lower())
+        if key in _COUNTS and must == "must be an integer":
+            must = "must be a count (an integer >= 0)"
+        raise RunFolderError(f"{at}: {must}, got {_shown(err['input'])}") from None
+
+
+def migrate(payload: dict, path: Path) -> dict:
+    """An older results.json (or baseline) in the current layout; a newer one is refused.
+
+    1 -> 2: each run gains its arm's `role` (recorded by the runner since 2) and, where the
+    record predates it, `changes_weights`, both from the arm kinds the previous release knew.
+    """
+    version = payload.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RunFolderError(f"{path}: schema_version {version!r} is not a layout version")
+    if version > SCHEMA_VERSION:
         raise RunFolderError(
-            f"{path}: not an adaptbench results file (expected a JSON object, got "
-            f"{type(payload).__name__})"
+            f"{path}: written with results layout (schema_version) {version}, newer than this "
+            f"adaptbench reads ({SCHEMA_VERSION}): upgrade adaptbench to read it"
         )
-    _require(payload, _RESULTS_KEYS, f"{path}: not an adaptbench results file")
-    _environment(payload["environment"], f"{path}: environment")
-    _definitions(payload.get("metric_definitions"), f"{path}: metric_definitions")
-    for i, run in enumerate(payload["runs"]):
-        where = f"{path}: runs[{i}]"
-        _require(run, _RUN_KEYS, where)
-        _status(run["status"], where)
-        _metrics(run.get("metrics", {}), f"{where}.metrics")
-        _efficiency(run.get("efficiency"), f"{where}.efficiency")
-        _forgetting(run.get("forgetting"), f"{where}.forgetting")
-    for name, info in payload["tasks"].items():
-        ceiling = info.get("ceiling") if isinstance(info, dict) else None
-        if isinstance(ceiling, dict) and ceiling.get("metrics") is not None:
-            _metrics(ceiling["metrics"], f"{path}: tasks.{name}.ceiling.metrics")
-    for key in ("seed_groups", "variant_groups"):
-        _spreads(payload.get(key), f"{path}: {key}")
+    if version == 1:
+        runs = [
+            run
+            | {"role": _V1_ROLES.get(run.get("kind"), "contender")}
+            | (
+                {}
+                if "changes_weights" in run
+                else {"changes_weights": run.get("kind") in _V1_WEIGHT_CHANGING}
+            )
+            if isinstance(run, dict)
+            else run
+            for run in payload["runs"]
+        ]
+        payload = payload | {"schema_version": 2, "runs": runs}
     return payload
 
 
-def check_reportable(payload: dict, path: Path) -> dict:
+# The roles and weight-changing kinds of the arms release 1 shipped (the arm classes carry them
+# since; only files written before are read through this table).
+_V1_ROLES = {"base": "baseline", "oracle_context": "reference"}
+_V1_WEIGHT_CHANGING = ("lora", "full", "qlora")
+
+
+def _read_as(model: type[Results], data: Any, path: Path, what: str, keys: tuple[str, ...]):
+    """A file's content as `model` (results.json or a baseline), migrated from an older layout:
+    something else entirely is refused by what it lacks before the details are checked."""
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path}: {what} (expected a JSON object, got {type(data).__name__})")
+    for key in keys:
+        if key not in data:
+            raise RunFolderError(f"{path}: {what}: missing key {key!r}")
+    if not isinstance(data["runs"], list):
+        raise RunFolderError(f"{path}: key 'runs' must be a list, got {_shown(data['runs'])}")
+    return _validated(model, migrate(data, path), path, what)
+
+
+def check_results(payload: Any, path: Path) -> Results:
+    """A results.json payload as the reports read it (not an adaptbench results file: error)."""
+    what, keys = "not an adaptbench results file", ("suite", "environment", "tasks", "runs")
+    results = _read_as(Results, payload, path, what, keys)
+    _environment(results.environment, f"{path}: environment")
+    for i, run in enumerate(results.runs):
+        _run(run, f"{path}: runs[{i}]")
+    for name, info in results.tasks.items():
+        if info.ceiling is not None and info.ceiling.metrics is not None:
+            _metrics(info.ceiling.metrics, f"{path}: tasks.{name}.ceiling.metrics")
+    _spreads(results.seed_groups, f"{path}: seed_groups")
+    _spreads(results.variant_groups, f"{path}: variant_groups")
+    return results
+
+
+def check_reportable(results: Results, path: Path) -> Results:
     """What the reports read beyond `check_results`: the run's header and per-task summary."""
-    _require(payload, _REPORT_KEYS, f"{path}: not an adaptbench results file")
-    _require(payload["environment"], _ENV_KEYS, f"{path}: environment")
-    _require(payload["model"], _MODEL_KEYS, f"{path}: model")
-    for name, info in payload["tasks"].items():
-        _require(info, _TASK_KEYS, f"{path}: tasks.{name}")
-    return payload
+    what = f"{path}: not an adaptbench results file"
+    for key in ("created", "model"):
+        if getattr(results, key) is None:
+            raise RunFolderError(f"{what}: missing key {key!r}")
+    for key in ("device", "dtype", "seed", "adaptbench"):
+        if getattr(results.environment, key) is None:
+            raise RunFolderError(f"{path}: environment: missing key {key!r}")
+    for key in ("name", "source", "fingerprint"):
+        if getattr(results.model, key) is None:
+            raise RunFolderError(f"{path}: model: missing key {key!r}")
+    for name, info in results.tasks.items():
+        for key in ("eval_items", "eval_items_total"):
+            if getattr(info, key) is None:
+                raise RunFolderError(f"{path}: tasks.{name}: missing key {key!r}")
+    return results
 
 
-def load_results(run_dir: Path) -> dict:
-    """A run folder's results.json, checked, with every finished run's samples checked
-    against it (`check_samples`)."""
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file's content; unreadable or not JSON is an error naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+
+
+def load_results(run_dir: Path) -> Results:
+    """A run folder's results.json as objects, checked, with every finished run's samples
+    checked against it (`check_samples`)."""
     run_dir = Path(run_dir)
     path = run_dir / "results.json"
     if not path.is_file():
         raise RunFolderError(f"{run_dir}: no results.json (is this an adaptbench run folder?)")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(f"{path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise RunFolderError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    check_results(payload, path)
-    check_samples(payload, run_dir)
-    return payload
+    results = check_results(read_json(path, "it"), path)
+    check_samples(results, run_dir)
+    return results
 
 
-def check_baseline(data: Any, path: Path) -> dict:
+def check_baseline(data: Any, path: Path) -> Baseline:
     """A baseline file's payload as `gate` reads it; its metrics must agree with the per-item
     scores it carries."""
-    _require(data, _BASELINE_KEYS, f"{path}: not an adaptbench baseline")
-    _environment(data["environment"], f"{path}: environment")
-    _definitions(data.get("metric_definitions"), f"{path}: metric_definitions")
-    for i, run in enumerate(data["runs"]):
+    what, keys = "not an adaptbench baseline", ("suite", "environment", "runs")
+    baseline = _read_as(Baseline, data, path, what, keys)
+    _environment(baseline.environment, f"{path}: environment")
+    for i, run in enumerate(baseline.runs):
         where = f"{path}: runs[{i}]"
-        _require(run, _BASELINE_RUN_KEYS, where)
-        if "status" in run:
-            _status(run["status"], where)
-        _metrics(run["metrics"], f"{where}.metrics")
-        _efficiency(run.get("efficiency"), f"{where}.efficiency")
-        _forgetting(run.get("forgetting"), f"{where}.forgetting")
-        hashes = run.get("item_hashes")
-        if hashes is not None and (
-            not isinstance(hashes, dict) or not all(isinstance(h, str) for h in hashes.values())
-        ):
-            raise RunFolderError(f"{where}.item_hashes: expected an object of item id -> hash")
+        _run(run, where)
         per_item: dict[str, list[float]] = {}
-        for item, scores in run["item_scores"].items():
-            at = f"{where}.item_scores.{item}"
-            if not isinstance(scores, dict):
-                raise RunFolderError(f"{at}: expected an object of metric -> score")
+        for item, scores in run.item_scores.items():
             for metric, value in scores.items():
-                _number(value, f"{at}.{metric}", metric_bounds(metric), nullable=False)
+                at = f"{where}.item_scores.{item}.{metric}"
+                _number(value, at, metric_bounds(metric), nullable=False)
                 per_item.setdefault(metric, []).append(value)
-        _agree(run["metrics"], per_item, f"{where}.metrics", f"{where}.item_scores")
-    return data
+        _agree(run.metrics, per_item, f"{where}.metrics", f"{where}.item_scores")
+    return baseline
 
 
 # --------------------------------------------------------------------------------------------
 # samples
 
 
-def read_samples(path: Path) -> list[dict]:
+def read_samples(path: Path) -> list[SampleRow]:
     """The rows of a samples file; a line that does not parse is an error naming the line."""
     rows = []
     try:
@@ -339,32 +371,38 @@ def read_samples(path: Path) -> list[dict]:
             raise RunFolderError(f"{path}:{lineno}: 'scores' must map metric -> {{value, ...}}")
         for metric, s in scores.items():
             _number(s["value"], f"{path}:{lineno}: scores.{metric}.value", metric_bounds(metric))
-        rows.append(row)
+        try:
+            rows.append(SampleRow.model_validate(row))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            must = _MUST_BE.get(err["type"], err["msg"].lower())
+            raise RunFolderError(
+                f"{path}:{lineno}: {_key_path(err['loc'])}: {must}, got {_shown(err['input'])}"
+            ) from None
     return rows
 
 
-def load_samples(run_dir: Path, record: dict, where: str = "") -> list[dict]:
+def load_samples(run_dir: Path, record: RunRecord, where: str = "") -> list[SampleRow]:
     """The rows of a finished run's samples file: it must exist and match the checksum its
     record holds (records written before the checksum skip that), so what a verdict reads is
     what the run wrote. `where` names the record (file and key) in messages."""
-    where = (
-        where or f"{Path(run_dir) / 'results.json'}: run {record.get('task')}/{record.get('arm')}"
-    )
-    name = record.get("samples")
-    if not isinstance(name, str) or not name:
+    cell = f"{record.task}/{record.arm}"
+    where = where or f"{Path(run_dir) / 'results.json'}: run {cell}"
+    if not record.samples:
         raise RunFolderError(
-            f"{where}, key 'samples': a finished run must name its samples file, got {_shown(name)}"
+            f"{where}, key 'samples': a finished run must name its samples file, got "
+            f"{_shown(record.samples)}"
         )
-    path = Path(run_dir) / name
+    path = Path(run_dir) / record.samples
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise RunFolderError(
-            f"{path}: samples file of {record.get('task')}/{record.get('arm')} is missing or "
-            f"unreadable ({exc.strerror or exc}); the report, compare and gate need it: restore "
-            "it or rerun the arm (`adaptbench run ... --force`)"
+            f"{path}: samples file of {cell} is missing or unreadable ({exc.strerror or exc}); "
+            "the report, compare and gate need it: restore it or rerun the arm "
+            "(`adaptbench run ... --force`)"
         ) from None
-    expected = record.get("samples_sha256")
+    expected = record.samples_sha256
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise RunFolderError(
             f"{path}: does not match the checksum its record holds ({where}, key "
@@ -375,47 +413,43 @@ def load_samples(run_dir: Path, record: dict, where: str = "") -> list[dict]:
     return read_samples(path)
 
 
-def check_samples(payload: dict, run_dir: Path) -> None:
+def check_samples(results: Results, run_dir: Path) -> None:
     """Every finished run's samples file: present, whole, and agreeing with its record's
     metrics. Raises RunFolderError naming the file."""
-    results = Path(run_dir) / "results.json"
-    for i, run in enumerate(payload["runs"]):
-        if run["status"] != "ok":
+    path = Path(run_dir) / "results.json"
+    for i, run in enumerate(results.runs):
+        if not run.ok:
             continue
-        where = f"{results}: runs[{i}]"
-        rows = load_samples(run_dir, run, where)
+        where = f"{path}: runs[{i}]"
         per_item: dict[str, list[float]] = {}
-        for row in rows:
-            for metric, s in (row.get("scores") or {}).items():
-                if s["value"] is not None:
-                    per_item.setdefault(metric, []).append(s["value"])
-        _agree(
-            run.get("metrics") or {},
-            per_item,
-            f"{where}.metrics",
-            str(Path(run_dir) / run["samples"]),
-        )
+        for row in load_samples(run_dir, run, where):
+            for metric, value in row.score_values().items():
+                if value is not None:
+                    per_item.setdefault(metric, []).append(value)
+        _agree(run.metrics, per_item, f"{where}.metrics", str(Path(run_dir) / run.samples))
 
 
-def _agree(metrics: dict, per_item: dict[str, list[float]], where: str, source: str) -> None:
+def _agree(
+    metrics: dict[str, MetricSummary], per_item: dict[str, list[float]], where: str, source: str
+) -> None:
     """A per-item metric's summary is the mean of its per-item scores over n items: a summary
     that is not was edited (or its scores were), and a verdict must not read either."""
     for name, m in metrics.items():
         if name.startswith(CORPUS_PREFIX):
             continue  # computed over all items at once; no per-item scores to check against
         values = per_item.get(name, [])
-        if len(values) != m["n"]:
+        if len(values) != m.n:
             raise RunFolderError(
-                f"{where}.{name}.n: {m['n']} items, but {source} holds {len(values)} scores of "
+                f"{where}.{name}.n: {m.n} items, but {source} holds {len(values)} scores of "
                 f"{name}: one of the two files was edited or comes from another run; rerun the "
                 "arm (`adaptbench run ... --force`)"
             )
         if not values:
             continue
         mean = math.fsum(values) / len(values)
-        if m["value"] is None or not math.isclose(mean, m["value"], abs_tol=1e-6):
+        if m.value is None or not math.isclose(mean, m.value, abs_tol=1e-6):
             raise RunFolderError(
-                f"{where}.{name}.value: {m['value']!r}, but the {len(values)} scores of {name} in "
+                f"{where}.{name}.value: {m.value!r}, but the {len(values)} scores of {name} in "
                 f"{source} average {mean:.6g}: one of the two files was edited; rerun the arm "
                 "(`adaptbench run ... --force`)"
             )

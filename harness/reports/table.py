@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.spec.record import Results
+
 EFFICIENCY_COLUMNS = (
     "tokens_per_s",
     "items_per_s",
@@ -17,25 +19,25 @@ EFFICIENCY_COLUMNS = (
 )
 
 
-def results_frame(payload: dict) -> pd.DataFrame:
+def results_frame(results: Results) -> pd.DataFrame:
     rows = []
-    for run in payload["runs"]:
+    for run in results.runs:
         row = {
-            "task": run["task"],
-            "arm": run["arm"],
-            "kind": run["kind"],
-            "status": run["status"],
-            "reason": run.get("reason"),
-            "cached": run.get("cached"),
+            "task": run.task,
+            "arm": run.arm,
+            "kind": run.kind,
+            "status": run.status,
+            "reason": run.reason,
+            "cached": run.cached if run.has("cached") else None,  # empty for older records
         }
-        for name, m in run.get("metrics", {}).items():
-            row[name] = m["value"]
-            row[f"{name}_ci_low"] = m["ci_low"]
-            row[f"{name}_ci_high"] = m["ci_high"]
-            row[f"{name}_n"] = m["n"]
-        eff = run.get("efficiency") or {}
+        for name, m in run.metrics.items():
+            row[name] = m.value
+            row[f"{name}_ci_low"] = m.ci_low
+            row[f"{name}_ci_high"] = m.ci_high
+            row[f"{name}_n"] = m.n
+        eff = run.efficiency
         for col in EFFICIENCY_COLUMNS:
-            row[col] = eff.get(col)
-        row["predict_seconds"] = (eff.get("phases") or {}).get("predict", {}).get("seconds")
+            row[col] = getattr(eff, col)
+        row["predict_seconds"] = eff.phase_seconds("predict")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -36,7 +36,8 @@ from typing import Any
 
 from harness.reports import mlflow_fields as fields
 from harness.reports.runfiles import RunFolderError, check_reportable, load_results
-from harness.spec.tracking import redact_uri, tracking_uri_problem
+from harness.spec.record import Results, RunRecord
+from harness.spec.tracking import TrackingSpec, redact_uri, tracking_uri_problem
 
 INSTALL_HINT = 'pip install "adaptbench[mlflow]"'
 _COMPLETE = fields.TAG + "logged"
@@ -140,17 +141,18 @@ def check_target(target: Target) -> None:
             ) from None
 
 
-def default_target(payload: dict, uri: str | None, experiment: str | None) -> Target:
+def default_target(results: Results, uri: str | None, experiment: str | None) -> Target:
     """Where `log-mlflow` logs a run folder: the options given, else the run's `tracking:`
     block, else MLflow's own MLFLOW_TRACKING_URI."""
-    block = (payload.get("suite_spec") or {}).get("tracking") or {}
-    uri = uri or block.get("mlflow") or os.environ.get("MLFLOW_TRACKING_URI")
+    block = results.section("tracking")
+    spec = TrackingSpec.model_validate(block) if block else None  # validated when the run ran
+    uri = uri or (spec.mlflow if spec else None) or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise TrackingError(
             "no MLflow tracking URI: pass --mlflow URI (or set MLFLOW_TRACKING_URI); the run's "
             "suite has no `tracking:` block"
         )
-    return Target(uri, experiment or block.get("experiment"))
+    return Target(uri, experiment or (spec.experiment if spec else None))
 
 
 def replay_command(run_dir: Path, target: Target) -> str:
@@ -177,41 +179,41 @@ def log_or_warn(run_dir: Path, target: Target) -> tuple[Logged | None, str | Non
         )
 
 
-def log_run_folder(run_dir: Path, target: Target, payload: dict | None = None) -> Logged:
+def log_run_folder(run_dir: Path, target: Target, results: Results | None = None) -> Logged:
     """Log a run folder as one parent run with a child run per cell (see the module rules).
-    `payload`: its results.json as `load_results` gave it, when the caller has read it."""
+    `results`: its results.json as `load_results` gave it, when the caller has read it."""
     run_dir = Path(run_dir)
-    if payload is None:
-        payload = load_results(run_dir)
-    check_reportable(payload, run_dir / "results.json")
+    if results is None:
+        results = load_results(run_dir)
+    check_reportable(results, run_dir / "results.json")
     run_key = hashlib.sha256((run_dir / "results.json").read_bytes()).hexdigest()
     client = _client(target.uri)
     where = f"MLflow at {redact_uri(target.uri)}"
     with _quiet_client():
         try:
-            return _log(client, run_dir, payload, run_key, target)
+            return _log(client, run_dir, results, run_key, target)
         except TrackingError:
             raise
         except Exception as exc:  # the client's errors have no common base (HTTP, OS, MLflow)
             raise TrackingError(f"{where}: {_why(exc)}") from None
 
 
-def _log(client: Any, run_dir: Path, payload: dict, run_key: str, target: Target) -> Logged:
-    experiment_id = _experiment(client, target.experiment or payload["suite"])
-    parent_id, complete = _parent(client, experiment_id, payload, run_key, run_dir)
+def _log(client: Any, run_dir: Path, results: Results, run_key: str, target: Target) -> Logged:
+    experiment_id = _experiment(client, target.experiment or results.suite)
+    parent_id, complete = _parent(client, experiment_id, results, run_key, run_dir)
     kept = _kept_children(client, experiment_id, parent_id)
     logged = 0
-    for run in payload["runs"]:
-        if run.get("id") in kept:
+    for run in results.runs:
+        if run.id in kept:
             continue
         _log_cell(client, experiment_id, parent_id, run, run_dir)
         logged += 1
     if logged or not complete:
-        _log_suite(client, parent_id, payload, run_dir)
+        _log_suite(client, parent_id, results, run_dir)
     url = None
     if target.uri.startswith(("http://", "https://")):
         url = f"{target.uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{parent_id}"
-    reused = sum(bool(r.get("cached")) for r in payload["runs"])
+    reused = sum(r.cached for r in results.runs)
     return Logged(experiment_id, parent_id, url, logged, len(kept), reused)
 
 
@@ -257,7 +259,7 @@ def _find(client: Any, experiment_id: str, tags: dict[str, str], most: int = 1) 
 
 
 def _parent(
-    client: Any, experiment_id: str, payload: dict, run_key: str, run_dir: Path
+    client: Any, experiment_id: str, results: Results, run_key: str, run_dir: Path
 ) -> tuple[str, bool]:
     """The suite run's parent and whether it was logged completely: the one an earlier call
     made for the same results.json, else a new one that starts with the first cell this run
@@ -265,13 +267,13 @@ def _parent(
     found = _find(client, experiment_id, {fields.TAG + "run_key": run_key})
     if found:
         return found[0].info.run_id, found[0].data.tags.get(_COMPLETE) == "complete"
-    computed = [_millis(r.get("started")) for r in payload["runs"] if not r.get("cached")]
+    computed = [_millis(r.started) for r in results.runs if not r.cached]
     starts = [m for m in computed if m is not None]
     run = client.create_run(
         experiment_id,
-        start_time=min(starts) if starts else _millis(payload.get("created")),
-        tags=fields.suite_tags(payload, run_key, str(run_dir.resolve())),
-        run_name=f"{payload['suite']} {payload.get('created', '')}".strip(),
+        start_time=min(starts) if starts else _millis(results.created),
+        tags=fields.suite_tags(results, run_key, str(run_dir.resolve())),
+        run_name=f"{results.suite} {results.created or ''}".strip(),
     )
     return run.info.run_id, False
 
@@ -298,54 +300,56 @@ def _batches(client: Any, run_id: str, metrics=(), params=(), tags=()) -> None:
         metrics, params, tags = metrics[1000:], params[100:], tags[100:]
 
 
-def _log_cell(client: Any, experiment_id: str, parent_id: str, run: dict, run_dir: Path) -> None:
+def _log_cell(
+    client: Any, experiment_id: str, parent_id: str, run: RunRecord, run_dir: Path
+) -> None:
     """One child run: parameters, metrics, loss curves, tags, samples and record; the
     completion tag last."""
     from mlflow.entities import Metric, Param
 
-    reused = bool(run.get("cached"))
+    reused = run.cached
     origin = None
-    if reused and run.get("content_hash"):
+    if reused and run.content_hash:
         computed = {
-            fields.TAG + "content_hash": run["content_hash"],
+            fields.TAG + "content_hash": run.content_hash,
             fields.TAG + "reused": "false",
         }
         earlier = _find(client, experiment_id, {**computed, _COMPLETE: "complete"})
         origin = earlier[0].info.run_id if earlier else None
     now = int(time.time() * 1000)
-    start = now if reused else (_millis(run.get("started")) or now)
-    end = now if reused else (_millis(run.get("finished")) or now)
+    start = now if reused else (_millis(run.started) or now)
+    end = now if reused else (_millis(run.finished) or now)
     child = client.create_run(
         experiment_id,
         start_time=start,
         tags={**fields.cell_tags(run, origin), _PARENT: parent_id},
-        run_name=run.get("id"),
+        run_name=run.id,
     ).info.run_id
     metrics = [Metric(k, v, end, 0) for k, v in fields.cell_metrics(run).items()]
     for name, points in fields.loss_curves(run).items():
         metrics += [Metric(name, value, end, step) for step, value in points]
     params = [Param(k, v) for k, v in fields.cell_params(run).items()]
     _batches(client, child, metrics, params)
-    for folder, path in (("samples", run.get("samples")), ("records", f"records/{run['id']}.json")):
+    for folder, path in (("samples", run.samples), ("records", f"records/{run.id}.json")):
         if path and (run_dir / path).is_file():
             client.log_artifact(child, str(run_dir / path), folder)
     client.set_tag(child, _COMPLETE, "complete")
-    status = "FINISHED" if run.get("status") == "ok" else "FAILED"
+    status = "FINISHED" if run.ok else "FAILED"
     client.set_terminated(child, status=status, end_time=end)
 
 
-def _log_suite(client: Any, parent_id: str, payload: dict, run_dir: Path) -> None:
+def _log_suite(client: Any, parent_id: str, results: Results, run_dir: Path) -> None:
     """The parent's parameters, counts and reports; its completion tag last. A suite run with
     a cell that did not finish ends FAILED, as `run` exits 1 for it."""
     from mlflow.entities import Metric, Param
 
-    stamp = _millis(payload.get("created")) or int(time.time() * 1000)
-    metrics = [Metric(k, v, stamp, 0) for k, v in fields.suite_metrics(payload).items()]
-    params = [Param(k, v) for k, v in fields.suite_params(payload).items()]
+    stamp = _millis(results.created) or int(time.time() * 1000)
+    metrics = [Metric(k, v, stamp, 0) for k, v in fields.suite_metrics(results).items()]
+    params = [Param(k, v) for k, v in fields.suite_params(results).items()]
     _batches(client, parent_id, metrics, params)
     for name in ("results.json", "report.html", "report.md", "results.csv"):
         if (run_dir / name).is_file():
             client.log_artifact(parent_id, str(run_dir / name))
     client.set_tag(parent_id, _COMPLETE, "complete")
-    failed = any(r.get("status") != "ok" for r in payload["runs"])
+    failed = any(not r.ok for r in results.runs)
     client.set_terminated(parent_id, status="FAILED" if failed else "FINISHED", end_time=stamp)

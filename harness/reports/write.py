@@ -8,10 +8,12 @@ from pathlib import Path
 from harness.reports.html import render_html
 from harness.reports.markdown import render_markdown
 from harness.reports.table import results_frame
+from harness.reports.view import ReportView
+from harness.spec.record import Results
 
 
-def write_reports(out_dir: Path, payload: dict) -> None:
-    """Render the three reports from a results payload into the run folder, together or not at
+def write_reports(out_dir: Path, results: Results) -> None:
+    """Render the three reports from a run's results into the run folder, together or not at
     all: a reader never finds a report.md that recommends one arm next to a report.html from
     another state of the run.
 
@@ -19,11 +21,11 @@ def write_reports(out_dir: Path, payload: dict) -> None:
     all three are on disk are they renamed over the old ones. A rendering or writing failure
     leaves the old reports as they were (and no temporary file behind).
     """
-    out_dir = Path(out_dir)
+    view = ReportView.of(results, out_dir)  # the verdict and comparisons, computed once
     texts = {
-        "report.md": render_markdown(payload, out_dir),
-        "report.html": render_html(payload, out_dir),
-        "results.csv": results_frame(payload).to_csv(index=False),
+        "report.md": render_markdown(view),
+        "report.html": render_html(view),
+        "results.csv": results_frame(results).to_csv(index=False),
     }
     _replace_together({out_dir / name: text for name, text in texts.items()})
 

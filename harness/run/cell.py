@@ -1,4 +1,5 @@
-"""A cell: one (task x arm) unit of work, described by everything that decides its result."""
+"""A cell: one task x arm evaluation (one record, one samples file), described by everything
+that decides its result."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from harness.spec.config import ArmSpec
 
 @dataclass(frozen=True, eq=False)
 class Cell:
-    """The unit an executor runs and the store keys: the suite's model, the task with the eval
-    items it is scored on, the arm spec, the seed and its two keys (harness.run.store.cell_keys).
+    """What a cell unit evaluates and the store keys: the suite's model, the task with the eval
+    items it is scored on, the arm spec, the seed and its two keys (harness.run.keys.cell_keys).
 
     It carries no loaded model or open file, so an executor other than this process (one
     process per cell, a cluster) can be handed it.

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.base.fingerprint import environment
-from harness.base.log import log
-from harness.base.measure import phase
+from harness.common.fingerprint import environment
+from harness.common.log import log
+from harness.common.measure import phase
 from harness.engine.retrieval import Embedder
 from harness.models.backend import ModelError
 from harness.models.endpoint import EndpointBackend

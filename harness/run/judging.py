@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from harness.base.log import log
+from harness.common.log import log
 from harness.data.tasks import Item, TaskData
 from harness.engine.grounding import GroundingModel
 from harness.engine.judges import (
@@ -34,7 +34,7 @@ from harness.spec.config import SuiteSpec, TaskSpec
 from harness.spec.judge import GroundingSpec, JudgeSpec, missing_judge
 
 # The code a judged score depends on, beyond the metric modules the scoring scope covers.
-_JUDGING_CODE = ("engine/judges.py", "engine/grounding.py", "run/judging.py", "base/agreement.py")
+_JUDGING_CODE = ("engine/judges.py", "engine/grounding.py", "run/judging.py", "common/agreement.py")
 JUDGED_METRICS = JUDGE_METRICS + GROUNDING_METRICS
 _CONTEXTS: dict[str, RunContext] = {}  # judge backends, loaded once per process and spec
 _CHECKERS: dict[str, GroundingModel] = {}

@@ -22,16 +22,16 @@ import random
 from pathlib import Path
 
 from harness.arms.prompting import conversation, is_abstention, wording_for
-from harness.base.files import write_json_atomic
-from harness.base.itemhash import item_hash
-from harness.base.log import log
-from harness.base.stats import paired_test, summarize
+from harness.common.files import write_json_atomic
+from harness.common.itemhash import item_hash
+from harness.common.log import log
+from harness.common.stats import paired_test, summarize
 from harness.data.tasks import Item, TaskData
 from harness.engine.knowledge import CATEGORIES, is_right, sample_generate, slick_category
-from harness.models.resolve import cache_dir
 from harness.run.cell import Cell
 from harness.run.context import RunContext
-from harness.run.knowledge_cache import cached_part, items_key
+from harness.run.keys import LABELS_TASK_EXCLUDED
+from harness.run.knowledge_cache import cached_part, items_key, part_path
 from harness.spec.knowledge import KnownSpec
 
 # --------------------------------------------------------------------------------------------
@@ -50,12 +50,12 @@ def label_items(
         "model": ctx.suite.model.model_dump(),
         "fingerprint": model_fp,
         "spec": spec.model_dump(),
-        "task": task.spec.model_dump(exclude={"metrics", "leakage_threshold"}),
+        "task": task.spec.model_dump(exclude=set(LABELS_TASK_EXCLUDED)),
         "train": items_key(task.train),
         "seed": ctx.seed,
     }
     store = cached_part("known", inputs | {"items": []}, dict)  # this setting's label store
-    path = cache_dir() / "knowledge" / "known" / f"{store['key']}.json"
+    path = part_path("known", store["key"])
     labels = {k: v for k, v in store.items() if k not in ("key", "reused")}
     missing = [i for i in todo if item_hash(i) not in labels]
     if missing:

@@ -9,10 +9,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.base.files import write_json_atomic
-from harness.base.fingerprint import code_fingerprint
-from harness.base.itemhash import item_hash
-from harness.base.log import log
+from harness.common.cache_entry import read_json_entry
+from harness.common.files import write_json_atomic
+from harness.common.fingerprint import code_fingerprint
+from harness.common.itemhash import item_hash
+from harness.common.log import log
 from harness.data.tasks import Item
 from harness.models.resolve import cache_dir
 
@@ -36,18 +37,25 @@ def code_key() -> str:
 
 def cached_part(kind: str, inputs: dict, compute: Callable[[], dict]) -> dict:
     """One drill part, from `<cache>/knowledge/<kind>/<key>.json` when its inputs are unchanged,
-    else computed and stored (atomically). The part carries its key and whether it was reused."""
+    else computed and stored (a file entry: harness.common.cache_entry). The part carries its key and whether it was reused."""
     text = json.dumps({"kind": kind, "code": code_key(), **inputs}, sort_keys=True, default=str)
     key = hashlib.sha256(text.encode()).hexdigest()[:20]
-    path = cache_dir() / "knowledge" / kind / f"{key}.json"
-    if path.is_file():
-        try:
-            return json.loads(path.read_text(encoding="utf-8")) | {"key": key, "reused": True}
-        except (OSError, ValueError) as exc:  # damaged: said, then recomputed
-            log(f"warning: damaged knowledge cache {path} ({exc}); computing it again")
+    path = part_path(kind, key)
+    cached = read_json_entry(  # a damaged one is said, then recomputed
+        path,
+        lambda problem: log(
+            f"warning: damaged knowledge cache {path} ({problem}); computing it again"
+        ),
+    )
+    if cached is not None:
+        return cached | {"key": key, "reused": True}
     data = compute()
     write_json_atomic(path, data)
     return data | {"key": key, "reused": False}
+
+
+def part_path(kind: str, key: str) -> Path:
+    return cache_dir() / "knowledge" / kind / f"{key}.json"
 
 
 def items_key(items: list[Item]) -> list[str]:

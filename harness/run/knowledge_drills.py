@@ -23,8 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.arms import ARMS
-from harness.base.log import log
-from harness.base.stats import paired_test, summarize
+from harness.common.log import log
+from harness.common.stats import paired_test, summarize
 from harness.data.tasks import Document, Item, TaskData
 from harness.engine.counterfactual import (
     Swap,
@@ -37,8 +37,8 @@ from harness.engine.knowledge import CONTEXT, OTHER, PARAMETRIC, is_right, passa
 from harness.engine.retrieval import Hit, same_document
 from harness.run.cell import Cell
 from harness.run.context import RunContext
+from harness.run.evaluate import build_arm, seed_everything
 from harness.run.knowledge_cache import cached_part, items_key
-from harness.run.work import build_arm, seed_everything
 
 REFERENCE_ARM = "rag"  # counterfactual rates are paired against rag on the base model
 

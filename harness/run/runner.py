@@ -1,10 +1,10 @@
 """Runs the (task x arm) matrix of a suite: plan the cells, reuse the finished ones, hand the
-rest to an executor as units (`harness.run.jobs`), write each record as it comes back, then
+rest to an executor as units (`harness.run.plan`), write each record as it comes back, then
 results.json and the reports.
 
-Each cell is keyed by a content hash of everything that decides its result (`harness.run.store`
-computes it and keeps finished cells); a rerun reuses a finished cell unless something it depends
-on changed or `force` is set. When only its scoring inputs changed (metrics, their code), its
+Each cell is keyed by a content hash of everything that decides its result (`harness.run.keys`
+computes it, `harness.run.store` keeps finished cells); a rerun reuses a finished cell unless
+something it depends on changed or `force` is set. When only its scoring inputs changed (metrics, their code), its
 stored predictions (`harness.run.predictions`) are re-scored and nothing is generated. A cell
 that fails becomes a record with a reason and the other cells still run.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.arms import ARMS
-from harness.base import distributed
-from harness.base.board import CACHED, DONE, FAILED, LOST, Board
-from harness.base.files import missing_dirs, remove_empty, write_json_atomic
-from harness.base.log import log
+from harness.common import distributed
+from harness.common.board import CACHED, DONE, FAILED, LOST, Board
+from harness.common.files import missing_dirs, remove_empty, write_json_atomic
+from harness.common.log import log
 from harness.data.tasks import Item, TaskData, leakage_warning, load_task
 from harness.metrics import (
     METRICS,
@@ -42,18 +42,17 @@ from harness.reports.write import write_reports
 from harness.run.cell import Cell
 from harness.run.checks import similarity_embedder_problem
 from harness.run.context import RunContext
+from harness.run.evaluate import ceiling, failed_record, join_training, utc_now
 from harness.run.executors import Executor, ExecutorError, LocalExecutor
-from harness.run.jobs import Job, plan_units, register_context
+from harness.run.keys import cell_keys
 from harness.run.knowledge import run_knowledge
-from harness.run.predictions import (
-    load_predictions,
-)
+from harness.run.plan import RunSetup, plan_units, register_context
+from harness.run.predictions import load_predictions
 from harness.run.seeds import seed_groups, variant_groups
-from harness.run.store import cell_keys, find_cached, store_cell
+from harness.run.store import find_cached, store_cell
 from harness.run.units import TRAIN, Lost, Unit
-from harness.run.work import ceiling, failed_record, join_training, utc_now
 from harness.spec.config import ArmSpec, SpecError, SuiteSpec
-from harness.spec.record import SCHEMA_VERSION
+from harness.spec.record import SCHEMA_VERSION, Results
 
 
 @dataclass
@@ -124,10 +123,10 @@ def _run_planned(
     model = resolve_model(suite.model, progress=progress)
     models = resolve_arm_models(suite, arm_specs, model, device, dtype, progress)
     env = ctx.environment()
-    job = Job(
+    setup = RunSetup(
         secrets.token_hex(8), suite, device, dtype, progress, force, out_dir if local else None
     )
-    register_context(job, ctx)
+    register_context(setup, ctx)
     tasks_info: dict[str, Any] = {}
     records: dict[str, dict] = {}  # by cell name, in plan order
     pending: list[Cell] = []
@@ -178,7 +177,7 @@ def _run_planned(
     result = RunResult(out_dir)
     if not distributed.is_main():
         return result  # rank 0 runs the cells and writes the results
-    units = plan_units(ctx, job, pending, executor)
+    units = plan_units(ctx, setup, pending, executor)
     executor.check(units, suite.model, model.fingerprint)
     board = Board(enabled=progress and not local)
     for unit in units:
@@ -207,10 +206,13 @@ def _write_results(
     """What is computed from the finished cells (knowledge drills, costs, learning curves),
     then results.json and the reports."""
     payload["knowledge"] = run_knowledge(ctx, planned, records, out_dir, suite_path)
-    payload["costs"] = cost_summary(payload)  # priced inputs and outputs (reports.costs)
-    payload["learning_curves"] = learning_curves(payload)  # train_fractions (reports.curve)
+    results = Results.model_validate(payload)
+    # priced inputs and outputs (reports.costs); the decision metric over train_fractions
+    results.costs = cost_summary(results)
+    results.learning_curves = learning_curves(results)
+    payload |= results.model_dump(mode="json", include={"costs", "learning_curves"})
     write_json_atomic(out_dir / "results.json", payload)
-    write_reports(out_dir, payload)
+    write_reports(out_dir, results)
 
 
 def resolve_arm_models(
@@ -350,7 +352,8 @@ def _results_payload(
             for name, m in METRICS.items()
         },
         "tasks": tasks_info,
-        "runs": result.records,
+        # The arm class is the authority on its role (records cached before roles lack it).
+        "runs": [r | {"role": ARMS[r["kind"]].role} for r in result.records],
         "seed_groups": seed_groups(suite.arms, result.records),
         "variant_groups": variant_groups(result.records),
     }

@@ -1,7 +1,7 @@
 """Scoring a cell's predictions: per-item scores with reasons, and per-metric summaries.
 
 Each per-item metric gives a value and a reason per item (kept in the samples file); the summary
-is the mean with its 95% interval (`harness.base.stats`); corpus metrics (`macro_f1:<field>`)
+is the mean with its 95% interval (`harness.common.stats`); corpus metrics (`macro_f1:<field>`)
 are computed over all items at once, with a bootstrap interval over items.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.base.itemhash import short_item_hash
-from harness.base.stats import bootstrap_statistic, summarize
+from harness.common.itemhash import short_item_hash
+from harness.common.stats import bootstrap_statistic, summarize
 from harness.data.tasks import Item, TaskData
 from harness.metrics import CORPUS_PREFIX, Prediction, default_metrics, get_metric
 from harness.metrics.fields import field_prediction, macro_f1

@@ -1,9 +1,9 @@
-"""Units of work an executor runs: a cell, or the training job that cells share.
+"""Units, what an executor runs: a cell unit, or the training unit that cells share.
 
 A unit names a module-level function and its arguments, so it runs in this process or in any
 other one that has adaptbench installed (a Ray worker pickles the function by reference). Units
 listed in `after` run first and their results are passed, in that order, after `args`: a cell
-that needs a trained artifact gets its training job's outcome, so two cells that need the same
+that needs a trained artifact gets its training unit's outcome, so two cells that need the same
 adapter wait for one training instead of training twice.
 """
 

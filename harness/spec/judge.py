@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.spec.model import ModelSpec
+
 # The rubric versions shipped in harness/judges/rubrics/ (a folder per version).
 RUBRICS_DIR = Path(__file__).resolve().parent.parent / "judges" / "rubrics"
 
@@ -21,7 +23,9 @@ def shipped_rubrics() -> list[str]:
     )
 
 
-# The model-serving fields a judge shares with `model:` (harness.spec.config.ModelSpec).
+# The model-serving fields a judge shares with `model:` (harness.spec.model.ModelSpec). JudgeSpec
+# spells them out rather than extending ModelSpec: its dump is part of the judged scores' cache
+# key, so its shape (`model:` for the name, its own batch_size default) must not change.
 MODEL_FIELDS = (
     "backend",
     "dtype",
@@ -79,10 +83,8 @@ class JudgeSpec(BaseModel):
         self.model_spec()  # the serving fields obey the rules of `model:`
         return self
 
-    def model_spec(self):
+    def model_spec(self) -> ModelSpec:
         """The judge as a `model:` spec, which the run context builds backends from."""
-        from harness.spec.config import ModelSpec  # config imports this module
-
         fields = {k: getattr(self, k) for k in MODEL_FIELDS if getattr(self, k) is not None}
         return ModelSpec(name=self.model, **fields)
 

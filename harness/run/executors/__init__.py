@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from harness.base.board import Board
+from harness.common.board import Board
 from harness.run.executors.local import LocalExecutor
 from harness.run.units import ExecutorError, Unit
 
@@ -24,7 +24,7 @@ class Executor(Protocol):
 
     def device(self, requested: str) -> str: ...
 
-    # Whether training jobs are units of their own (cells that need an artifact wait for it).
+    # Whether trainings are units of their own (cells that need an artifact wait for it).
     plans_training: bool
     cpus_per_unit: float
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from harness.base.board import Board
+from harness.common.board import Board
 from harness.models.resolve import pick_device
 from harness.run.units import Unit, in_dependency_order
 

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.base.board import FINAL, RUNNING, Board
-from harness.base.log import log
-from harness.base.progress import is_terminal
+from harness.common.board import FINAL, RUNNING, Board
+from harness.common.log import log
+from harness.common.progress import is_terminal
 from harness.models.resolve import cache_dir, pick_device
 from harness.run.units import ExecutorError, Lost, Resources, Unit, in_dependency_order
 

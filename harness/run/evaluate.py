@@ -1,4 +1,4 @@
-"""One cell's work: build its arm, predict (or re-score stored predictions), score, record.
+"""Evaluating one cell: build its arm, predict (or re-score stored predictions), score, record.
 
 A failure of the arm becomes the cell's record (status and reason) and the other cells go on;
 `evaluate_cell` reuses the cell's stored predictions when only the scoring changed
@@ -17,10 +17,10 @@ import numpy as np
 
 from harness.arms import ARMS
 from harness.arms.prompting import gold_answer, is_abstention
-from harness.base import distributed
-from harness.base.calibrate import bracket, calibrate
-from harness.base.log import log
-from harness.base.measure import Efficiency, phase
+from harness.common import distributed
+from harness.common.calibrate import bracket, calibrate
+from harness.common.log import log
+from harness.common.measure import Efficiency, phase
 from harness.data.tasks import Item, TaskData
 from harness.engine.retention import (
     base_measurement,
@@ -40,20 +40,17 @@ from harness.models.resolve import backend_record
 from harness.run.cell import Cell
 from harness.run.context import RunContext
 from harness.run.judging import JUDGED_METRICS, annotate_judgments
-from harness.run.predictions import (
-    load_predictions,
-    note_scoring,
-    scoring_change,
-    store_predictions,
-)
+from harness.run.keys import scoring_change, scoring_inputs
+from harness.run.predictions import load_predictions, note_scoring, store_predictions
 from harness.run.scoring import score, task_metrics
-from harness.run.store import cell_lock, find_cached, scoring_inputs, store_cell
+from harness.run.store import cell_lock, find_cached, store_cell
 from harness.spec.config import ArmSpec
-from harness.spec.record import SCHEMA_VERSION
+from harness.spec.record import RECORD_VERSION
 
 
-def run_locked(ctx: RunContext, out_dir: Path, cell: Cell, env: dict, force: bool) -> dict:
-    """Run one cell under its lock, unless a concurrent identical run finished it first.
+def evaluate_and_store(ctx: RunContext, out_dir: Path, cell: Cell, env: dict, force: bool) -> dict:
+    """Evaluate one cell under its lock and store it, unless a concurrent identical run
+    finished it first.
 
     The lock is the prediction key's: a concurrent run that differs only in what it scores
     waits, then re-scores the predictions the first one stored.
@@ -147,13 +144,14 @@ def _record_head(ctx: RunContext, cell: Cell, env: dict) -> dict[str, Any]:
     params = arm_cls.Params.model_validate(arm_spec.params)
     model = ctx.suite.model_for(arm_spec)
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": RECORD_VERSION,
         "id": cell.name,
         "task": task.spec.name,
         "arm": arm_spec.label,
         "kind": arm_spec.arm,
         "family": arm_spec.family or arm_spec.label,  # the suite arm a seed/variant cell is of
         "variant": arm_spec.variant.name if arm_spec.variant else None,
+        "role": arm_cls.role,  # contender, reference or baseline: how reports treat the arm
         "changes_weights": arm_cls.changes_weights,  # read by the verdict (retraining cost)
         "content_hash": cell.key,
         "prediction_key": cell.prediction_key,

@@ -35,8 +35,8 @@ CODE_SCOPES: dict[str, tuple[str, ...]] = {
         "engine/training.py",
         "spec/config.py",
         "spec/style.py",
-        "base/distributed.py",
-        "base/measure.py",
+        "common/distributed.py",
+        "common/measure.py",
     ),
     # Forgetting on the retention probes (only cells of a suite with `retention:`). It uses a
     # few definitions of the metric and statistics modules; naming them (`file::name`) rather
@@ -45,14 +45,14 @@ CODE_SCOPES: dict[str, tuple[str, ...]] = {
         "engine/retention.py",
         "metrics/hallucination.py::answer_is_correct",
         "metrics/base.py::normalize_answer",
-        "base/stats.py::paired_bootstrap,DEFAULT_RESAMPLES",
+        "common/stats.py::paired_bootstrap,DEFAULT_RESAMPLES",
     ),
     # Scores of stored predictions: the metrics, their statistics, the per-item rows, and the
     # embedder answer_similarity reads.
     "scoring": (
         "metrics",
-        "base/stats.py",
-        "base/itemhash.py",
+        "common/stats.py",
+        "common/itemhash.py",
         "run/scoring.py",
         "engine/retrieval.py",
     ),
@@ -73,8 +73,8 @@ CODE_SCOPES: dict[str, tuple[str, ...]] = {
         "models",
         "data/tasks.py",
         "spec/config.py",
-        "base/distributed.py",
-        "base/measure.py",
+        "common/distributed.py",
+        "common/measure.py",
     ),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.base import distributed
+from harness.common import distributed
 
 
 def log(msg: str) -> None:

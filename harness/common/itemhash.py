@@ -15,7 +15,7 @@ from typing import Any
 # Fields that say where an item came from, not what it is: moving an item in its file, or the
 # file on disk, does not change a score.
 # `cluster` groups items for the statistics only: setting data.fields.cluster re-scores
-# (harness.run.store.scoring_inputs) and never predicts again.
+# (harness.run.keys.scoring_inputs) and never predicts again.
 LOCATION_FIELDS = frozenset({"source", "cluster"})
 
 

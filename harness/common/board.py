@@ -1,4 +1,4 @@
-"""The state of every unit of a run (training jobs and cells), shown as they change.
+"""The state of every unit of a run (training units and cell units), shown as they change.
 
 On a terminal it is a live block, one line per unit (waiting, running on which node, done,
 failed, retried), redrawn in place. Anywhere else (CI, `nohup`, a log file) it is one plain line
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from harness.base.progress import duration_text, is_terminal
+from harness.common.progress import duration_text, is_terminal
 
 WAITING, RUNNING, DONE, FAILED, LOST, CACHED = (
     "waiting",
