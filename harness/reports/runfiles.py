@@ -42,7 +42,6 @@ class RunFolderError(ValueError):
 
 STATUSES: tuple[str, ...] = get_args(Status)
 
-_METRIC_KEYS = ("value", "ci_low", "ci_high", "n")
 # The efficiency figures reports print and gates compare: a count, a size or a duration each.
 _EFFICIENCY_NUMBERS = (
     "items",

@@ -493,10 +493,6 @@ class Results(Part):
         the suite had none."""
         return self.suite_spec.get(name) or {}
 
-    def direction(self, metric: str) -> bool | None:
-        """Whether higher is better for a metric (see `direction`)."""
-        return direction(metric, self.metric_definitions, self.runs)
-
 
 class Baseline(Results):
     """A baseline file (`adaptbench baseline`): results.json's shape, its finished runs only,
