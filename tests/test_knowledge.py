@@ -222,6 +222,8 @@ tasks:
     generation: {{max_new_tokens: 4}}
 arms:
   - arm: base
+  - arm: rag
+    params: {{k: 1, shots: 0}}
   - arm: lora
     params: {{epochs: 1, max_train_items: 4, rows_per_step: 2, r: 4}}
 knowledge:
@@ -242,12 +244,18 @@ def test_update_drill_recomputes_only_what_it_touched_and_reports_a_stale_lora(
     first = _knowledge(run_suite(_update_suite(tmp_path, tiny_model_dir, 1), tmp_path / "r1",
                                  progress=False))  # fmt: skip
     assert first["known"]["labelled_items"] == 3
-    assert set(first["known"]["arms"]) == {"base", "lora"}
+    assert set(first["known"]["arms"]) == {"base", "rag", "lora"}
     stale = first["update"]["arms"]["lora"]
     assert stale["mode"] == "stale" and not stale["reused"]
     assert stale["stale_answer_rate"]["value"] == 1.0 and stale["stale_answer_rate"]["n"] == 1
     assert stale["changed_accuracy"]["value"] == 0.0
     assert stale["unchanged_accuracy"]["value"] == 1.0 and stale["unchanged_accuracy"]["n"] == 2
+    # Same weights, same prompts: the cells' answers are taken, not generated again. rag
+    # generates only where the update changed its passage (the changed item's edited document).
+    drill = first["update"]["arms"]
+    assert stale["reused_answers"] == 3 and drill["base"]["reused_answers"] == 3
+    assert drill["rag"]["reused_answers"] == 2
+    assert drill["rag"]["outputs"] != {}  # the changed item was answered from the new passage
 
     # Another update: the cells and the SliCK labels are reused, only the drill is recomputed.
     second = _knowledge(run_suite(_update_suite(tmp_path, tiny_model_dir, 2), tmp_path / "r2",
@@ -261,6 +269,9 @@ def test_update_drill_recomputes_only_what_it_touched_and_reports_a_stale_lora(
     assert "Knowledge-update drill" in html and "Known and unknown items" in html
     report = (tmp_path / "r2" / "report.md").read_text()
     assert "### Knowledge-update drill" in report and "### Known and unknown items" in report
+    # In words: the stale fine-tune, and what the known-item counts allow one to conclude.
+    assert "`lora` keeps its trained weights: it still gives the old answer on" in report
+    assert "Read: the base model knew" in report
 
 
 def _knowledge(result) -> dict:

@@ -63,6 +63,10 @@ class Arm:
         # (items, hits) -> hits: passages edited before they are shown (the counterfactual
         # drill, harness/run/knowledge.py); None in ordinary cells.
         self.rewrite_passages: Any = None
+        # prompt -> the answer these same weights already gave to it (a cell's stored
+        # predictions): the knowledge update drill generates only for the prompts the update
+        # changed (predictions are never generated twice). None in ordinary cells.
+        self.remembered: dict[str, str] | None = None
 
     def setup(self, task: TaskData) -> None:
         # prepare (training, for fine-tuned arms) first: in a multi-GPU run the other processes
@@ -121,7 +125,7 @@ class Arm:
             )
             for i, item in enumerate(items)
         ]
-        preds = answer(generator, task.spec, items, fitted, seconds)
+        preds = answer(generator, task.spec, items, fitted, seconds, self.remembered)
         for pred, fit in zip(preds, fitted):
             if shots:
                 pred.extra["shot_ids"] = [shot.id for shot in fit.shots]

@@ -223,17 +223,19 @@ def answer(
     items: Sequence[Item],
     fitted: Sequence[Fitted],
     retrieval_s: list[float] | None = None,
+    remembered: dict[str, str] | None = None,
 ) -> list[Prediction]:
     """Run the backend on fitted prompts: generation or choice log-likelihoods.
 
     Each prediction records its prompt length and what the budget dropped; with retrieval, its
-    passages, and its latency includes retrieval.
+    passages, and its latency includes retrieval. A generated prompt found in `remembered`
+    (prompt -> answer the same weights gave) is not generated again.
     """
     prompts = [backend.format_chat(f.messages) for f in fitted]
     if task.scoring == "choice":
         preds = _choose(backend, task, items, prompts)
     else:
-        preds = _generate(backend, task, prompts)
+        preds = _generate(backend, task, prompts, remembered or {})
     for i, (pred, fit) in enumerate(zip(preds, fitted)):
         pred.extra["prompt_tokens"] = fit.prompt_tokens
         if task.label_set and task.answer_style == "label":
@@ -272,20 +274,39 @@ def attach_retrieval(pred: Prediction, hits: list[Hit], seconds: float) -> None:
     pred.extra["passages"] = [h.text for h in hits]
 
 
-def _generate(backend: Backend, task: TaskSpec, prompts: list[str]) -> list[Prediction]:
+def _generate(
+    backend: Backend, task: TaskSpec, prompts: list[str], remembered: dict[str, str]
+) -> list[Prediction]:
     gen = task.generation
-    outs = backend.generate(prompts, max_new_tokens=gen.max_new_tokens, stop=gen.stop)
-    return [
-        Prediction(
-            output=o.text,
-            prompt=p,
-            abstained=is_abstention(o.text, task.abstain_patterns),
-            new_tokens=o.new_tokens,
-            latency_s=o.batch_seconds,
-            extra={"finish": o.finish} | ({"usage": o.usage} if o.usage else {}),
+    todo = [p for p in prompts if p not in remembered]
+    fresh = iter(
+        backend.generate(todo, max_new_tokens=gen.max_new_tokens, stop=gen.stop) if todo else ()
+    )
+    preds = []
+    for p in prompts:
+        if p in remembered:  # no tokens, no time: the answer was generated before
+            text = remembered[p]
+            preds.append(
+                Prediction(
+                    output=text,
+                    prompt=p,
+                    abstained=is_abstention(text, task.abstain_patterns),
+                    extra={"reused": True},
+                )
+            )
+            continue
+        o = next(fresh)
+        preds.append(
+            Prediction(
+                output=o.text,
+                prompt=p,
+                abstained=is_abstention(o.text, task.abstain_patterns),
+                new_tokens=o.new_tokens,
+                latency_s=o.batch_seconds,
+                extra={"finish": o.finish} | ({"usage": o.usage} if o.usage else {}),
+            )
         )
-        for o, p in zip(outs, prompts)
-    ]
+    return preds
 
 
 def _choose(

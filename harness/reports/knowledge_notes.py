@@ -23,6 +23,9 @@ from harness.spec.record_knowledge import (
 )
 
 KNOWN_CATEGORIES = ("HighlyKnown", "MaybeKnown")  # facts the base model knew
+# Below this many known items a paired change has a 95% interval wider than ±0.3 even with no
+# noise in the arms: the report says the known-item comparison needs other material.
+FEW_KNOWN = 10
 DEFINITIONS = (
     "SliCK categories (Gekhman et al. 2024), from the base model's closed-book answers: "
     "**HighlyKnown** = the greedy answer is right under every few-shot prompt; **MaybeKnown** = "
@@ -147,8 +150,25 @@ def _known_table(part: KnownPart) -> dict:
         "header": ["arm", "category", "n", metric, "false_answer_rate",
                    f"{metric} change vs `{part.base_arm or 'base'}` (paired)"],
         "rows": rows,
-        "notes": known_sentences(part),
+        "notes": known_sentences(part) + _known_reading(part),
     }  # fmt: skip
+
+
+def _known_reading(part: KnownPart) -> list[str]:
+    """What the counts allow a reader to conclude."""
+    known = sum(part.counts.get(c, 0) for c in KNOWN_CATEGORIES)
+    total = sum(part.counts.values())
+    if known >= FEW_KNOWN:
+        return [
+            "Read: an arm that gains on Unknown items but loses on HighlyKnown or MaybeKnown "
+            "ones traded facts the model knew for new ones (Gekhman et al. 2024 saw fine-tuning "
+            "on unknown facts raise hallucination on known ones)."
+        ]
+    return [
+        f"Read: the base model knew {known} of {total} answerable facts (HighlyKnown or "
+        f"MaybeKnown), fewer than {FEW_KNOWN}: too few to tell whether adapting costs facts it "
+        "knew; the rows above measure what each arm learns of facts that were new to it."
+    ]
 
 
 def known_sentences(part: KnownPart) -> list[str]:
@@ -159,12 +179,17 @@ def known_sentences(part: KnownPart) -> list[str]:
         if not moves:
             continue
         said = [
-            f"{'gained' if c.delta >= 0 else 'lost'} {abs(c.delta):.2f} on {cat} items "
-            f"(n={n}, 95% CI {c.ci_low:+.2f} to {c.ci_high:+.2f})"
+            f"{_moved(c.delta)} on {cat} items (n={n}, 95% CI {c.ci_low:+.2f} to {c.ci_high:+.2f})"
             for cat, c, n in moves
         ]
         out.append(f"`{arm}` against the base model: " + ", ".join(said))
     return out
+
+
+def _moved(delta: float) -> str:
+    if round(delta, 2) == 0:
+        return "no change"
+    return f"{'gained' if delta > 0 else 'lost'} {abs(delta):.2f}"
 
 
 def _counterfactual_table(part: CounterfactualPart) -> dict:
@@ -187,30 +212,89 @@ def _counterfactual_table(part: CounterfactualPart) -> dict:
         "header": ["arm", "n", "context-following", "parametric override", "other",
                    "context-following vs rag (paired)"],
         "rows": rows,
-        "notes": [],
+        "notes": counterfactual_sentences(part),
     }  # fmt: skip
+
+
+def counterfactual_sentences(part: CounterfactualPart) -> list[str]:
+    """Each arm's outcomes in words, and how it differs from the reference where measurably."""
+    out = []
+    for arm, e in part.arms.items():
+        r = e.rates
+        text = (
+            f"`{arm}` gave the edited passage's answer on {_ci(r.context)} of {r.context.n} "
+            f"items, the answer the passage no longer holds on {_ci(r.parametric)}, something "
+            f"else on {_ci(r.other)}"
+        )
+        paired = e.versus_rag.context if e.versus_rag else None
+        if paired and (paired.ci_high < 0 or paired.ci_low > 0):
+            text += (
+                f"; it follows such passages {'less' if paired.delta < 0 else 'more'} often "
+                f"than `{part.reference}` ({_delta(paired)})"
+            )
+        out.append(text + ".")
+    out.append(
+        "Read: context-following is what an arm must do for edited documents to change its "
+        "answers; a parametric override means it answers from its weights whatever the "
+        "passage says; a high *other* rate means it fails to copy the passage either way."
+    )
+    return out
 
 
 def _update_table(part: UpdatePart) -> dict:
     rows = []
     for arm, e in part.arms.items():
-        cost = e.cost or UpdateCost()
-        seconds = cost.seconds
-        spent = f"{cost.kind}" + (f", {seconds:.1f} s" if seconds else "")
         rows.append(
             [f"`{arm}`", e.mode, _ci(e.changed_accuracy), _ci(e.stale_answer_rate),
-             _ci(e.unchanged_accuracy), spent]
+             _ci(e.unchanged_accuracy), _spent(e.cost)]
         )  # fmt: skip
     return {
         "intro": f"{len(part.documents)} document(s) edited; {part.changed_items} eval "
         f"items whose gold answer changed, {part.unchanged_items} unchanged ones scored "
-        f"alongside, {part.changed_train_items} train items changed. **Stale-answer rate**: "
-        "the old answer given after the update. Cost: what absorbing the update took, measured.",
+        f"alongside, {part.changed_train_items} train items changed. An answer is right as "
+        "`false_answer_rate` counts it (a gold answer, not an abstention). **Stale-answer "
+        "rate**: the old answer given after the update. Cost: what absorbing the update took, "
+        "measured.",
         "header": ["arm", "absorbs by", "accuracy on changed", "stale-answer rate",
                    "accuracy on unchanged", "cost"],
         "rows": rows,
-        "notes": [],
+        "notes": update_sentences(part),
     }  # fmt: skip
+
+
+def update_sentences(part: UpdatePart) -> list[str]:
+    """How each arm absorbs the update, in words: the best on the changed facts, what the
+    stale weights still say, and what retraining bought at its measured cost."""
+    scored = [(a, e) for a, e in part.arms.items() if e.changed_accuracy.value is not None]
+    if not scored:
+        return []
+    arm, best = max(scored, key=lambda ae: ae[1].changed_accuracy.value)
+    if best.changed_accuracy.value > 0:
+        out = [
+            f"Right on most changed facts after the update: `{arm}`, "
+            f"{_ci(best.changed_accuracy)} of {best.changed_accuracy.n} ({_spent(best.cost)})."
+        ]
+    else:
+        out = ["No arm answered a changed fact right after the update."]
+    for arm, e in scored:
+        if e.mode == "stale":
+            out.append(
+                f"`{arm}` keeps its trained weights: it still gives the old answer on "
+                f"{_ci(e.stale_answer_rate)} of the changed facts (at most the share it had "
+                f"learned) and the new one on {_ci(e.changed_accuracy)}."
+            )
+        elif e.mode == "retrained":
+            out.append(
+                f"`{arm}` retrained on the updated train split ({_spent(e.cost)}): "
+                f"{_ci(e.changed_accuracy)} right on the changed facts, old answer on "
+                f"{_ci(e.stale_answer_rate)}."
+            )
+    return out
+
+
+def _spent(cost: UpdateCost | None) -> str:
+    cost = cost or UpdateCost()
+    return f"{cost.kind}" + (f", {cost.seconds:.1f} s" if cost.seconds else "")
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from harness.run.cell import Cell
 from harness.run.context import RunContext
 from harness.run.evaluate import build_arm, seed_everything
 from harness.run.knowledge_cache import cached_part, items_key
+from harness.spec.samples import SampleRow
 
 REFERENCE_ARM = "rag"  # counterfactual rates are paired against rag on the base model
 
@@ -284,7 +285,13 @@ def update_part(
                     "update",
                     inputs,
                     lambda cell=cell, mode=mode: _absorb(
-                        ctx, cell, task, new_task, drill_items, mode
+                        ctx,
+                        cell,
+                        task,
+                        new_task,
+                        drill_items,
+                        mode,
+                        out_dir / records[cell.name]["samples"],
                     ),
                 )
             except Exception as exc:  # one arm that fails leaves the others' rows
@@ -317,11 +324,17 @@ def _modes(cell: Cell, retrain: bool) -> list[str]:
     return ["stale", "retrained"] if retrain else ["stale"]
 
 
-def _absorb(ctx, cell: Cell, old: TaskData, new: TaskData, items: list[Item], mode: str) -> dict:
-    """One arm in the updated world: what it answers, and what absorbing the update cost."""
+def _absorb(
+    ctx, cell: Cell, old: TaskData, new: TaskData, items: list[Item], mode: str, samples: Path
+) -> dict:
+    """One arm in the updated world: what it answers, and what absorbing the update cost. With
+    the weights of its cell (every mode but retrained), a prompt the update left unchanged gets
+    the answer the cell gave it (its samples file), not a second generation."""
     cctx = ctx.for_model(ctx.suite.model_for(cell.arm))
     seed_everything(cell.seed)
     arm = build_arm(cctx, cell.arm)
+    if mode != "retrained":
+        arm.remembered = remembered_answers(samples)
     started = time.perf_counter()
     if mode == "stale":  # the weights trained before the update; passages from the new corpus
         if arm.retrieves_before_prepare:
@@ -338,7 +351,21 @@ def _absorb(ctx, cell: Cell, old: TaskData, new: TaskData, items: list[Item], mo
         "outputs": {i.id: p.output for i, p in zip(items, preds)},
         "abstained": {i.id: p.abstained for i, p in zip(items, preds)},
         "cost": cost,
+        "reused_answers": sum(1 for p in preds if p.extra.get("reused")),
     }
+
+
+def remembered_answers(samples: Path) -> dict[str, str]:
+    """prompt -> the answer generated for it, from a cell's samples file (the raw text where
+    the answer was read as a label)."""
+    out = {}
+    for line in samples.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = SampleRow.model_validate(json.loads(line))
+        if row.prompt and row.output is not None and row.choice is None:
+            out[row.prompt] = row.extras().get("raw_output", row.output)
+    return out
 
 
 def _cost(arm, mode: str, seconds: float) -> dict:

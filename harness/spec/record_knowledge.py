@@ -202,6 +202,9 @@ class UpdateArm(Part):
     """Per item id: whether it abstained."""
     cost: UpdateCost | None = None
     """What absorbing the update cost."""
+    reused_answers: int | None = None
+    """Answers taken from the arm's cell, not generated again: prompts the update left
+    unchanged, answered by the same weights (every mode but `retrained`)."""
     changed_accuracy: MetricSummary | None = None
     """Accuracy on the items whose gold answer changed."""
     stale_answer_rate: MetricSummary | None = None
