@@ -69,7 +69,7 @@ def run_once(limit: int, folder: Path) -> dict:
 def figures(results: Path) -> dict:
     """The run's knowledge section and its cells' metrics, without what may vary."""
     payload = json.loads(results.read_text(encoding="utf-8"))
-    cells = {r["arm"]: r.get("metrics") for r in payload["runs"]}
+    cells = {f"{r['task']} / {r['arm']}": r.get("metrics") for r in payload["runs"]}
     return _strip({"knowledge": payload.get("knowledge"), "cells": cells})
 
 

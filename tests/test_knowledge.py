@@ -292,6 +292,30 @@ def test_an_update_block_needs_one_source(tmp_path, bad):
         load_suite(path)
 
 
+def test_counterfactual_pairs_against_rag_or_its_first_prompt_variant():
+    from types import SimpleNamespace as NS
+
+    from harness.run.knowledge_drills import _reference
+
+    def cell(label, kind="rag", model=None):
+        return NS(arm=NS(label=label, arm=kind, model=model))
+
+    variants = [cell("lora+rag", "lora"), cell("rag~plain"), cell("rag~direct")]
+    assert _reference(variants, {c.arm.label: {} for c in variants}) == "rag~plain"
+    plain = [cell("rag~plain"), cell("rag")]
+    assert _reference(plain, {"rag~plain": {}, "rag": {}}) == "rag"
+    other_model = [cell("rag-7b", model="m"), cell("oracle_context", "oracle_context")]
+    assert _reference(other_model, {"rag-7b": {}, "oracle_context": {}}) is None
+
+
+def test_an_update_block_without_edits_or_files_makes_the_default_edits(tmp_path):
+    # `--set knowledge.update.retrain=true` alone: the default update, retrained.
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ntasks:\n  - name: t\n    data: {eval: e.jsonl}\narms: [base]\n")
+    suite = load_suite(path, ["knowledge.update.retrain=true"])
+    assert suite.knowledge.update.counterfactual == 10 and suite.knowledge.update.retrain
+
+
 def test_the_decision_quotes_a_stale_fine_tune_and_usage_makes_the_tie_break_measured():
     from harness.reports.knowledge_notes import annotate, tie_break_spec
     from harness.reports.verdict import Verdict

@@ -87,3 +87,24 @@ def test_accessors_read_old_and_new_records():
     assert primary_metric({"token_f1": 1, "exact_match": 2}) == "exact_match"
     assert primary_metric(["abstention_rate"]) is None
     assert ok_runs([run, failed]) == [run]
+
+
+def test_a_training_that_left_items_out_is_said_in_both_reports(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from harness.reports.runfiles import load_results
+    from harness.reports.write import write_reports
+
+    run_dir = tmp_path / "run"  # a run folder written by the previous release, two lora cells
+    shutil.copytree(Path(__file__).parent / "data" / "release1-run", run_dir)
+    results = load_results(run_dir)
+    lora = [r for r in results.runs if r.arm == "lora"]
+    assert lora[0].training_warning() is None
+    lora[0].efficiency.training.examples = 40
+    lora[0].efficiency.training.examples_too_long = 24
+    said = "`lora` trained without 24 of 64 train items"
+    assert lora[0].training_warning().startswith(said)
+    write_reports(run_dir, results)
+    assert f"**Training warning:** {said}" in (run_dir / "report.md").read_text()
+    assert "Training warning:</b> lora trained without 24" in (run_dir / "report.html").read_text()

@@ -440,3 +440,37 @@ def test_training_prints_a_plain_progress_line_every_30_seconds_in_logs(capsys):
     now[0] += 100
     quiet.step(101, loss=1.0, tokens_per_s=130.0)
     assert "[adaptbench]" not in capsys.readouterr().err
+
+
+def test_train_items_cut_before_their_answer_are_counted_and_most_of_them_refused(
+    tiny_suite, tmp_path, capsys
+):
+    from harness.arms.trained import _too_long
+
+    class Words:  # one token per word: enough to test the rule
+        def format_chat(self, messages):
+            return " ".join(m["content"] for m in messages)
+
+        def encode(self, text):
+            return text.split()
+
+    convs = [([{"role": "user", "content": "w " * n}], "a") for n in (10, 30, 12, 40)]
+    _too_long("lora", Words(), convs, 1, 20)  # one of four: left out, said
+    assert (
+        "1 of 4 train examples are longer than max_seq_len (20 tokens)" in capsys.readouterr().err
+    )
+    with pytest.raises(
+        ValueError, match=r"3 of 4 .*longest prompt has 40 tokens.*max_seq_len: 128"
+    ):
+        _too_long("lora", Words(), convs, 3, 20)
+    # Through a run: every prompt is longer than 16 tokens, so the cell fails and says what to set.
+    tiny_suite.write_text(
+        tiny_suite.read_text().replace(
+            "arms:\n", "arms:\n  - arm: lora\n    params: {max_seq_len: 16, epochs: 1}\n"
+        )
+    )
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(tiny_suite), "--arms", "lora", "--out", str(out)])
+    assert r.exit_code != 0 and "set `max_seq_len: 192` in the arm's params" in r.output
+    run = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run["status"] == "failed" and "set `max_seq_len:" in run["reason"]

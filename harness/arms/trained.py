@@ -149,7 +149,11 @@ class TrainedArm(Arm):
                 f"{self.kind}: train_with_retrieval needs a `retrieval:` block on the arm "
                 "(the passages it trains with are the ones it is evaluated with)"
             )
-        examples = qa_examples(base, self.training_conversations(task, items), p.max_seq_len)
+        conversations = self.training_conversations(task, items)
+        examples = qa_examples(base, conversations, p.max_seq_len)
+        too_long = len(conversations) - len(examples)
+        if too_long:
+            _too_long(self.kind, base, conversations, too_long, p.max_seq_len)
         if p.corpus_training:
             if not task.corpus:
                 raise ValueError(f"corpus_training is on but task '{task.spec.name}' has no corpus")
@@ -173,6 +177,7 @@ class TrainedArm(Arm):
         head = model.get_output_embeddings()
         stats |= share_stats(self, task, items) | {
             "examples": len(examples),
+            "examples_too_long": too_long,
             "peak_memory_bytes": ph.peak_bytes,
             "memory_kind": ph.memory_kind,
             **mfu(
@@ -284,6 +289,21 @@ class TrainedArm(Arm):
 
     def parameter_counts(self) -> tuple[int, int]:
         return self.counts
+
+
+def _too_long(kind: str, base, conversations, dropped: int, max_len: int) -> None:
+    """Train items whose prompt fills max_seq_len before the answer teach nothing and are
+    left out: said in the log and the record, and an error when they are most of the split (a
+    model trained on a few survivors is not the arm the user asked for)."""
+    longest = max(len(base.encode(base.format_chat(m))) for m, _ in conversations)
+    need = -(-(longest + 32) // 64) * 64  # the longest prompt plus room for its answer
+    said = (
+        f"{kind}: {dropped} of {len(conversations)} train examples are longer than max_seq_len "
+        f"({max_len} tokens) before their answer (the longest prompt has {longest} tokens)"
+    )
+    if dropped * 2 > len(conversations):
+        raise ValueError(f"{said}; set `max_seq_len: {need}` in the arm's params")
+    _warn(f"{said}; they are left out (max_seq_len: {need} keeps them)")
 
 
 def _entry(folder: Path) -> CacheEntry:

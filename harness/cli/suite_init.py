@@ -323,6 +323,9 @@ def verdict_keys(g: Guess, oracle: bool) -> dict[str, Any]:
     lora_params = getattr(ARMS["lora"], "Params", None)
     if lora_params is not None and "train_with_retrieval" in lora_params.model_fields:
         out["rag_train_params"]["train_with_retrieval"] = True  # RAFT-style for lora+rag
+        # Its prompts hold three 128-token passages: at the default 256 tokens they would be
+        # cut before their answers and left out of training.
+        out["rag_train_params"]["max_seq_len"] = 640
     out["prompt_variants"] = (
         getattr(config, "DEFAULT_PROMPT_VARIANTS", None)
         if "prompt_variants" in SuiteSpec.model_fields

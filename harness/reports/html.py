@@ -750,6 +750,7 @@ def _task_view(
         "splits": splits,
         "leakage": leakage.total or 0,
         "leakage_threshold": leakage.threshold,
+        "training_warnings": [w.replace("`", "") for r in runs if (w := r.training_warning())],
         "primary": primary,
         "metrics": _metric_table(runs, results.metric_definitions),
         "efficiency": _efficiency_table(runs),

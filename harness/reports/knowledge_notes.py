@@ -158,6 +158,8 @@ def _known_reading(part: KnownPart) -> list[str]:
     """What the counts allow a reader to conclude."""
     known = sum(part.counts.get(c, 0) for c in KNOWN_CATEGORIES)
     total = sum(part.counts.values())
+    if not total:
+        return []
     if known >= FEW_KNOWN:
         return [
             "Read: an arm that gains on Unknown items but loses on HighlyKnown or MaybeKnown "
@@ -167,7 +169,7 @@ def _known_reading(part: KnownPart) -> list[str]:
     return [
         f"Read: the base model knew {known} of {total} answerable facts (HighlyKnown or "
         f"MaybeKnown), fewer than {FEW_KNOWN}: too few to tell whether adapting costs facts it "
-        "knew; the rows above measure what each arm learns of facts that were new to it."
+        "knew; the Unknown rows say how each arm does on facts the base model did not know."
     ]
 
 
@@ -187,8 +189,8 @@ def known_sentences(part: KnownPart) -> list[str]:
 
 
 def _moved(delta: float) -> str:
-    if round(delta, 2) == 0:
-        return "no change"
+    if round(delta, 2) == 0:  # the interval says how little that proves
+        return "changed by +0.00"
     return f"{'gained' if delta > 0 else 'lost'} {abs(delta):.2f}"
 
 
@@ -207,10 +209,14 @@ def _counterfactual_table(part: CounterfactualPart) -> dict:
         f"another answer of the same kind from the suite (e.g. {example.original!r} → "
         f"{example.replacement!r}), all else unchanged. **Context-following**: the arm gives "
         "the passage's answer; **parametric override**: it gives the original answer, which the "
-        "passage no longer holds (from its weights); **other**: neither. Paired against "
-        f"`{part.reference or 'rag'}` on the same items.",
+        "passage no longer holds (from its weights); **other**: neither. "
+        + (
+            f"Paired against `{part.reference}` on the same items."
+            if part.reference
+            else "No `rag` arm on the base model ran: nothing is paired."
+        ),
         "header": ["arm", "n", "context-following", "parametric override", "other",
-                   "context-following vs rag (paired)"],
+                   f"context-following vs `{part.reference or 'rag'}` (paired)"],
         "rows": rows,
         "notes": counterfactual_sentences(part),
     }  # fmt: skip
@@ -236,7 +242,7 @@ def counterfactual_sentences(part: CounterfactualPart) -> list[str]:
     out.append(
         "Read: context-following is what an arm must do for edited documents to change its "
         "answers; a parametric override means it answers from its weights whatever the "
-        "passage says; a high *other* rate means it fails to copy the passage either way."
+        "passage says; *other* is neither answer (an abstention, something else, or both)."
     )
     return out
 
@@ -263,25 +269,41 @@ def _update_table(part: UpdatePart) -> dict:
 
 
 def update_sentences(part: UpdatePart) -> list[str]:
-    """How each arm absorbs the update, in words: the best on the changed facts, what the
-    stale weights still say, and what retraining bought at its measured cost."""
-    scored = [(a, e) for a, e in part.arms.items() if e.changed_accuracy.value is not None]
+    """How each arm absorbs the update, in words: the highest accuracy on the changed facts,
+    what stale weights still say, and what retraining bought at its measured cost."""
+    scored = {
+        a: e
+        for a, e in part.arms.items()
+        if e.changed_accuracy is not None and e.changed_accuracy.value is not None
+    }
     if not scored:
         return []
-    arm, best = max(scored, key=lambda ae: ae[1].changed_accuracy.value)
-    if best.changed_accuracy.value > 0:
-        out = [
-            f"Right on most changed facts after the update: `{arm}`, "
-            f"{_ci(best.changed_accuracy)} of {best.changed_accuracy.n} ({_spent(best.cost)})."
+    top = max(e.changed_accuracy.value for e in scored.values())
+    if top > 0:
+        best = [a for a, e in scored.items() if e.changed_accuracy.value == top]
+        first = scored[best[0]]
+        near = [
+            a
+            for a, e in scored.items()
+            if a not in best
+            and (e.changed_accuracy.ci_high or 0) >= (first.changed_accuracy.ci_low or 0)
         ]
+        text = (
+            "Highest accuracy on the changed facts after the update: "
+            + ", ".join(f"`{a}` ({_spent(scored[a].cost)})" for a in best)
+            + f", {_ci(first.changed_accuracy)} of {first.changed_accuracy.n}"
+        )
+        if near:
+            text += "; the intervals of " + ", ".join(f"`{a}`" for a in near) + " overlap it"
+        out = [text + "."]
     else:
         out = ["No arm answered a changed fact right after the update."]
-    for arm, e in scored:
+    for arm, e in scored.items():
         if e.mode == "stale":
             out.append(
                 f"`{arm}` keeps its trained weights: it still gives the old answer on "
-                f"{_ci(e.stale_answer_rate)} of the changed facts (at most the share it had "
-                f"learned) and the new one on {_ci(e.changed_accuracy)}."
+                f"{_ci(e.stale_answer_rate)} of the changed facts and the new one on "
+                f"{_ci(e.changed_accuracy)}."
             )
         elif e.mode == "retrained":
             out.append(

@@ -271,6 +271,7 @@ def render_markdown(view: ReportView) -> str:
                 f"**Leakage warning:** {leak.total} dev/eval questions are identical or near-identical "
                 f"(TF-IDF cosine ≥ {leak.threshold}) to train questions."
             )
+        lines += [f"**Training warning:** {w}." for r in runs if (w := r.training_warning())]
         arrows = {True: " ↑", False: " ↓", None: ""}
         header = ["arm", "status"] + [
             f"{n}{arrows[definitions[n].higher_is_better if n in definitions else None]}"

@@ -77,7 +77,8 @@ def counterfactual_part(
     chosen = [i for i in items if i.id in by_item]
     docs = {d.id: d for d in task.corpus}
     arms, failed = {}, {}
-    for cell in _readers(ctx, cells):
+    readers = _readers(ctx, cells)
+    for cell in readers:
         inputs = {
             "cell": cell.prediction_key,
             "swaps": [s.as_dict() | {"new": s.new_answers} for s in swaps],
@@ -91,7 +92,7 @@ def counterfactual_part(
             )
         except Exception as exc:  # one arm that fails leaves the others' rows
             failed[cell.arm.label] = _failed(cell.label, exc)
-    reference = next((a for a in arms if a == REFERENCE_ARM), None)
+    reference = _reference(readers, arms)
     for arm, part in arms.items():
         part["rates"] = _rates(part["outcomes"], ctx.seed)
         if reference is not None and arm != reference:
@@ -104,6 +105,17 @@ def counterfactual_part(
         "arms": arms,
         "failed": failed,
     }
+
+
+def _reference(readers: list[Cell], answered: dict) -> str | None:
+    """The arm the others are paired against: `rag` on the base model, else its first variant
+    (`rag~plain` where the suite has prompt variants)."""
+    plain = [
+        c.arm.label
+        for c in readers
+        if c.arm.arm == REFERENCE_ARM and c.arm.model is None and c.arm.label in answered
+    ]
+    return REFERENCE_ARM if REFERENCE_ARM in plain else next(iter(plain), None)
 
 
 def _answer_counterfactuals(ctx, cell: Cell, items, by_item: dict[str, Swap], docs) -> dict:
@@ -333,8 +345,6 @@ def _absorb(
     cctx = ctx.for_model(ctx.suite.model_for(cell.arm))
     seed_everything(cell.seed)
     arm = build_arm(cctx, cell.arm)
-    if mode != "retrained":
-        arm.remembered = remembered_answers(samples)
     started = time.perf_counter()
     if mode == "stale":  # the weights trained before the update; passages from the new corpus
         if arm.retrieves_before_prepare:
@@ -345,6 +355,11 @@ def _absorb(
     else:
         arm.setup(new)
     seconds = time.perf_counter() - started
+    # The cell's answers hold for these weights only if they are the cell's: stale weights
+    # loaded from the cache, not trained again here (a GPU need not repeat them bit for bit).
+    training = arm.stats.get("training") or {}
+    if mode == "updated" or (mode == "stale" and training.get("artifact_cached")):
+        arm.remembered = remembered_answers(samples)
     preds = arm.predict(new, items)
     cost = _cost(arm, mode, seconds)
     return {
@@ -357,14 +372,19 @@ def _absorb(
 
 def remembered_answers(samples: Path) -> dict[str, str]:
     """prompt -> the answer generated for it, from a cell's samples file (the raw text where
-    the answer was read as a label)."""
+    the answer was read as a label); {} where the file cannot be read (then every prompt is
+    answered again)."""
     out = {}
-    for line in samples.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = SampleRow.model_validate(json.loads(line))
-        if row.prompt and row.output is not None and row.choice is None:
-            out[row.prompt] = row.extras().get("raw_output", row.output)
+    try:
+        for line in samples.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = SampleRow.model_validate(json.loads(line))
+            if row.prompt and row.output is not None and row.choice is None:
+                out[row.prompt] = row.extras().get("raw_output", row.output)
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        log(f"knowledge update: {samples.name} unreadable ({exc}); answering every prompt again")
+        return {}
     return out
 
 

@@ -38,12 +38,17 @@ class CounterfactualSpec(_Strict):
     seed: int | None = Field(None, description="seed of the sample and the swaps (default: suite)")
 
 
+DEFAULT_EDITS = 10  # `update:` with neither edits nor files makes this many from the suite
+
+
 class UpdateSpec(_Strict):
     """Changed knowledge: edited documents and items whose gold answer changed, or N edits made
     from the suite itself (`counterfactual: N`, the swaps of the counterfactual drill applied
     to the corpus and the golds)."""
 
-    counterfactual: int | None = Field(None, ge=1, description="edits made from the suite")
+    counterfactual: int | None = Field(
+        None, ge=1, description="edits made from the suite (10 where no files are given)"
+    )
     documents: str | None = Field(
         None, description="JSONL of edited documents (id, text), relative to the suite file"
     )
@@ -57,10 +62,12 @@ class UpdateSpec(_Strict):
     def _one_source(self) -> UpdateSpec:
         given = self.counterfactual is not None
         files = self.documents is not None or self.items is not None
-        if given == files:
+        if given and files:
             raise ValueError(
                 "update: give either `counterfactual: N` or `documents:` and `items:` files"
             )
+        if not given and not files:  # `update: {retrain: true}`: the default edits
+            self.counterfactual = DEFAULT_EDITS
         if files and (self.documents is None or self.items is None):
             raise ValueError("update: `documents:` and `items:` go together")
         return self
@@ -78,7 +85,7 @@ def default_knowledge(given: KnowledgeSpec | None = None) -> KnowledgeSpec:
     out = KnowledgeSpec(
         known=KnownSpec(),
         counterfactual=CounterfactualSpec(),
-        update=UpdateSpec(counterfactual=10),
+        update=UpdateSpec(),
     )
     for name in ("known", "counterfactual", "update"):
         own = getattr(given, name, None) if given is not None else None

@@ -326,6 +326,18 @@ class RunRecord(Part):
             return f"{self.status} (re-scored)"
         return self.status
 
+    def training_warning(self) -> str | None:
+        """What reports say when training left train items out (their prompt filled
+        max_seq_len before the answer); None when it kept them all."""
+        t = self.efficiency.training
+        if t is None or not t.examples_too_long:
+            return None
+        total = (t.examples or 0) + t.examples_too_long
+        return (
+            f"`{self.arm}` trained without {t.examples_too_long} of {total} train items: their "
+            "prompt fills max_seq_len before the answer (raise it in the arm's params)"
+        )
+
     def runs_on(self) -> str:
         """The model and backend that produced the answers, as reports show it."""
         b = self.backend

@@ -100,6 +100,10 @@ class TrainingFigures(Part):
     """Training items the arm saw."""
     train_split_items: int | None = None
     """Items in the task's train split."""
+    examples: int | None = None
+    """Training examples made from them (plus corpus windows with corpus_training)."""
+    examples_too_long: int | None = None
+    """Train items left out: their prompt fills max_seq_len before the answer."""
     real_tokens: int | None = None
     """Tokens trained on, padding excluded."""
     computed_tokens: int | None = None
