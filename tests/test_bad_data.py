@@ -120,7 +120,7 @@ def test_gold_that_normalises_to_nothing_is_dropped_with_a_warning(tmp_path, cap
         tmp_path / "e.jsonl", [{"id": "a", "question": "Q?", "answers": ["640", "The."]}]
     )
     assert load_task(task(p)).eval[0].answers == ("640",)
-    assert f"{p}:1: gold answer(s) ['The.'] are empty after SQuAD normalisation" in (
+    assert f"{p}:1: gold answer(s) ['The.'] are ignored: empty after SQuAD normalisation" in (
         capsys.readouterr().err
     )
     q = write_jsonl(tmp_path / "f.jsonl", [{"id": "a", "question": "Q?", "answers": ["--"]}])
@@ -128,13 +128,21 @@ def test_gold_that_normalises_to_nothing_is_dropped_with_a_warning(tmp_path, cap
         load_task(task(q))
 
 
-def test_gold_that_reads_as_an_abstention_is_a_data_error(tmp_path):
+def test_gold_that_reads_as_an_abstention_is_dropped_or_a_data_error(tmp_path, capsys):
+    # Among other aliases (TruthfulQA lists "I don't know for sure" beside real answers): left
+    # out, said; as the item's only answer: an error, since saying it would score as abstaining.
     p = write_jsonl(
         tmp_path / "e.jsonl",
-        [{"id": "a", "question": "Q?", "answers": ["Not sure", "I don't know"]}],
+        [{"id": "a", "question": "Q?", "answers": ["Paris", "I don't know for sure"]}],
     )
-    with pytest.raises(DataError, match=rf"{p}:1: gold answer \"I don't know\" matches"):
-        load_task(task(p))
+    assert load_task(task(p)).eval[0].answers == ("Paris",)
+    said = capsys.readouterr().err
+    assert f'{p}:1: gold answer(s) ["I don\'t know for sure"] are ignored' in said
+    q = write_jsonl(
+        tmp_path / "f.jsonl", [{"id": "a", "question": "Q?", "answers": ["I don't know"]}]
+    )
+    with pytest.raises(DataError, match=rf"{q}:1: gold answer \"I don't know\" matches"):
+        load_task(task(q))
 
 
 @pytest.mark.parametrize(

@@ -258,3 +258,21 @@ def test_init_adds_oracle_context_only_with_documents_it_points_at(tmp_path):
     assert "oracle_context" not in arms(out)
     assert "warning: oracle_context is left out" in res.output
     assert "doc_id 'pet.md'; nearest document ids: ['pet.txt']" in res.output
+
+
+def test_init_reads_several_accepted_answers_in_one_cell(tmp_path):
+    # A spreadsheet habit (TruthfulQA's "Correct Answers"): aliases in one cell, "; " apart.
+    q = tmp_path / "q.csv"
+    rows = ["id,question,correct answers"] + [
+        f'r{i},What is the capital of country {i}?,"City {i}; the city of City {i}"'
+        for i in range(40)
+    ]
+    q.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "s.yaml"
+    res = _invoke("init", "--items", str(q), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "separated by '; '" in res.output
+    task = load_task(load_suite(out).tasks[0])
+    item = next(i for split in task.splits.values() for i in split if i.id == "r3")
+    assert item.answers == ("City 3", "the city of City 3")
+    assert yaml.safe_load(out.read_text())["tasks"][0]["data"]["answer_separator"] == "; "

@@ -126,6 +126,7 @@ class Guess:
     style: str = "short"  # short | long | label
     scoring: str = "generate"
     no_answer: list[str] = field(default_factory=list)
+    answer_separator: str | None = None  # several accepted answers in one cell
     notes: list[str] = field(default_factory=list)
     uncertain: list[str] = field(default_factory=list)
     n_items: int = 0
@@ -154,6 +155,21 @@ def _pick(columns: list[str], key: str, taken: set[str]) -> tuple[str | None, bo
             if len(n.split("_")) <= 4 and (syn in n.split("_") or n.startswith(syn)):
                 return col, False
     return None, False
+
+
+# Separators of several accepted answers in one cell, tried in order. A cell holding one of
+# them by chance (an amount written "$1; $2") is rare, so most cells must hold it.
+ANSWER_SEPARATORS = ("; ", " | ")
+
+
+def _separator(answers: list[str]) -> str | None:
+    """The separator most answer cells hold (at least half of the non-empty ones, and 5)."""
+    cells = [a for a in answers if a and not a.startswith("[")]
+    for sep in ANSWER_SEPARATORS:
+        hits = sum(sep in a for a in cells)
+        if hits >= 5 and hits * 2 >= len(cells):
+            return sep
+    return None
 
 
 def _texts(rows: list[dict], col: str | None) -> list[str]:
@@ -277,6 +293,13 @@ def guess_fields(path: Path, sheet: str | int | None = None) -> Guess:
         )
     g.n_items = len(rows)
     answers = _texts(rows, g.fields.get("answers")) if g.scoring == "generate" else []
+    g.answer_separator = _separator(answers)
+    if g.answer_separator:
+        answers = [a.split(g.answer_separator)[0].strip() for a in answers]
+        g.notes.append(
+            f"answer cells list several answers separated by {g.answer_separator!r}: each one "
+            "is accepted (data.answer_separator)"
+        )
     markers = sorted({a for a in answers if a.lower() in NO_ANSWER_MARKERS})
     g.no_answer = markers
     real = [a for a in answers if a and a.lower() not in NO_ANSWER_MARKERS]
@@ -453,6 +476,10 @@ def _task_yaml(
         say(f"      fields: {_flow(fields)}")
     if g.no_answer:
         say(f"      no_answer: {_flow(g.no_answer)}   # answer cells that mean: unanswerable")
+    if g.answer_separator:
+        say(
+            f"      answer_separator: {_flow(g.answer_separator)}   # several accepted answers a cell"
+        )
     if has_docs:
         say("    corpus:")
         say(f"      path: {_flow(_rel(Path(docs), out) + ('/' if Path(docs).is_dir() else ''))}")

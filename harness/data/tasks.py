@@ -213,18 +213,23 @@ def resolve_style(task: TaskData) -> tuple[TaskSpec, StyleReport]:
 
 
 def _check_golds(item: Item, abstain_patterns: list[str]) -> Item:
-    """Gold aliases as SQuAD scores them: empty-after-normalisation ones dropped (with a warning),
-    one that reads as an abstention rejected (the arm that said it would be scored as abstaining).
-    """
-    for gold in item.answers:
-        for pattern in abstain_patterns:
-            if re.search(pattern, gold, flags=re.IGNORECASE | re.MULTILINE):
-                raise DataError(
-                    f"{item.source}: gold answer {gold!r} matches the abstention pattern "
-                    f"{pattern!r}: an arm giving it would be scored as abstaining. Mark the item "
-                    "unanswerable, or change the task's abstain_patterns"
-                )
-    kept = tuple(g for g in item.answers if normalize_answer(g))
+    """Gold aliases as SQuAD scores them. Dropped with a warning: an alias empty after
+    normalisation, and one that reads as an abstention (an arm that said it would be scored as
+    abstaining) where the item has other aliases; an item left with none is an error."""
+
+    def abstains(gold: str) -> str | None:
+        flags = re.IGNORECASE | re.MULTILINE
+        return next((p for p in abstain_patterns if re.search(p, gold, flags=flags)), None)
+
+    reads_as_abstention = [g for g in item.answers if abstains(g)]
+    if reads_as_abstention and len(reads_as_abstention) == len(item.answers):
+        gold = reads_as_abstention[0]
+        raise DataError(
+            f"{item.source}: gold answer {gold!r} matches the abstention pattern "
+            f"{abstains(gold)!r}: an arm giving it would be scored as abstaining. Mark the item "
+            "unanswerable, or change the task's abstain_patterns"
+        )
+    kept = tuple(g for g in item.answers if normalize_answer(g) and g not in reads_as_abstention)
     if len(kept) == len(item.answers):
         return item
     dropped = [g for g in item.answers if g not in kept]
@@ -234,8 +239,8 @@ def _check_golds(item: Item, abstain_patterns: list[str]) -> Item:
             "(only punctuation, articles or spaces)"
         )
     print(
-        f"[adaptbench] warning: {item.source}: gold answer(s) {dropped} are empty after SQuAD "
-        "normalisation and are ignored",
+        f"[adaptbench] warning: {item.source}: gold answer(s) {dropped} are ignored: empty "
+        "after SQuAD normalisation, or read as an abstention (the item keeps its other answers)",
         file=sys.stderr,
     )
     return replace(item, answers=kept)
@@ -498,9 +503,10 @@ def _item_from_row(
             )
         label = _resolve_label(_get(row, f.label, where, True, "label"), choices, where)
         return Item(choices=tuple(choices), label=label, answers=(choices[label],), **common)
-    answers = _as_list(
-        _get(row, f.answers, where, f.answerable not in row, "answers"), where, "answers"
-    )
+    raw = _get(row, f.answers, where, f.answerable not in row, "answers")
+    if data.answer_separator and isinstance(raw, str) and not raw.strip().startswith("["):
+        raw = [a for a in raw.split(data.answer_separator) if a.strip()]
+    answers = _as_list(raw, where, "answers")
     if data.no_answer:  # cells such as "N/A" that mean "no answer", not a gold answer
         markers = {m.strip().lower() for m in data.no_answer}
         answers = [a for a in answers if a.lower() not in markers]

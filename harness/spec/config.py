@@ -147,6 +147,12 @@ class DataSpec(Strict):
         default_factory=list,
         description="answer cells equal to one of these (any case) mark an unanswerable item",
     )
+    answer_separator: str | None = Field(
+        None,
+        min_length=1,
+        description="splits a text answers cell into several accepted answers (e.g. '; ' for "
+        "'Paris; the city of Paris'); a JSON list in the cell is read as a list either way",
+    )
     fields: FieldMap = Field(default_factory=FieldMap)
 
     @model_validator(mode="after")
